@@ -1,0 +1,34 @@
+# press3way: two commands. `make demo` runs a simulated multi-call; `make test` runs the tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: demo test mariadb venv clean
+
+# MariaDB's server binaries (the tests and the demo start a private server; nothing else).
+mariadb:
+	@if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing MariaDB server binaries (apt-get install -y mariadb-server)"; \
+	    (apt-get install -y mariadb-server || (apt-get update && apt-get install -y mariadb-server)) >/dev/null; \
+	  else \
+	    echo "MariaDB server binaries are missing: run 'sudo apt-get install -y mariadb-server'" >&2; exit 1; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test,sim]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: mariadb venv
+	PATH=$(CURDIR)/$(VENV)/bin:/usr/sbin:$$PATH $(VENV)/bin/press3way demo
+
+test: mariadb venv
+	PATH=$(CURDIR)/$(VENV)/bin:/usr/sbin:$$PATH $(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info

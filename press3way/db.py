@@ -1,0 +1,249 @@
+"""Database connections and every statement on the four feature tables, all parameterised."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pymysql
+import pymysql.cursors
+
+from . import events as ev
+from .config import Config
+
+LIVE = "vicidial_3way_press_live"
+LOG = "vicidial_3way_press_log"
+ARCHIVE = "vicidial_3way_press_log_archive"
+MULTI = "vicidial_3way_press_multi"
+FEATURE_TABLES = (LIVE, LOG, ARCHIVE, MULTI)
+
+# The outside leg calls the agent leg gone when its heartbeat is older than this.
+HEARTBEAT_STALE_S = 9
+_NOW_TEXT = "DATE_FORMAT(NOW(), '%%Y-%%m-%%d %%H:%%i:%%s')"
+_TERMINAL_RE = "|".join(f"{e}:" for e in ev.TERMINAL)
+
+
+class DatabaseError(Exception):
+    """The database is unreachable or refused a statement."""
+
+
+def connect(cfg: Config, *, database: str | None = None, timeout: float = 2) -> pymysql.Connection:
+    """One autocommit connection; transactions are opened explicitly where needed."""
+    try:
+        return pymysql.connect(
+            host=cfg.db_host, port=cfg.db_port, user=cfg.db_user, password=cfg.db_pass,
+            database=database if database is not None else cfg.db_name,
+            autocommit=True, connect_timeout=timeout, charset="utf8mb4",
+            cursorclass=pymysql.cursors.DictCursor)
+    except pymysql.Error as exc:
+        raise DatabaseError(f"cannot connect to {cfg.db_user}@{cfg.db_host}:{cfg.db_port}/"
+                            f"{database or cfg.db_name}: {exc.args[-1]}") from None
+
+
+def schema_statements(engine: str = "InnoDB") -> list[str]:
+    """The statements of schema.sql, optionally for another engine (VICIdial uses MyISAM)."""
+    path = os.path.join(os.path.dirname(__file__), "data", "schema.sql")
+    with open(path, encoding="utf-8") as f:
+        text = "\n".join(line for line in f if not line.lstrip().startswith("--"))
+    return [s.strip().replace("ENGINE=InnoDB", f"ENGINE={engine}")
+            for s in text.split(";") if s.strip()]
+
+
+@dataclass
+class Call:
+    """One outside call: the columns the agent leg writes when it starts it."""
+    caller_code: str
+    call_3way_id: str
+    lead_id: int
+    phone_number: str
+    dialstring: str
+    outbound_cid: str
+    user: str
+    session_id: str
+    server_ip: str
+
+
+def execute(conn: pymysql.Connection, sql: str, params: Iterable[Any] = ()) -> int:
+    """Run one parameterised statement; the number of rows it touched."""
+    try:
+        with conn.cursor() as cur:
+            return cur.execute(sql, tuple(params))
+    except pymysql.Error as exc:
+        raise DatabaseError(str(exc.args[-1])) from exc
+
+
+def query(conn: pymysql.Connection, sql: str, params: Iterable[Any] = ()) -> list[dict]:
+    """Run one parameterised SELECT; its rows as dicts."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, tuple(params))
+            return list(cur.fetchall())
+    except pymysql.Error as exc:
+        raise DatabaseError(str(exc.args[-1])) from exc
+
+
+class Store:
+    """The feature tables seen through one connection."""
+
+    def __init__(self, conn: pymysql.Connection):
+        self.conn = conn
+        self._engine: str | None = None
+
+    def _run(self, sql: str, params: Iterable[Any] = ()) -> int:
+        return execute(self.conn, sql, params)
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
+        return query(self.conn, sql, params)
+
+    def create_tables(self, engine: str = "InnoDB") -> None:
+        for statement in schema_statements(engine):
+            self._run(statement)
+
+    # --- starting calls (agent leg) -------------------------------------------------
+    def start_call(self, call: Call) -> None:
+        """Insert the live row (NEW, heartbeat now) and the log row (`Started: ...`)."""
+        values = (call.caller_code, call.call_3way_id, call.lead_id, call.phone_number,
+                  call.dialstring, call.outbound_cid, call.user, call.session_id, call.server_ip)
+        columns = ("call_date, caller_code, call_3way_id, lead_id, phone_number, dialstring, "
+                   "outbound_cid, user, session_id, server_ip")
+        self._run(f"INSERT INTO {LIVE} ({columns}, status, agent_heartbeat) "
+                  "VALUES (NOW(6), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NOW())",
+                  values + (ev.S_NEW,))
+        self._run(f"INSERT INTO {LOG} ({columns}, result) "
+                  f"VALUES (NOW(6), %s, %s, %s, %s, %s, %s, %s, %s, %s, CONCAT(%s, ': ', {_NOW_TEXT}))",
+                  values + (ev.STARTED,))
+
+    # --- events and statuses --------------------------------------------------------
+    def append_event(self, call_id: str, event: str) -> bool:
+        """Append `|Event: now` unless the call already has this event or has ended.
+
+        The guard lives in the UPDATE itself, so two legs racing to end one call leave
+        exactly one terminal event. Returns whether the event was appended.
+        """
+        return self._run(
+            f"UPDATE {LOG} SET result = CONCAT(result, %s, %s, ': ', {_NOW_TEXT}) "
+            "WHERE call_3way_id = %s AND LOCATE(%s, result) = 0 AND result NOT REGEXP %s",
+            (ev.SEPARATOR, event, call_id, f"{event}:", _TERMINAL_RE)) > 0
+
+    def set_status(self, call_id: str, status: str, only_from: Iterable[str] | None = None) -> bool:
+        """Set a live row's status, optionally only when it is in one of `only_from`."""
+        sql = f"UPDATE {LIVE} SET status = %s WHERE call_3way_id = %s"
+        params: list[Any] = [status, call_id]
+        if only_from is not None:
+            states = tuple(only_from)
+            sql += f" AND status IN ({', '.join(['%s'] * len(states))})"
+            params += states
+        return self._run(sql, params) > 0
+
+    def end_call(self, call_id: str, status: str, event: str,
+                 only_from: Iterable[str] = ev.OPEN + (ev.S_ACCEPTED,)) -> bool:
+        """Finish an unfinished call: its status, and its terminal event if it has none yet."""
+        self.set_status(call_id, status, only_from)
+        return self.append_event(call_id, event)
+
+    def set_channel(self, call_id: str, channel: str) -> None:
+        for table in (LIVE, LOG):
+            self._run(f"UPDATE {table} SET call_channel = %s WHERE call_3way_id = %s",
+                      (channel, call_id))
+
+    def mark_transfer(self, call_id: str) -> None:
+        self._run(f"UPDATE {LOG} SET call_transfer = 'Y' WHERE call_3way_id = %s", (call_id,))
+        self.append_event(call_id, ev.TRANSFER)
+
+    def reserve(self, call_id: str, conf_exten: str) -> bool:
+        """The agent leg hands the winner its conference."""
+        done = self._run(f"UPDATE {LIVE} SET status = %s, session_id_3way = %s "
+                         "WHERE call_3way_id = %s AND status = %s",
+                         (ev.S_RESERVED, conf_exten, call_id, ev.S_ACCEPTED)) > 0
+        if done:
+            self._run(f"UPDATE {LOG} SET session_id_3way = %s WHERE call_3way_id = %s",
+                      (conf_exten, call_id))
+            self.append_event(call_id, ev.RESERVED)
+        return done
+
+    # --- reading live rows ----------------------------------------------------------
+    def live_call(self, call_id: str) -> dict | None:
+        """The live row plus `agent_gone`: its heartbeat is stale (judged by the DB clock)."""
+        rows = self._rows(
+            f"SELECT *, (agent_heartbeat IS NULL OR agent_heartbeat < NOW() - INTERVAL %s SECOND)"
+            f" AS agent_gone FROM {LIVE} WHERE call_3way_id = %s LIMIT 1",
+            (HEARTBEAT_STALE_S, call_id))
+        return rows[0] if rows else None
+
+    def batch(self, caller_code: str) -> list[dict]:
+        return self._rows(f"SELECT call_3way_id, status, session_id_3way, call_channel "
+                          f"FROM {LIVE} WHERE caller_code = %s ORDER BY call_date",
+                          (caller_code,))
+
+    def touch_heartbeat(self, caller_code: str) -> None:
+        self._run(f"UPDATE {LIVE} SET agent_heartbeat = NOW() WHERE caller_code = %s",
+                  (caller_code,))
+
+    def delete_live(self, call_id: str) -> None:
+        self._run(f"DELETE FROM {LIVE} WHERE call_3way_id = %s", (call_id,))
+
+    def delete_batch(self, caller_code: str) -> None:
+        self._run(f"DELETE FROM {LIVE} WHERE caller_code = %s", (caller_code,))
+
+    def log_row(self, call_id: str) -> dict | None:
+        rows = self._rows(f"SELECT * FROM {LOG} WHERE call_3way_id = %s", (call_id,))
+        return rows[0] if rows else None
+
+    # --- winner election (SPEC section 7) ----------------------------------------------
+    def engine(self) -> str:
+        if self._engine is None:
+            rows = self._rows("SELECT ENGINE FROM information_schema.TABLES "
+                              "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s", (LIVE,))
+            if not rows:
+                raise DatabaseError(f"table {LIVE} does not exist")
+            self._engine = (rows[0]["ENGINE"] or "").upper()
+        return self._engine
+
+    def elect(self, call_id: str, caller_code: str) -> bool:
+        """Make this call the batch's one winner if nobody has won yet; True if it did.
+
+        InnoDB: row locks on the batch (SELECT ... FOR UPDATE in a transaction).
+        MyISAM (VICIdial's default): FOR UPDATE locks nothing, so a named lock per batch.
+        """
+        if self.engine() == "INNODB":
+            self._run("START TRANSACTION")
+            try:
+                won = self._decide(call_id, caller_code, " FOR UPDATE")
+            except BaseException:
+                self._run("ROLLBACK")
+                raise
+            self._run("COMMIT")
+            return won
+        lock = f"press3way:{caller_code}"
+        if not self._rows("SELECT GET_LOCK(%s, 10) AS got", (lock,))[0]["got"]:
+            raise DatabaseError(f"could not take the election lock {lock}")
+        try:
+            return self._decide(call_id, caller_code, "")
+        finally:
+            self._run("DO RELEASE_LOCK(%s)", (lock,))
+
+    def _decide(self, call_id: str, caller_code: str, lock_clause: str) -> bool:
+        rows = self._rows(f"SELECT call_3way_id, status FROM {LIVE} WHERE caller_code = %s"
+                          + lock_clause, (caller_code,))
+        mine = [r for r in rows if r["call_3way_id"] == call_id]
+        if not mine or mine[0]["status"] not in ev.OPEN:
+            return False
+        if any(r["status"] in ev.WON for r in rows):
+            return False
+        self.set_status(call_id, ev.S_ACCEPTED)
+        self._run(f"UPDATE {LIVE} SET status = %s WHERE caller_code = %s AND call_3way_id <> %s "
+                  f"AND status IN (%s, %s)", (ev.S_DEFEATED, caller_code, call_id) + ev.OPEN)
+        return True
+
+    # --- multi-call list -------------------------------------------------------------
+    def claim_multi(self, user: str) -> list[str] | None:
+        """Take the user's NEW multi-call list (NEW -> PROCESSING); None when there is none."""
+        rows = self._rows(f"SELECT phone_numbers FROM {MULTI} WHERE user = %s AND status = 'NEW'",
+                          (user,))
+        if not rows:
+            return None
+        if not self._run(f"UPDATE {MULTI} SET status = 'PROCESSING' "
+                         "WHERE user = %s AND status = 'NEW'", (user,)):
+            return None
+        return [p.strip() for p in (rows[0]["phone_numbers"] or "").split(",") if p.strip()]

@@ -1,0 +1,68 @@
+"""Event names of the log's `result` text and live-row statuses (SPEC section 3).
+
+VICIdial's report and lead page count rows whose result contains these words: never rename them.
+"""
+
+from __future__ import annotations
+
+STARTED = "Started"
+ANSWERED = "Answered"
+ACCEPTED = "Accepted"
+RESERVED = "Reserved"
+TRANSFER = "Transfer"
+DECLINED = "Declined"
+TOO_SLOW = "Too Slow"
+DEFEATED = "Defeated"
+HUNGUP = "Hungup"
+AGENT_GONE = "Agent Gone"
+TIMEOUT = "Timeout"
+
+ALL = (STARTED, ANSWERED, ACCEPTED, RESERVED, TRANSFER, DECLINED, TOO_SLOW, DEFEATED,
+       HUNGUP, AGENT_GONE, TIMEOUT)
+# Exactly one of these ends every started call; nothing is appended after it.
+TERMINAL = (TRANSFER, DECLINED, TOO_SLOW, DEFEATED, HUNGUP, AGENT_GONE, TIMEOUT)
+
+# Live-row statuses.
+S_NEW = "NEW"
+S_ANSWERED = "ANSWERED"
+S_ACCEPTED = "ACCEPTED"
+S_RESERVED = "RESERVED"
+S_TRANSFER = "TRANSFER"
+S_DECLINED = "DECLINED"
+S_TOOSLOW = "TOOSLOW"
+S_DEFEATED = "DEFEATED"
+S_HUNGUP = "HUNGUP"
+S_AGENTGONE = "AGENTGONE"
+
+# A call in one of these can still press 1 and win.
+OPEN = (S_NEW, S_ANSWERED)
+# Somebody in the batch holds (or held) the win.
+WON = (S_ACCEPTED, S_RESERVED, S_TRANSFER)
+# The outside call is over; the agent leg removes these rows.
+FINISHED = (S_DECLINED, S_TOOSLOW, S_HUNGUP, S_AGENTGONE)
+
+SEPARATOR = "|"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def parse_result(text: str | None) -> list[tuple[str, str]]:
+    """Split `Started: 2026-01-01 10:00:00|Answered: ...` into (event, time) pairs."""
+    pairs = []
+    for part in (text or "").split(SEPARATOR):
+        event, sep, when = part.partition(": ")
+        if sep:
+            pairs.append((event.strip(), when.strip()))
+    return pairs
+
+
+def terminal_event(text: str | None) -> str | None:
+    """The terminal event of a result text, if the call has ended."""
+    for event, _ in parse_result(text):
+        if event in TERMINAL:
+            return event
+    return None
+
+
+def is_successful(text: str | None) -> bool:
+    """Reports show a row as successful (black) when it contains Transfer."""
+    return TRANSFER in (text or "")

@@ -1,0 +1,69 @@
+"""What both AGI scripts do around their flow: read the channel, the config, connect once,
+follow servers.agi_output, and turn every failure into a log line plus a sound for the caller."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from typing import Callable
+
+from . import config, db, vicidial
+from .agi import AgiError, Channel, Hangup
+from .agilog import AgiLog
+
+
+@dataclass
+class Leg:
+    """Everything a flow needs, gathered once per call."""
+    channel: Channel
+    log: AgiLog
+    cfg: config.Config
+    store: db.Store
+    server: vicidial.Server
+    stage: str
+    timeouts: list[int]
+
+    @property
+    def conn(self):
+        return self.store.conn
+
+
+Flow = Callable[[Leg], None]
+# Bad input and broken infrastructure: a clear log line, and the caller hears buzz.
+EXPECTED_FAILURES = (config.ConfigError, db.DatabaseError, vicidial.NotFound, ValueError, AgiError)
+
+
+def run(script: str, flow: Flow, on_failure: Callable[[Leg | None, Channel], None]) -> int:
+    """Run one AGI leg; the process exit status."""
+    log = AgiLog(script)
+    try:
+        channel = Channel()
+    except Exception as exc:            # noqa: BLE001 - nothing to answer to without a channel
+        log.error(f"cannot read the AGI environment: {exc}")
+        return 1
+    log.channel = channel.name
+    leg: Leg | None = None
+    try:
+        stage, timeouts = channel.stage()
+        cfg = config.load()
+        log.logs_dir = cfg.logs_dir
+        conn = db.connect(cfg)
+        server = vicidial.server(conn, cfg.server_ip)
+        log.follow(server.agi_output, cfg.logs_dir)
+        leg = Leg(channel, log, cfg, db.Store(conn), server, stage, timeouts)
+        log(f"stage {stage} {timeouts or ''}".rstrip())
+        flow(leg)
+        return 0
+    except Hangup as exc:
+        log(f"channel hung up: {exc}")
+        return 0
+    except EXPECTED_FAILURES as exc:
+        log.error(str(exc))
+    except Exception as exc:            # noqa: BLE001 - a bug must still end the call cleanly
+        log.error(f"unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+    try:
+        on_failure(leg, channel)
+    except (Hangup, AgiError, db.DatabaseError) as exc:
+        log(f"while ending the call: {exc}")
+    return 1
+

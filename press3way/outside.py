@@ -1,0 +1,129 @@
+"""The outside leg (`agi-3way_press_outside.agi`): answered, accepted, declined, hungup.
+
+Each stage finds its live row by call id, checks the agent leg is still there, and moves the
+call on. The call's lead, user, session and server come from the live row, never from caller id.
+"""
+
+from __future__ import annotations
+
+import time
+
+from . import events as ev
+from . import leg as legs
+from . import vicidial
+from .agi import Channel, Hangup
+from .leg import Leg
+
+SCRIPT = "agi-3way_press_outside.agi"
+ACCEPT_WAIT_DEFAULT_S = 10
+POLL_S = 0.04
+HOLD_TONE_EVERY_S = 5
+
+
+def call_id(channel: Channel) -> str:
+    """The channel variable call_3way_id, falling back to the caller id name."""
+    return channel.get_variable("call_3way_id") or channel.env.get("agi_calleridname", "")
+
+
+def flow(leg: Leg) -> None:
+    stage = leg.stage
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r} (expected {', '.join(STAGES)})")
+    cid = call_id(leg.channel)
+    row = leg.store.live_call(cid) if cid else None
+    if row is None:
+        if stage == "hungup":       # the agent leg's own h extension, or a call already over
+            leg.log(f"hungup: no live call {cid!r}, nothing to do")
+            return
+        leg.log.error(f"no live call for call id {cid!r}; sending the call to i")
+        leg.channel.goto_invalid()
+        return
+    leg.log.channel = f"{leg.channel.name}|{cid}"
+    if row["agent_gone"]:
+        agent_gone(leg, cid, "heartbeat stale")
+        return
+    STAGES[stage](leg, row)
+
+
+def agent_gone(leg: Leg, cid: str, why: str) -> None:
+    leg.log(f"agent leg gone ({why}): Agent Gone")
+    leg.store.end_call(cid, ev.S_AGENTGONE, ev.AGENT_GONE)
+    leg.store.delete_live(cid)
+    if leg.stage != "hungup":
+        leg.channel.goto_invalid()
+
+
+def answered(leg: Leg, row: dict) -> None:
+    cid = row["call_3way_id"]
+    leg.store.set_status(cid, ev.S_ANSWERED, only_from=(ev.S_NEW,))
+    leg.store.set_channel(cid, leg.channel.name)
+    leg.store.append_event(cid, ev.ANSWERED)
+    leg.log("Answered")
+
+
+def declined(leg: Leg, row: dict) -> None:
+    if leg.store.end_call(row["call_3way_id"], ev.S_DECLINED, ev.DECLINED, only_from=ev.OPEN):
+        leg.log("Declined")
+
+
+def hungup(leg: Leg, row: dict) -> None:
+    if leg.store.end_call(row["call_3way_id"], ev.S_HUNGUP, ev.HUNGUP):
+        leg.log("Hungup")
+
+
+def accepted(leg: Leg, row: dict) -> None:
+    cid, store = row["call_3way_id"], leg.store
+    if not store.elect(cid, row["caller_code"]):
+        store.end_call(cid, ev.S_TOOSLOW, ev.TOO_SLOW, only_from=ev.OPEN + (ev.S_DEFEATED,))
+        leg.log("pressed 1 after another call of the batch won: Too Slow")
+        return
+    store.append_event(cid, ev.ACCEPTED)
+    leg.log("Accepted: waiting for the agent leg to reserve a conference")
+    try:
+        conf = wait_for_reservation(leg, cid, leg.timeouts[0] if leg.timeouts
+                                    else ACCEPT_WAIT_DEFAULT_S)
+    except Hangup:
+        store.end_call(cid, ev.S_HUNGUP, ev.HUNGUP)
+        leg.log("hung up while waiting for the reservation: Hungup")
+        raise
+    if conf is None:
+        return
+    store.mark_transfer(cid)
+    vicidial.mark_conference_left(leg.conn, leg.server, conf, row["user"])
+    store.delete_live(cid)
+    exten = leg.server.conference_exten(conf)
+    leg.log(f"Transfer to {exten}@{leg.server.ext_context}")
+    leg.channel.goto(leg.server.ext_context, exten)
+
+
+def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
+    """Poll the live row until RESERVED; the conference, or None once Agent Gone was logged."""
+    deadline = time.monotonic() + timeout_s
+    next_tone = time.monotonic() + HOLD_TONE_EVERY_S
+    while True:
+        row = leg.store.live_call(cid)
+        if row is None or row["agent_gone"]:
+            agent_gone(leg, cid, "live row removed" if row is None else "heartbeat stale")
+            return None
+        if row["status"] == ev.S_RESERVED and row["session_id_3way"]:
+            return row["session_id_3way"]
+        now = time.monotonic()
+        if now >= deadline:
+            agent_gone(leg, cid, f"no reservation within {timeout_s} s")
+            return None
+        if now >= next_tone:
+            leg.channel.stream_file("hold_tone")
+            next_tone = time.monotonic() + HOLD_TONE_EVERY_S
+        leg.channel.wait(POLL_S)
+
+
+STAGES = {"answered": answered, "accepted": accepted, "declined": declined, "hungup": hungup}
+
+
+def _on_failure(leg: Leg | None, channel: Channel) -> None:
+    if leg is None or leg.stage != "hungup":
+        channel.goto_invalid()
+
+
+def main() -> int:
+    return legs.run(SCRIPT, flow, _on_failure)

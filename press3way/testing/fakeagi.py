@@ -1,0 +1,241 @@
+"""Asterisk's side of AGI, for running a real AGI script without Asterisk.
+
+Starts the script, writes the `agi_*` environment, and answers each command the way Asterisk
+does: `200 result=...`, `510` for an unknown command, `511` once the channel is dead. A digit
+pressed on the `SimChannel` lands in `STREAM FILE` / `WAIT FOR DIGIT`; a hang-up sends SIGHUP
+(or a `HANGUP` line) and 511s from then on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from .channel import SimChannel
+
+DEAD_CHANNEL = "511 Command Not Permitted on a dead channel or intercept routine"
+# Commands an AGI may still run on a dead channel (the `h` extension).
+DEAD_OK = ("GET VARIABLE", "GET FULL VARIABLE", "SET VARIABLE", "VERBOSE", "NOOP",
+           "SET CONTEXT", "SET EXTENSION", "SET PRIORITY")
+KNOWN = ("ANSWER", "STREAM FILE", "WAIT FOR DIGIT", "HANGUP", "EXEC", "CHANNEL STATUS") + DEAD_OK
+SAMPLES_PER_S = 8000
+
+
+@dataclass
+class AGIResult:
+    exit_code: int | None
+    transcript: list[tuple[float, str, str]]     # (seconds, '->' command | '<-' reply, text)
+    context: str
+    extension: str
+    priority: int
+    stderr: str
+    hung_up: bool
+
+    @property
+    def commands(self) -> list[str]:
+        return [text for _, way, text in self.transcript if way == "->"]
+
+    def format(self) -> str:
+        return "\n".join(f"{t:8.3f} {way} {text}" for t, way, text in self.transcript)
+
+
+@dataclass
+class FakeAGI:
+    """One AGI script run on one `SimChannel`."""
+    script: str
+    channel: SimChannel
+    args: list[str] = field(default_factory=list)         # agi_arg_1 ... (the dialplan's)
+    interpreter: str | None = None     # e.g. sys.executable for a script not marked executable
+    env: dict[str, str] = field(default_factory=dict)    # agi_* overrides
+    context: str = "default"
+    extension: str = "s"
+    priority: int = 1
+    hangup_mode: str = "sighup"        # or 'line': a HANGUP line instead of SIGHUP
+    dead: bool = False                 # running from the h extension
+    process_env: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        self.transcript: list[tuple[float, str, str]] = []
+        self._notified = False
+        self.proc: subprocess.Popen | None = None
+
+    # --- the environment Asterisk writes first ----------------------------------------
+    def agi_environment(self) -> list[str]:
+        script = os.path.basename(self.script)
+        env = {
+            "agi_request": script, "agi_channel": self.channel.name, "agi_language": "en",
+            "agi_type": self.channel.name.split("/")[0], "agi_uniqueid": f"{time.time():.6f}",
+            "agi_version": "18.21.0", "agi_callerid": "unknown", "agi_calleridname": "unknown",
+            "agi_callingpres": "0", "agi_callingani2": "0", "agi_callington": "0",
+            "agi_callingtns": "0", "agi_dnid": "unknown", "agi_rdnis": "unknown",
+            "agi_context": self.context, "agi_extension": self.extension,
+            "agi_priority": str(self.priority), "agi_enhanced": "0.0", "agi_accountcode": "",
+            "agi_threadid": str(os.getpid()),
+        }
+        for n, arg in enumerate(self.args, 1):
+            env[f"agi_arg_{n}"] = arg
+        env.update(self.env)
+        return [f"{k}: {v}" for k, v in env.items()]
+
+    # --- running ----------------------------------------------------------------------
+    def run(self, timeout: float = 120) -> AGIResult:
+        stderr = tempfile.TemporaryFile()
+        command = [self.interpreter, self.script] if self.interpreter else [self.script]
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=stderr, env=self.process_env)
+        deadline = time.monotonic() + timeout
+        try:
+            self._send("\n".join(self.agi_environment()) + "\n\n", log=False)
+            buffer = b""
+            while True:
+                if self.channel.is_hung_up() and not self.dead:
+                    self._notify_hangup()
+                if b"\n" not in buffer:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{self.script} still running after {timeout} s")
+                    ready, _, _ = select.select([self.proc.stdout], [], [], 0.02)
+                    if ready:
+                        chunk = os.read(self.proc.stdout.fileno(), 65536)
+                        if not chunk:
+                            break
+                        buffer += chunk
+                    continue
+                raw, buffer = buffer.split(b"\n", 1)
+                line = raw.decode("utf-8", "replace").strip()
+                self._log("->", line)
+                self._send(self.answer(line) + "\n")
+        except BrokenPipeError:
+            pass
+        finally:
+            if self.proc.poll() is None and time.monotonic() > deadline:
+                self.proc.kill()
+            exit_code = self.proc.wait()
+            stderr.seek(0)
+            err = stderr.read().decode("utf-8", "replace")
+            stderr.close()
+        return AGIResult(exit_code, self.transcript, self.context, self.extension, self.priority,
+                         err, self.channel.hungup.is_set())
+
+    def _log(self, way: str, text: str) -> None:
+        self.transcript.append((round(self.channel.elapsed(), 3), way, text))
+
+    def _send(self, text: str, log: bool = True) -> None:
+        if log:
+            self._log("<-", text.strip())
+        try:
+            self.proc.stdin.write(text.encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def _notify_hangup(self) -> None:
+        if self._notified:
+            return
+        self._notified = True
+        self._log("!!", f"channel hung up ({self.channel.hangup_cause}): "
+                        f"{'SIGHUP' if self.hangup_mode == 'sighup' else 'HANGUP line'}")
+        if self.hangup_mode == "line":
+            self._send("HANGUP\n", log=False)
+        elif self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGHUP)
+
+    # --- answering one command ----------------------------------------------------------
+    def answer(self, line: str) -> str:
+        command = next((c for c in KNOWN if line.upper().startswith(c)), None)
+        if command is None:
+            return "510 Invalid or unknown command"
+        if self.dead and command not in DEAD_OK:
+            return DEAD_CHANNEL
+        if self._notified or (not self.dead and self.channel.is_hung_up()):
+            self._notify_hangup()
+            return DEAD_CHANNEL
+        args = _split(line[len(command):])
+        handler = getattr(self, "_" + command.lower().replace(" ", "_"))
+        return handler(args)
+
+    def _answer(self, args: list[str]) -> str:
+        return "200 result=0"
+
+    def _play(self, seconds: float | None, digits: str) -> tuple[str, str, float]:
+        start = self.channel.elapsed()
+        what, digit = self.channel.pause(seconds, digits)
+        return what, digit, self.channel.elapsed() - start
+
+    def _stream_file(self, args: list[str]) -> str:
+        sound = args[0] if args else ""
+        digits = args[1] if len(args) > 1 else ""
+        what, digit, took = self._play(self.channel.sound_seconds(sound), digits)
+        endpos = int(took * SAMPLES_PER_S)
+        if what == "hangup":
+            self._notify_hangup()
+            return f"200 result=-1 endpos={endpos}"
+        return f"200 result={ord(digit) if digit else 0} endpos={endpos}"
+
+    def _wait_for_digit(self, args: list[str]) -> str:
+        ms = int(args[0]) if args and args[0].lstrip("-").isdigit() else -1
+        what, digit, _ = self._play(None if ms < 0 else ms / 1000, "0123456789*#")
+        if what == "hangup":
+            self._notify_hangup()
+            return "200 result=-1"
+        return f"200 result={ord(digit) if digit else 0}"
+
+    def _get_variable(self, args: list[str]) -> str:
+        name = args[0] if args else ""
+        if name in self.channel.variables:
+            return f"200 result=1 ({self.channel.variables[name]})"
+        return "200 result=0"
+
+    _get_full_variable = _get_variable
+
+    def _set_variable(self, args: list[str]) -> str:
+        if len(args) >= 2:
+            self.channel.variables[args[0]] = args[1]
+        return "200 result=1"
+
+    def _set_context(self, args: list[str]) -> str:
+        self.context = args[0] if args else self.context
+        return "200 result=0"
+
+    def _set_extension(self, args: list[str]) -> str:
+        self.extension = args[0] if args else self.extension
+        return "200 result=0"
+
+    def _set_priority(self, args: list[str]) -> str:
+        if args and args[0].isdigit():
+            self.priority = int(args[0])
+        return "200 result=0"
+
+    def _hangup(self, args: list[str]) -> str:
+        self.channel.hang_up("script hung up")
+        return "200 result=1"
+
+    def _verbose(self, args: list[str]) -> str:
+        return "200 result=1"
+
+    _noop = _verbose
+
+    def _exec(self, args: list[str]) -> str:
+        return "200 result=0"
+
+    def _channel_status(self, args: list[str]) -> str:
+        return "200 result=6"
+
+
+def _split(text: str) -> list[str]:
+    """AGI arguments: words, or double-quoted strings (possibly empty)."""
+    return [m.group(1) if m.group(1) is not None else m.group(2)
+            for m in re.finditer(r'"([^"]*)"|(\S+)', text)]
+
+
+def parse_press(text: str) -> tuple[float, str]:
+    """`1@0.5` -> (0.5, '1'): the key and when (seconds after the script starts)."""
+    digit, sep, when = text.partition("@")
+    if not sep or len(digit) != 1 or digit not in "0123456789*#":
+        raise ValueError(f"{text!r}: expected DIGIT@SECONDS, for example 1@0.5")
+    return float(when), digit

@@ -1,0 +1,94 @@
+"""A VICIdial site in a database: the tables, the rows a 3-way call needs, and a config file.
+
+Tests, the demo and the simulator all set up their database through this module.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pymysql
+import pymysql.cursors
+
+from ..db import FEATURE_TABLES, Store, execute
+
+VICIDIAL_TABLES = ("servers", "system_settings", "vicidial_manager", "vicidial_live_agents",
+                   "vicidial_conferences", "vicidial_confbridges", "live_channels",
+                   "live_sip_channels")
+
+
+@dataclass
+class Site:
+    """One agent on one server, in a database of its own."""
+    server: dict
+    db_name: str
+    server_ip: str = "10.10.10.15"
+    user: str = "6666"
+    session: str = "8600051"
+    lead_id: int = 1234567
+    conferences: tuple[int, ...] = (8600061, 8600062, 8600063)
+
+    @property
+    def caller_code(self) -> str:
+        """The agent leg's caller id name, as VICIdial builds it for a 3-way call."""
+        return f"DC{123456:06d}W{self.lead_id:010d}W"
+
+    def connect(self, database: str | None = None) -> pymysql.Connection:
+        return pymysql.connect(host=self.server["host"], port=self.server["port"],
+                               user=self.server["user"], password=self.server["password"],
+                               database=self.db_name if database is None else database,
+                               autocommit=True, cursorclass=pymysql.cursors.DictCursor)
+
+    def create(self, engine: str = "InnoDB") -> None:
+        """(Re)create the database with VICIdial's tables and ours (`engine` for ours)."""
+        admin = self.connect(database="")
+        execute(admin, f"DROP DATABASE IF EXISTS `{self.db_name}`")
+        execute(admin, f"CREATE DATABASE `{self.db_name}`")
+        admin.close()
+        conn = self.connect()
+        path = os.path.join(os.path.dirname(__file__), "..", "data", "vicidial_tables.sql")
+        with open(path, encoding="utf-8") as f:
+            text = "\n".join(line for line in f if not line.lstrip().startswith("--"))
+        for statement in filter(str.strip, text.split(";")):
+            execute(conn, statement)
+        Store(conn).create_tables(engine)
+        conn.close()
+
+    def reset(self, *, conf_engine: str = "MEETME", agi_output: str = "FILE",
+              ami_port: int = 5038, calls_per_second: int = 20) -> None:
+        """Empty every table and put back the rows of one agent in a call with lead_id."""
+        conn = self.connect()
+        for table in VICIDIAL_TABLES + FEATURE_TABLES:
+            execute(conn, f"DELETE FROM {table}")
+        execute(conn, "INSERT INTO servers (server_id, server_ip, telnet_host, telnet_port, "
+                      "ASTmgrUSERNAME, ASTmgrSECRET, ext_context, agi_output, conf_engine, "
+                      "outbound_calls_per_second) VALUES "
+                      "('sim', %s, '127.0.0.1', %s, 'cron', '1234', 'default', %s, %s, %s)",
+                (self.server_ip, ami_port, agi_output, conf_engine, calls_per_second))
+        execute(conn, "INSERT INTO system_settings (version) VALUES ('2.14-press3way-sim')")
+        execute(conn, "INSERT INTO vicidial_manager (entry_date, status, response, server_ip, "
+                      "action, callerid, cmd_line_d) VALUES (NOW(), 'SENT', 'N', %s, "
+                      "'Originate', %s, %s)",
+                (self.server_ip, self.caller_code, f"Exten: {self.session}"))
+        execute(conn, "INSERT INTO vicidial_live_agents (user, server_ip, conf_exten, status, "
+                      "lead_id, campaign_id) VALUES (%s, %s, %s, 'INCALL', %s, 'TESTCAMP')",
+                (self.user, self.server_ip, self.session, self.lead_id))
+        for table in ("vicidial_conferences", "vicidial_confbridges"):
+            for conf in (int(self.session), *self.conferences):
+                execute(conn, f"INSERT INTO {table} (conf_exten, server_ip, extension) "
+                              "VALUES (%s, %s, %s)",
+                        (conf, self.server_ip, "SIP/agent" if conf == int(self.session) else ""))
+        conn.close()
+
+    def write_conf(self, path: str, logs_dir: str, sounds_dir: str = "") -> str:
+        """An astguiclient.conf for this site (point PRESS3WAY_CONF at it)."""
+        lines = [f"VARserver_ip => {self.server_ip}", f"VARDB_server => {self.server['host']}",
+                 f"VARDB_database => {self.db_name}", f"VARDB_user => {self.server['user']}",
+                 f"VARDB_pass => {self.server['password']}", f"VARDB_port => {self.server['port']}",
+                 f"PATHlogs => {logs_dir}"]
+        if sounds_dir:
+            lines.append(f"PATHsounds => {sounds_dir}")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("# written by press3way.testing.site\n" + "\n".join(lines) + "\n")
+        return path

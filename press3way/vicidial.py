@@ -1,0 +1,109 @@
+"""Lookups in VICIdial's own tables (SPEC section 9): servers, sessions, agents, conferences."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import pymysql
+
+from .db import execute, query
+
+_LEAD_FROM_DC = re.compile(r"^DC\d{6}W(\d{10})W")
+_LEAD_FROM_VYM = re.compile(r"^[VYM]\d{19}")
+_EXTEN_LINE = re.compile(r"Exten:\s*(\S+)")
+
+
+class NotFound(Exception):
+    """A VICIdial row the call needs is missing."""
+
+
+@dataclass(frozen=True)
+class Server:
+    server_ip: str
+    ext_context: str
+    conf_engine: str
+    outbound_calls_per_second: int
+    agi_output: str
+    telnet_host: str
+    telnet_port: int
+    ami_user: str
+    ami_secret: str
+
+    @property
+    def confbridge(self) -> bool:
+        return (self.conf_engine or "").upper() == "CONFBRIDGE"
+
+    @property
+    def conference_table(self) -> str:
+        return "vicidial_confbridges" if self.confbridge else "vicidial_conferences"
+
+    def conference_exten(self, conf_exten: str) -> str:
+        """Dialing 7<conf> joins a MeetMe room, 8<conf> a ConfBridge."""
+        return ("8" if self.confbridge else "7") + str(conf_exten)
+
+
+def server(conn: pymysql.Connection, server_ip: str) -> Server:
+    rows = query(conn, "SELECT server_ip, ext_context, conf_engine, outbound_calls_per_second, "
+                       "agi_output, telnet_host, telnet_port, ASTmgrUSERNAME, ASTmgrSECRET "
+                       "FROM servers WHERE server_ip = %s LIMIT 1", (server_ip,))
+    if not rows:
+        raise NotFound(f"no servers row for server_ip {server_ip}")
+    r = rows[0]
+    return Server(r["server_ip"], r["ext_context"] or "default", r["conf_engine"] or "MEETME",
+                  int(r["outbound_calls_per_second"] or 0), r["agi_output"] or "NONE",
+                  r["telnet_host"] or "localhost", int(r["telnet_port"] or 5038),
+                  r["ASTmgrUSERNAME"] or "", r["ASTmgrSECRET"] or "")
+
+
+def lead_from_caller_code(caller_code: str) -> int | None:
+    """`DC` + 6 digits + `W` + 10-digit lead + `W`, or `V`/`Y`/`M` + 19 digits (lead = 10-19)."""
+    m = _LEAD_FROM_DC.match(caller_code or "")
+    if m:
+        return int(m.group(1))
+    if _LEAD_FROM_VYM.match(caller_code or ""):
+        return int(caller_code[10:20])
+    return None
+
+
+def agent_session(conn: pymysql.Connection, caller_code: str) -> tuple[str, str]:
+    """(server_ip, session) from the newest vicidial_manager row for this caller code."""
+    rows = query(conn, "SELECT server_ip, cmd_line_d FROM vicidial_manager WHERE callerid = %s "
+                       "ORDER BY entry_date DESC, man_id DESC LIMIT 1", (caller_code,))
+    if not rows:
+        raise NotFound(f"no vicidial_manager row for caller code {caller_code}")
+    m = _EXTEN_LINE.search(rows[0]["cmd_line_d"] or "")
+    if not m:
+        raise NotFound(f"vicidial_manager row for {caller_code} has no session "
+                           f"(cmd_line_d={rows[0]['cmd_line_d']!r})")
+    return rows[0]["server_ip"], m.group(1)
+
+
+def agent_user(conn: pymysql.Connection, lead_id: int, server_ip: str) -> str:
+    rows = query(conn, "SELECT user FROM vicidial_live_agents WHERE lead_id = %s AND server_ip = %s "
+                       "ORDER BY live_agent_id DESC LIMIT 1", (lead_id, server_ip))
+    if not rows or not rows[0]["user"]:
+        raise NotFound(f"no live agent for lead {lead_id} on {server_ip}")
+    return rows[0]["user"]
+
+
+def reserve_conference(conn: pymysql.Connection, srv: Server, user: str,
+                       own_session: str) -> str | None:
+    """Claim a free conference atomically (one UPDATE); None when none is free."""
+    tag = f"Local/8300{user}{time.strftime('%Y%m%d%H%M%S')}"
+    table = srv.conference_table
+    if not execute(conn, f"UPDATE {table} SET extension = %s, leave_3way = '0' WHERE server_ip = %s "
+                         "AND (extension = '' OR extension IS NULL) AND conf_exten <> %s "
+                         "ORDER BY conf_exten LIMIT 1", (tag, srv.server_ip, own_session)):
+        return None
+    rows = query(conn, f"SELECT conf_exten FROM {table} WHERE server_ip = %s AND extension = %s "
+                       "ORDER BY conf_exten LIMIT 1", (srv.server_ip, tag))
+    return str(rows[0]["conf_exten"]) if rows else None
+
+
+def mark_conference_left(conn: pymysql.Connection, srv: Server, conf_exten: str, user: str) -> None:
+    """The winner joins: the conference is now the agent's 3-way (VICIdial watches these)."""
+    execute(conn, f"UPDATE {srv.conference_table} SET leave_3way = '1', leave_3way_datetime = NOW(), "
+                "extension = %s WHERE server_ip = %s AND conf_exten = %s",
+          (f"3WAY_{user}", srv.server_ip, conf_exten))

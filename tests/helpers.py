@@ -1,0 +1,39 @@
+"""Small helpers shared by the tests: start calls as the agent leg would, read rows back."""
+
+from __future__ import annotations
+
+from press3way import events as ev
+from press3way.db import LIVE, LOG, Call, Store, query
+
+
+def start_calls(site, n: int = 1, caller_code: str | None = None) -> list[str]:
+    """Insert n started calls of one batch (what the agent leg does before originating)."""
+    conn = site.connect()
+    store = Store(conn)
+    code = caller_code or site.caller_code
+    ids = []
+    for i in range(n):
+        call_id = f"T{code[-8:-1]}{i:02d}{site.lead_id:010d}"[:20]
+        store.start_call(Call(code, call_id, site.lead_id, f"727555{1212 + i:04d}",
+                              f"91727555{1212 + i:04d}", "7275550000", site.user, site.session,
+                              site.server_ip))
+        ids.append(call_id)
+    conn.close()
+    return ids
+
+
+def live(site, call_id: str) -> dict | None:
+    rows = query(site.connect(), f"SELECT * FROM {LIVE} WHERE call_3way_id = %s", (call_id,))
+    return rows[0] if rows else None
+
+
+def log(site, call_id: str) -> dict:
+    return query(site.connect(), f"SELECT * FROM {LOG} WHERE call_3way_id = %s", (call_id,))[0]
+
+
+def events(site, call_id: str) -> list[str]:
+    return [e for e, _ in ev.parse_result(log(site, call_id)["result"])]
+
+
+def sql(site, statement: str, params=()) -> list[dict]:
+    return query(site.connect(), statement, params)

@@ -1,0 +1,186 @@
+"""The outside leg, stage by stage, run as a real process on the real MariaDB."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from press3way import events as ev
+from press3way.db import Store
+from tests.helpers import events, live, log, sql, start_calls
+
+
+def test_answered_sets_status_channel_and_logs(any_site):
+    (cid,) = start_calls(any_site)
+    result = any_site.outside("answered", cid, channel_name="SIP/carrier-00000abc")
+    assert result.exit_code == 0
+    assert result.commands == ["GET VARIABLE call_3way_id"]      # fast: no sounds, no goto
+    row = live(any_site, cid)
+    assert row["status"] == "ANSWERED" and row["call_channel"] == "SIP/carrier-00000abc"
+    assert log(any_site, cid)["call_channel"] == "SIP/carrier-00000abc"
+    assert events(any_site, cid) == ["Started", "Answered"]
+
+
+def test_declined_logs_once(any_site):
+    (cid,) = start_calls(any_site)
+    any_site.outside("answered", cid)
+    any_site.outside("declined", cid)
+    any_site.outside("declined", cid)
+    any_site.outside("hungup", cid)                             # h runs after every hang-up
+    assert live(any_site, cid)["status"] == "DECLINED"
+    assert events(any_site, cid) == ["Started", "Answered", "Declined"]
+
+
+def test_hungup_before_pressing(any_site):
+    (cid,) = start_calls(any_site)
+    any_site.outside("answered", cid)
+    result = any_site.outside("hungup", cid, dead=True)
+    assert result.exit_code == 0
+    assert live(any_site, cid)["status"] == "HUNGUP"
+    assert events(any_site, cid) == ["Started", "Answered", "Hungup"]
+
+
+def test_hungup_of_a_channel_that_is_not_an_outside_call_does_nothing(any_site):
+    (cid,) = start_calls(any_site)
+    result = any_site.outside("hungup", "", dead=True,
+                              env={"agi_calleridname": any_site.caller_code})
+    assert result.exit_code == 0
+    assert "SET EXTENSION i" not in result.commands
+    assert events(any_site, cid) == ["Started"]
+
+
+def reserve_when_accepted(site, cid: str, conf: str = "8600061") -> threading.Thread:
+    """Play the agent leg's part: reserve a conference once the call is ACCEPTED."""
+    def agent():
+        store = Store(site.connect())
+        for _ in range(400):
+            row = store.live_call(cid)
+            if row and row["status"] == "ACCEPTED":
+                store.reserve(cid, conf)
+                return
+            threading.Event().wait(0.01)
+    thread = threading.Thread(target=agent)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("conf_engine, exten", [("MEETME", "78600061"), ("CONFBRIDGE", "88600061")])
+def test_accepted_wins_waits_for_reservation_and_transfers(site, conf_engine, exten):
+    site.reset(conf_engine=conf_engine)
+    cid, other = start_calls(site, 2)
+    site.outside("answered", cid)
+    agent = reserve_when_accepted(site, cid)
+    result = site.outside("accepted", cid)
+    agent.join()
+    assert result.exit_code == 0
+    assert (result.context, result.extension, result.priority) == ("default", exten, 1)
+    assert live(site, cid) is None                                   # winner's row is gone
+    assert live(site, other)["status"] == "DEFEATED"
+    row = log(site, cid)
+    assert events(site, cid) == ["Started", "Answered", "Accepted", "Reserved", "Transfer"]
+    assert row["call_transfer"] == "Y" and row["session_id_3way"] == "8600061"
+    table = "vicidial_confbridges" if conf_engine == "CONFBRIDGE" else "vicidial_conferences"
+    conf = sql(site, f"SELECT * FROM {table} WHERE conf_exten = 8600061")[0]
+    assert conf["leave_3way"] == "1" and conf["extension"] == "3WAY_6666"
+    assert conf["leave_3way_datetime"] is not None
+
+
+def test_second_press_is_too_slow(site):
+    first, second = start_calls(site, 2)
+    for cid in (first, second):
+        site.outside("answered", cid)
+    agent = reserve_when_accepted(site, first)
+    site.outside("accepted", first)
+    agent.join()
+    result = site.outside("accepted", second)
+    assert result.exit_code == 0 and result.extension == "s"        # the dialplan hangs up
+    assert live(site, second)["status"] == "TOOSLOW"
+    assert events(site, second) == ["Started", "Answered", "Too Slow"]
+
+
+def test_accepted_without_reservation_times_out_as_agent_gone(site):
+    (cid,) = start_calls(site)
+    site.outside("answered", cid)
+    result = site.outside("accepted---1", cid)
+    assert result.exit_code == 0 and result.extension == "i"
+    assert live(site, cid) is None
+    assert events(site, cid) == ["Started", "Answered", "Accepted", "Agent Gone"]
+
+
+@pytest.mark.parametrize("mode", ["sighup", "line"])
+def test_hangup_during_the_accepted_wait(site, mode):
+    (cid,) = start_calls(site)
+    site.outside("answered", cid)
+    result = site.outside("accepted", cid, hangup_at=0.6, hangup_mode=mode)
+    assert result.exit_code == 0 and result.hung_up
+    assert live(site, cid)["status"] == "HUNGUP"
+    assert events(site, cid) == ["Started", "Answered", "Accepted", "Hungup"]
+    # what the h extension runs afterwards changes nothing
+    site.outside("hungup", cid, dead=True)
+    assert events(site, cid) == ["Started", "Answered", "Accepted", "Hungup"]
+
+
+@pytest.mark.parametrize("stage", ["answered", "accepted", "declined"])
+def test_agent_gone_when_heartbeat_is_stale(any_site, stage):
+    (cid,) = start_calls(any_site)
+    sql(any_site, "UPDATE vicidial_3way_press_live SET agent_heartbeat = NOW() - INTERVAL 30 SECOND")
+    result = any_site.outside(stage, cid)
+    assert result.extension == "i"
+    assert live(any_site, cid) is None
+    assert events(any_site, cid) == ["Started", "Agent Gone"]
+
+
+def test_unknown_call_id_goes_to_i_and_changes_nothing(site):
+    (cid,) = start_calls(site)
+    result = site.outside("answered", "T000000000000000000X")
+    assert result.exit_code == 0 and result.extension == "i"
+    assert events(site, cid) == ["Started"] and live(site, cid)["status"] == "NEW"
+    assert "no live call for call id 'T000000000000000000X'" in site.agi_log()
+
+
+def test_call_id_falls_back_to_caller_id_name(site):
+    (cid,) = start_calls(site)
+    result = site.outside("answered", "", env={"agi_calleridname": cid})
+    assert result.exit_code == 0
+    assert events(site, cid) == ["Started", "Answered"]
+
+
+def test_non_numeric_stage_timeout_is_refused(site):
+    (cid,) = start_calls(site)
+    result = site.outside("accepted---ten", cid)
+    assert result.exit_code == 1 and result.extension == "i"
+    assert events(site, cid) == ["Started"] and live(site, cid)["status"] == "NEW"
+    assert "timeout 'ten'" in result.stderr
+
+
+def test_unknown_stage_is_refused(site):
+    (cid,) = start_calls(site)
+    result = site.outside("pressed", cid)
+    assert result.exit_code == 1 and result.extension == "i"
+    assert "unknown stage 'pressed'" in site.agi_log()
+
+
+def test_missing_environment_lines(site):
+    """Asterisk died before finishing the environment: no blank line, then EOF."""
+    (cid,) = start_calls(site)
+    result = site.outside("answered", cid, env={"agi_channel": ""})
+    assert result.exit_code in (0, 1)
+    assert "Traceback" not in "".join(t for _, _, t in result.transcript)
+
+
+def test_unreachable_database(site, tmp_path):
+    conf = tmp_path / "astguiclient.conf"
+    conf.write_text(f"VARserver_ip => 10.10.10.15\nVARDB_server => 127.0.0.1\n"
+                    f"VARDB_database => x\nVARDB_user => x\nVARDB_port => 1\n"
+                    f"PATHlogs => {tmp_path}\n")
+    from press3way.testing.channel import SimChannel
+    from press3way.testing.fakeagi import FakeAGI
+    import os, sys
+    from tests.conftest import OUTSIDE
+    result = FakeAGI(OUTSIDE, SimChannel("SIP/x-1", variables={"call_3way_id": "T1"}),
+                     ["answered"], interpreter=sys.executable,
+                     process_env=dict(os.environ, PRESS3WAY_CONF=str(conf))).run()
+    assert result.exit_code == 1 and result.extension == "i"
+    assert "cannot connect" in result.stderr
+    assert "cannot connect" in next(tmp_path.glob("agiout.*")).read_text()
