@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pymysql
 import pymysql.cursors
@@ -26,6 +26,20 @@ _TERMINAL_RE = "|".join(f"{e}:" for e in ev.TERMINAL)
 
 class DatabaseError(Exception):
     """The database is unreachable or refused a statement."""
+
+    def __init__(self, message: str, code: int = 0):
+        super().__init__(message)
+        self.code = code
+
+
+# InnoDB may pick any statement as a deadlock victim; it is rolled back and can simply rerun.
+_RETRYABLE = (1213, 1205)   # deadlock found; lock wait timeout
+_ATTEMPTS = 5
+
+
+def _error(exc: pymysql.Error) -> DatabaseError:
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+    return DatabaseError(str(exc.args[-1]), code)
 
 
 def connect(cfg: Config, *, database: str | None = None, timeout: float = 2) -> pymysql.Connection:
@@ -64,23 +78,30 @@ class Call:
     server_ip: str
 
 
-def execute(conn: pymysql.Connection, sql: str, params: Iterable[Any] = ()) -> int:
+def execute(conn: pymysql.Connection, sql: str, params: Iterable[Any] = (), *,
+            retry: bool = True) -> int:
     """Run one parameterised statement; the number of rows it touched."""
-    try:
-        with conn.cursor() as cur:
-            return cur.execute(sql, tuple(params))
-    except pymysql.Error as exc:
-        raise DatabaseError(str(exc.args[-1])) from exc
+    return _run(conn, sql, tuple(params), lambda cur: cur.rowcount, retry)
 
 
-def query(conn: pymysql.Connection, sql: str, params: Iterable[Any] = ()) -> list[dict]:
+def query(conn: pymysql.Connection, sql: str, params: Iterable[Any] = (), *,
+          retry: bool = True) -> list[dict]:
     """Run one parameterised SELECT; its rows as dicts."""
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, tuple(params))
-            return list(cur.fetchall())
-    except pymysql.Error as exc:
-        raise DatabaseError(str(exc.args[-1])) from exc
+    return _run(conn, sql, tuple(params), lambda cur: list(cur.fetchall()), retry)
+
+
+def _run(conn: pymysql.Connection, sql: str, params: tuple, read: Callable, retry: bool) -> Any:
+    """Rerun a statement that lost a deadlock; inside a transaction (`retry=False`) the whole
+    transaction must rerun instead (see `Store.elect`)."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return read(cur)
+        except pymysql.Error as exc:
+            error = _error(exc)
+            if not retry or error.code not in _RETRYABLE or attempt == _ATTEMPTS - 1:
+                raise error from exc
 
 
 class Store:
@@ -89,12 +110,13 @@ class Store:
     def __init__(self, conn: pymysql.Connection):
         self.conn = conn
         self._engine: str | None = None
+        self._in_transaction = False
 
     def _run(self, sql: str, params: Iterable[Any] = ()) -> int:
-        return execute(self.conn, sql, params)
+        return execute(self.conn, sql, params, retry=not self._in_transaction)
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
-        return query(self.conn, sql, params)
+        return query(self.conn, sql, params, retry=not self._in_transaction)
 
     def create_tables(self, engine: str = "InnoDB") -> None:
         for statement in schema_statements(engine):
@@ -207,14 +229,13 @@ class Store:
         MyISAM (VICIdial's default): FOR UPDATE locks nothing, so a named lock per batch.
         """
         if self.engine() == "INNODB":
-            self._run("START TRANSACTION")
-            try:
-                won = self._decide(call_id, caller_code, " FOR UPDATE")
-            except BaseException:
-                self._run("ROLLBACK")
-                raise
-            self._run("COMMIT")
-            return won
+            for attempt in range(_ATTEMPTS):
+                try:
+                    return self._in_transaction_do(
+                        lambda: self._decide(call_id, caller_code, " FOR UPDATE"))
+                except DatabaseError as exc:        # a deadlock victim reruns the whole step
+                    if exc.code not in _RETRYABLE or attempt == _ATTEMPTS - 1:
+                        raise
         lock = f"press3way:{caller_code}"
         if not self._rows("SELECT GET_LOCK(%s, 10) AS got", (lock,))[0]["got"]:
             raise DatabaseError(f"could not take the election lock {lock}")
@@ -222,6 +243,19 @@ class Store:
             return self._decide(call_id, caller_code, "")
         finally:
             self._run("DO RELEASE_LOCK(%s)", (lock,))
+
+    def _in_transaction_do(self, step: Callable[[], Any]) -> Any:
+        self._run("START TRANSACTION")
+        self._in_transaction = True
+        try:
+            result = step()
+            self._run("COMMIT")
+            return result
+        except BaseException:
+            self._run("ROLLBACK")
+            raise
+        finally:
+            self._in_transaction = False
 
     def _decide(self, call_id: str, caller_code: str, lock_clause: str) -> bool:
         rows = self._rows(f"SELECT call_3way_id, status FROM {LIVE} WHERE caller_code = %s"

@@ -33,11 +33,12 @@ Flow = Callable[[Leg], None]
 EXPECTED_FAILURES = (config.ConfigError, db.DatabaseError, vicidial.NotFound, ValueError, AgiError)
 
 
-def run(script: str, flow: Flow, on_failure: Callable[[Leg | None, Channel], None]) -> int:
+def run(script: str, flow: Flow, on_failure: Callable[[Leg | None, Channel], None],
+        make_channel: Callable[[], Channel] = Channel) -> int:
     """Run one AGI leg; the process exit status."""
     log = AgiLog(script)
     try:
-        channel = Channel()
+        channel = make_channel()
     except Exception as exc:            # noqa: BLE001 - nothing to answer to without a channel
         log.error(f"cannot read the AGI environment: {exc}")
         return 1

@@ -7,6 +7,7 @@ call on. The call's lead, user, session and server come from the live row, never
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from . import events as ev
 from . import leg as legs
@@ -125,5 +126,5 @@ def _on_failure(leg: Leg | None, channel: Channel) -> None:
         channel.goto_invalid()
 
 
-def main() -> int:
-    return legs.run(SCRIPT, flow, _on_failure)
+def main(make_channel: Callable[[], Channel] = Channel) -> int:
+    return legs.run(SCRIPT, flow, _on_failure, make_channel)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+import time
+
 from press3way import events as ev
 from press3way.db import LIVE, LOG, Call, Store, query
+
+
+_serial = itertools.count(int(time.time()) % 10_000_000)
 
 
 def start_calls(site, n: int = 1, caller_code: str | None = None) -> list[str]:
@@ -13,7 +19,7 @@ def start_calls(site, n: int = 1, caller_code: str | None = None) -> list[str]:
     code = caller_code or site.caller_code
     ids = []
     for i in range(n):
-        call_id = f"T{code[-8:-1]}{i:02d}{site.lead_id:010d}"[:20]
+        call_id = f"T{next(_serial):07d}{i:02d}{site.lead_id:010d}"
         store.start_call(Call(code, call_id, site.lead_id, f"727555{1212 + i:04d}",
                               f"91727555{1212 + i:04d}", "7275550000", site.user, site.session,
                               site.server_ip))
