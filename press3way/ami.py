@@ -1,0 +1,189 @@
+"""A small Asterisk Manager Interface client: login, Originate (async, tracked), Hangup,
+Redirect, Logoff. One socket, a timeout on every read, errors as `AMIError`.
+
+Not pyst2's manager: it builds ActionIDs from host name + counter (they collide between the
+per-call processes sharing one Asterisk), starts threads, and its close() can hang.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+
+Message = dict[str, str]
+
+
+class AMIError(Exception):
+    """AMI unreachable, login refused, an error reply, or the socket closed."""
+
+
+@dataclass
+class OriginateResult:
+    success: bool
+    channel: str
+    reason: str          # Asterisk's reason code: 4 answered, 3 no answer, 5 busy, 8 congestion...
+
+
+REASONS = {"0": "failed", "1": "hung up", "3": "no answer", "4": "answered", "5": "busy",
+           "8": "congestion"}
+
+
+class AMIClient:
+    def __init__(self, host: str, port: int, timeout: float = 2.0):
+        self.host, self.port, self.timeout = host, port, timeout
+        self._sock: socket.socket | None = None
+        self._buffer = b""
+        self._responses: dict[str, Message] = {}
+        self.originates: dict[str, OriginateResult] = {}    # ActionID -> OriginateResponse
+        self.banner = ""
+
+    # --- connection ---------------------------------------------------------------------
+    def connect(self) -> AMIClient:
+        try:
+            self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as exc:
+            raise AMIError(f"AMI unreachable at {self.host}:{self.port}: {exc}") from None
+        deadline = time.monotonic() + self.timeout
+        while b"\r\n" not in self._buffer:
+            if not self._fill(deadline):
+                raise AMIError(f"no banner from {self.host}:{self.port}")
+        line, self._buffer = self._buffer.split(b"\r\n", 1)
+        self.banner = line.decode("utf-8", "replace")
+        if not self.banner.startswith("Asterisk Call Manager"):
+            raise AMIError(f"not an AMI server at {self.host}:{self.port}: {self.banner[:60]!r}")
+        return self
+
+    def login(self, user: str, secret: str) -> None:
+        reply = self.request("Login", [("Username", user), ("Secret", secret), ("Events", "on")])
+        if reply.get("Response") != "Success":
+            raise AMIError(f"AMI login as {user!r} refused: {reply.get('Message', '')}")
+
+    def close(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            finally:
+                self._sock = None
+
+    def logoff(self) -> None:
+        """Say goodbye, but never wait long for it: the call's work is done."""
+        if self._sock is None:
+            return
+        try:
+            self.send("Logoff", [])
+        except AMIError:
+            pass
+        self.close()
+
+    def __enter__(self) -> AMIClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logoff()
+
+    # --- actions ------------------------------------------------------------------------
+    def send(self, action: str, fields: list[tuple[str, str]]) -> str:
+        """Send one action; its ActionID (unique across processes and hosts)."""
+        if self._sock is None:
+            raise AMIError("AMI not connected")
+        action_id = f"p3w-{uuid.uuid4().hex}"
+        lines = [f"Action: {action}", f"ActionID: {action_id}"]
+        for key, value in fields:
+            if "\r" in value or "\n" in value:
+                raise AMIError(f"{key} contains a line break")
+            lines.append(f"{key}: {value}")
+        try:
+            self._sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+        except OSError as exc:
+            raise AMIError(f"AMI connection lost: {exc}") from None
+        return action_id
+
+    def request(self, action: str, fields: list[tuple[str, str]],
+                timeout: float | None = None) -> Message:
+        """Send an action and wait for its Response."""
+        return self._await_response(self.send(action, fields), timeout or self.timeout)
+
+    def _await_response(self, action_id: str, timeout: float) -> Message:
+        deadline = time.monotonic() + timeout
+        while action_id not in self._responses:
+            self._dispatch(self._read_message(deadline))
+        return self._responses.pop(action_id)
+
+    def originate(self, channel: str, context: str, exten: str, priority: int, caller_id: str,
+                  timeout_ms: int, variables: dict[str, str], channel_id: str) -> str:
+        """Queue an async Originate; its ActionID, whose OriginateResponse `poll` collects."""
+        fields = [("Channel", channel), ("Context", context), ("Exten", exten),
+                  ("Priority", str(priority)), ("CallerID", caller_id),
+                  ("Timeout", str(timeout_ms)), ("Async", "true"), ("ChannelId", channel_id)]
+        fields += [("Variable", f"{k}={v}") for k, v in variables.items()]
+        action_id = self.send("Originate", fields)
+        reply = self._await_response(action_id, self.timeout)
+        if reply.get("Response") != "Success":
+            raise AMIError(f"Originate refused: {reply.get('Message', '')}")
+        return action_id
+
+    def hangup(self, channel: str) -> bool:
+        """Hang up a channel by name, by the ChannelId set at originate, or by /regex/."""
+        return self.request("Hangup", [("Channel", channel)]).get("Response") == "Success"
+
+    def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> bool:
+        return self.request("Redirect", [("Channel", channel), ("Context", context),
+                                         ("Exten", exten), ("Priority", str(priority))]
+                            ).get("Response") == "Success"
+
+    def poll(self, wait: float = 0.0) -> None:
+        """Take in whatever Asterisk has sent (OriginateResponse events), waiting at most `wait`."""
+        deadline = time.monotonic() + wait
+        while True:
+            message = self._next_message()
+            if message is not None:
+                self._dispatch(message)
+            elif not self._fill(deadline):
+                return
+
+    # --- wire format --------------------------------------------------------------------
+    def _dispatch(self, message: Message) -> None:
+        if message.get("Event") == "OriginateResponse":
+            reason = message.get("Reason", "")
+            self.originates[message.get("ActionID", "")] = OriginateResult(
+                message.get("Response") == "Success", message.get("Channel", ""),
+                REASONS.get(reason, reason))
+        elif "Response" in message and "ActionID" in message:
+            self._responses[message["ActionID"]] = message
+
+    def _read_message(self, deadline: float) -> Message:
+        while (message := self._next_message()) is None:
+            if not self._fill(deadline):
+                raise AMIError(f"no answer from AMI at {self.host}:{self.port} in time")
+        return message
+
+    def _next_message(self) -> Message | None:
+        """One complete message (lines up to a blank line) from the buffer, if there is one."""
+        if b"\r\n\r\n" not in self._buffer:
+            return None
+        block, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
+        message: Message = {}
+        for line in block.decode("utf-8", "replace").split("\r\n"):
+            key, _, value = line.partition(":")
+            if key.strip():
+                message[key.strip()] = value.strip()
+        return message
+
+    def _fill(self, deadline: float) -> bool:
+        """Receive what arrives before `deadline`; False if nothing did."""
+        if self._sock is None:
+            raise AMIError("AMI not connected")
+        self._sock.settimeout(max(deadline - time.monotonic(), 0.0))
+        try:
+            chunk = self._sock.recv(65536)
+        except (socket.timeout, BlockingIOError):
+            return False
+        except OSError as exc:
+            raise AMIError(f"AMI connection lost: {exc}") from None
+        if not chunk:
+            self.close()
+            raise AMIError("AMI closed the connection")
+        self._buffer += chunk
+        return True
