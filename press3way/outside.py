@@ -33,8 +33,8 @@ def flow(leg: Leg) -> None:
     cid = call_id(leg.channel)
     row = leg.store.live_call(cid) if cid else None
     if row is None:
-        if stage == "hungup":       # the agent leg's own h extension, or a call already over
-            leg.log(f"hungup: no live call {cid!r}, nothing to do")
+        if stage in ENDING_STAGES:  # the agent leg's own h, or a call that is already over
+            leg.log(f"{stage}: no live call {cid!r}, nothing to do")
             return
         leg.log.error(f"no live call for call id {cid!r}; sending the call to i")
         leg.channel.goto_invalid()
@@ -50,7 +50,7 @@ def agent_gone(leg: Leg, cid: str, why: str) -> None:
     leg.log(f"agent leg gone ({why}): Agent Gone")
     leg.store.end_call(cid, ev.S_AGENTGONE, ev.AGENT_GONE)
     leg.store.delete_live(cid)
-    if leg.stage != "hungup":
+    if leg.stage not in ENDING_STAGES:
         leg.channel.goto_invalid()
 
 
@@ -119,10 +119,13 @@ def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
 
 
 STAGES = {"answered": answered, "accepted": accepted, "declined": declined, "hungup": hungup}
+# Run from t, i and h, where the dialplan already buzzes and hangs up: never send them to i,
+# which runs `declined` itself.
+ENDING_STAGES = ("declined", "hungup")
 
 
 def _on_failure(leg: Leg | None, channel: Channel) -> None:
-    if leg is None or leg.stage != "hungup":
+    if leg is None or leg.stage not in ENDING_STAGES:
         channel.goto_invalid()
 
 

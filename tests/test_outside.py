@@ -121,14 +121,21 @@ def test_hangup_during_the_accepted_wait(site, mode):
     assert events(site, cid) == ["Started", "Answered", "Accepted", "Hungup"]
 
 
-@pytest.mark.parametrize("stage", ["answered", "accepted", "declined"])
-def test_agent_gone_when_heartbeat_is_stale(any_site, stage):
+@pytest.mark.parametrize("stage, goes_to", [("answered", "i"), ("accepted", "i"),
+                                             ("declined", "s"), ("hungup", "s")])
+def test_agent_gone_when_heartbeat_is_stale(any_site, stage, goes_to):
+    """declined/hungup run from t, i and h, which buzz and hang up already."""
     (cid,) = start_calls(any_site)
     sql(any_site, "UPDATE vicidial_3way_press_live SET agent_heartbeat = NOW() - INTERVAL 30 SECOND")
     result = any_site.outside(stage, cid)
-    assert result.extension == "i"
+    assert result.extension == goes_to
     assert live(any_site, cid) is None
     assert events(any_site, cid) == ["Started", "Agent Gone"]
+
+
+def test_declined_from_i_without_live_row_does_not_loop_back_to_i(site):
+    result = site.outside("declined", "T000000000000000000X")
+    assert result.exit_code == 0 and result.extension == "s"
 
 
 def test_unknown_call_id_goes_to_i_and_changes_nothing(site):
