@@ -67,7 +67,54 @@ def fake_agi(script, args, env, variables, digits, hangup_at, hangup_mode, dead,
 
 @main.command()
 def demo() -> None:
-    """Play a 3-way press-1 call on a throwaway MariaDB and print what happened."""
+    """Play a 3-number multi-call on a throwaway MariaDB and print what happened."""
     from .testing.demo import run_demo
 
     sys.exit(run_demo(click.echo))
+
+
+@main.command()
+@click.option("--party", "parties", multiple=True, metavar="NUMBER:SPEC",
+              help="An outside party, e.g. 7275551212:answer=0.5,press=1@1.2 (seconds after it "
+                   "starts ringing); also hangup=S, noanswer, busy. Two or more make a multi-call.")
+@click.option("--scenario", type=click.File(), help="A file with one --party value per line.")
+@click.option("--dialstring", help="What the agent dials after 49907 (default 91 + first party).")
+@click.option("--agent-hangup", type=float, help="The agent leg hangs up after S seconds.")
+@click.option("--conf-engine", type=click.Choice(["MEETME", "CONFBRIDGE"]), default="MEETME",
+              show_default=True)
+@click.option("--engine", type=click.Choice(["InnoDB", "MyISAM"]), default="InnoDB",
+              show_default=True, help="Engine of the feature tables.")
+@click.option("--timeouts", default="agent=50,dial=30,press=20,accept=10", show_default=True,
+              help="The dialplan's timeouts (seconds) to simulate with.")
+@click.option("--dialplan", "dialplan_file", type=click.Path(exists=True, dir_okay=False),
+              help="The dialplan to run (default: the one this package installs).")
+@click.option("--sound-scale", type=float, default=1.0, show_default=True,
+              help="Multiply every prompt's length (0.1 = ten times faster).")
+@click.option("--server", metavar="HOST:PORT:USER:PASSWORD",
+              help="Use this MariaDB (creates database press3way_sim) instead of a throwaway one.")
+@click.option("--quiet", is_flag=True, help="Print only the summary, not the live timeline.")
+def simulate(parties, scenario, dialstring, agent_hangup, conf_engine, engine, timeouts,
+             dialplan_file, sound_scale, server, quiet):
+    """Play whole 3-way calls through the dialplan with fake Asterisk parts and a real DB."""
+    from .testing.demo import dialplan_text, simulate as run
+    from .testing.sim import Timeouts, parse_party
+
+    specs = list(parties) + ([line.strip() for line in scenario
+                              if line.strip() and not line.startswith("#")] if scenario else [])
+    try:
+        party_list = [parse_party(p) for p in specs or ["7275551212:answer=0.5,press=1@1.5"]]
+        knobs = Timeouts(**{k: int(v) for k, v in
+                            (item.split("=", 1) for item in timeouts.split(",") if item)})
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc)) from None
+    server_settings = None
+    if server:
+        host, port, user, password = (server.split(":", 3) + ["", "", ""])[:4]
+        server_settings = {"host": host, "port": int(port or 3306), "user": user,
+                           "password": password}
+    result = run(party_list, server=server_settings, engine=engine, timeouts=knobs,
+                 dialstring=dialstring, agent_hangup=agent_hangup, conf_engine=conf_engine,
+                 sound_scale=sound_scale, dialplan_text=dialplan_text(dialplan_file),
+                 out=None if quiet else click.echo)
+    click.echo("\n" + result.format())
+    sys.exit(0 if result.live_rows == 0 else 1)

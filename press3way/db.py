@@ -271,6 +271,12 @@ class Store:
         return True
 
     # --- multi-call list -------------------------------------------------------------
+    def arm_multi(self, user: str, phones: list[str]) -> None:
+        """What VICIdial's agent API does with multi_dial_phones: the user's next 3-way call
+        dials these numbers (status NEW)."""
+        self._run(f"REPLACE INTO {MULTI} (user, call_date, phone_numbers, phone_numbers_ct, status) "
+                  "VALUES (%s, NOW(), %s, %s, 'NEW')", (user, ",".join(phones), len(phones)))
+
     def claim_multi(self, user: str) -> list[str] | None:
         """Take the user's NEW multi-call list (NEW -> PROCESSING); None when there is none."""
         rows = self._rows(f"SELECT phone_numbers FROM {MULTI} WHERE user = %s AND status = 'NEW'",

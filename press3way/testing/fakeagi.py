@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .channel import SimChannel
 
@@ -59,6 +60,7 @@ class FakeAGI:
     hangup_mode: str = "sighup"        # or 'line': a HANGUP line instead of SIGHUP
     dead: bool = False                 # running from the h extension
     process_env: dict[str, str] | None = None
+    observer: Callable[[str, str], None] | None = None   # sees each command and reply
 
     def __post_init__(self) -> None:
         self.transcript: list[tuple[float, str, str]] = []
@@ -124,6 +126,8 @@ class FakeAGI:
 
     def _log(self, way: str, text: str) -> None:
         self.transcript.append((round(self.channel.elapsed(), 3), way, text))
+        if self.observer:
+            self.observer(way, text)
 
     def _send(self, text: str, log: bool = True) -> None:
         if log:
