@@ -113,7 +113,8 @@ class Simulation:
                  dialstring: str | None = None, agent_hangup: float | None = None,
                  sound_scale: float = 1.0, agi_dir: str | None = None,
                  conf_engine: str = "MEETME", ami_users: dict[str, str] | None = None,
-                 ami_up: bool = True, out: Callable[[str], None] | None = None):
+                 ami_up: bool = True, prepare: Callable[[Site], None] | None = None,
+                 out: Callable[[str], None] | None = None):
         self.site, self.conf_path, self.parties = site, conf_path, {p.number: p for p in parties}
         self.dialplan = Dialplan((timeouts or Timeouts()).apply(dialplan_text))
         first = parties[0].number if parties else "7275551212"
@@ -121,6 +122,7 @@ class Simulation:
         self.agent_hangup, self.sound_scale = agent_hangup, sound_scale
         self.agi_dir = agi_dir or os.path.dirname(sys.executable)
         self.conf_engine, self.ami_users, self.ami_up, self.out = conf_engine, ami_users, ami_up, out
+        self.prepare = prepare          # changes the site after its reset (fill conferences...)
         self.t0 = time.monotonic()
         self.timeline: list[tuple[float, str, str]] = []
         self.calls: dict[str, SimCall] = {}
@@ -134,6 +136,8 @@ class Simulation:
         with ami:
             port = ami.port if self.ami_up else _closed_port()
             self.site.reset(ami_port=port, conf_engine=self.conf_engine)
+            if self.prepare:
+                self.prepare(self.site)
             self.t0 = time.monotonic()
             if len(self.parties) > 1:
                 Store(self.site.connect()).arm_multi(self.site.user, list(self.parties))

@@ -1,0 +1,140 @@
+"""Whole calls through our extensions_custom.conf: the simulator plays Asterisk (fake AMI,
+fake AGI, the dialplan), the AGI scripts run for real against the real MariaDB."""
+
+from __future__ import annotations
+
+import pytest
+
+from press3way import events as ev
+from press3way.db import execute
+from press3way.testing.demo import dialplan_text
+from press3way.testing.sim import SimResult, Simulation, Timeouts, parse_party
+
+FAST = Timeouts(agent=8, dial=4, press=2, accept=5)
+
+
+def simulate(site, *parties: str, **options) -> SimResult:
+    options.setdefault("timeouts", FAST)
+    result = Simulation(site, site.conf_path, [parse_party(p) for p in parties],
+                        dialplan_text=dialplan_text(), sound_scale=0.1, **options).run()
+    assert result.live_rows == 0, result.format()
+    return result
+
+
+def events(result: SimResult, phone: str) -> list[str]:
+    row = next(r for r in result.log_rows if r["phone_number"] == phone)
+    return [e for e, _ in ev.parse_result(row["result"])]
+
+
+def terminal(result: SimResult) -> dict[str, str]:
+    return {r["phone_number"]: ev.terminal_event(r["result"]) for r in result.log_rows}
+
+
+def agent_heard_buzz(result: SimResult) -> bool:
+    return any(who == "agent" and "STREAM FILE buzz" in text for _, who, text in result.timeline)
+
+
+@pytest.mark.parametrize("conf_engine, exten", [("MEETME", "78600061"), ("CONFBRIDGE", "88600061")])
+def test_single_accept(site, conf_engine, exten):
+    result = simulate(site, "7275551212:answer=0.3,press=1@0.8", conf_engine=conf_engine)
+    assert events(result, "7275551212") == ["Started", "Answered", "Accepted", "Reserved", "Transfer"]
+    assert result.log_rows[0]["call_transfer"] == "Y"
+    assert result.calls["agent"] == f"in conference 8600061 (default,{exten})"
+    assert result.calls["7275551212"] == f"in conference 8600061 (default,{exten})"
+
+
+def test_no_press_is_declined_and_the_agent_hears_buzz(site):
+    result = simulate(site, "7275551212:answer=0.3")
+    assert events(result, "7275551212") == ["Started", "Answered", "Declined"]
+    assert result.calls["7275551212"].startswith("hung up (Hangup())")
+    assert agent_heard_buzz(result)
+    assert result.calls["agent"].startswith("hung up")
+
+
+def test_wrong_key_is_declined(site):
+    result = simulate(site, "7275551212:answer=0.3,press=5@0.8")
+    assert events(result, "7275551212") == ["Started", "Answered", "Declined"]
+    assert any(who == "7275551212" and text.startswith("xfer_press_dialplan,i,1")
+               for _, who, text in result.timeline)
+    assert agent_heard_buzz(result)
+
+
+def test_hangup_before_pressing(site):
+    result = simulate(site, "7275551212:answer=0.3,hangup=0.7")
+    assert events(result, "7275551212") == ["Started", "Answered", "Hungup"]
+    assert result.calls["7275551212"].startswith("hung up (party hung up)")
+    assert agent_heard_buzz(result)
+
+
+def test_no_answer(site):
+    result = simulate(site, "7275551212:noanswer", timeouts=Timeouts(agent=8, dial=1, press=2))
+    assert events(result, "7275551212") == ["Started", "Hungup"]
+    assert result.calls["7275551212"] == "no answer"
+    assert agent_heard_buzz(result)
+
+
+def test_busy(site):
+    result = simulate(site, "7275551212:busy")
+    assert events(result, "7275551212") == ["Started", "Hungup"]
+    assert result.calls["7275551212"] == "busy"
+
+
+def test_multi_call_first_to_press_wins(site):
+    result = simulate(site, "7275551212:answer=0.2,press=1@0.7", "7275551213:answer=0.2,press=1@1.2",
+                      "7275551214:noanswer")
+    assert len(result.log_rows) == 3
+    assert events(result, "7275551212")[-1] == "Transfer"
+    assert terminal(result)["7275551213"] in ("Defeated", "Too Slow")
+    assert terminal(result)["7275551214"] == "Defeated"
+    assert result.calls["7275551214"] == "hung up while ringing (AMI Hangup)"
+    assert result.calls["agent"].startswith("in conference")
+    ids = [r["call_3way_id"] for r in result.log_rows]
+    assert len(set(ids)) == 3 and all(len(i) <= 20 for i in ids)
+
+
+def test_five_simultaneous_presses_one_winner(site):
+    numbers = [f"72755512{n:02d}" for n in range(10, 15)]
+    result = simulate(site, *(f"{n}:answer=0.2,press=1@0.9" for n in numbers))
+    ends = terminal(result)
+    assert sorted(ends.values()).count("Transfer") == 1
+    assert all(e in ("Transfer", "Too Slow", "Defeated") for e in ends.values()), ends
+    assert sum(1 for end in result.calls.values() if end.startswith("in conference")) == 2
+
+
+def test_agent_hangs_up_while_calls_ring(site):
+    result = simulate(site, "7275551212:noanswer", "7275551213:noanswer", agent_hangup=1.0)
+    assert terminal(result) == {"7275551212": "Agent Gone", "7275551213": "Agent Gone"}
+    assert result.calls["7275551212"] == "hung up while ringing (AMI Hangup)"
+    assert result.calls["7275551213"] == "hung up while ringing (AMI Hangup)"
+
+
+def test_ami_unreachable_buzzes_at_once(site):
+    result = simulate(site, "7275551212:answer=0.3,press=1@0.8", ami_up=False)
+    assert events(result, "7275551212") == ["Started", "Hungup"]
+    buzz = next(t for t, who, text in result.timeline if who == "agent" and "buzz" in text)
+    start = next(t for t, who, text in result.timeline if who == "agent" and "AGI(" in text)
+    assert buzz - start < 1.5
+    assert "7275551212" not in result.calls            # nothing was dialled
+
+
+def test_ami_login_refused(site):
+    result = simulate(site, "7275551212:answer=0.3", ami_users={"cron": "not-1234"})
+    assert events(result, "7275551212") == ["Started", "Hungup"]
+    assert agent_heard_buzz(result)
+
+
+def test_dialstring_with_non_digits_buzzes_and_writes_nothing(site):
+    result = simulate(site, "7275551212:answer=0.3", dialstring="9172755'51212")
+    assert result.log_rows == []
+    assert agent_heard_buzz(result)
+    assert "7275551212" not in result.calls
+
+
+def test_no_free_conference_waits_then_times_out(site):
+    def fill(s):
+        execute(s.connect(), "UPDATE vicidial_conferences SET extension = 'SIP/busy'")
+    result = simulate(site, "7275551212:answer=0.2,press=1@0.6", prepare=fill,
+                      timeouts=Timeouts(agent=3, dial=2, press=2, accept=10))
+    assert events(result, "7275551212") == ["Started", "Answered", "Accepted", "Timeout"]
+    assert agent_heard_buzz(result)
+    assert result.calls["7275551212"].startswith("hung up")
