@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test mariadb venv clean
+.PHONY: demo test bench mariadb venv clean
 
 # MariaDB's server binaries (the tests and the demo start a private server; nothing else).
 mariadb:
@@ -32,3 +32,10 @@ test: mariadb venv
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Timing figures (SPEC section 11) with the package installed as on a server (not editable).
+BENCH_VENV ?= .venv-bench
+bench: mariadb
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q '.[sim]'
+	PATH=$(CURDIR)/$(BENCH_VENV)/bin:/usr/sbin:$$PATH $(BENCH_VENV)/bin/python bench/bench_calls.py

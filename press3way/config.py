@@ -20,6 +20,7 @@ class Config:
     db_user: str
     db_pass: str
     db_port: int = 3306
+    db_ssl: bool = False
     logs_dir: str = "/var/log/astguiclient"
     agi_dir: str = "/var/lib/asterisk/agi-bin"
     sounds_dir: str = "/var/lib/asterisk/sounds"
@@ -77,6 +78,7 @@ def load(path: str | None = None) -> Config:
         db_user=values["VARDB_user"],
         db_pass=values.get("VARDB_pass", ""),
         db_port=number("VARDB_port", 3306) or 3306,
+        db_ssl=values.get("VARDB_ssl", "0").lower() in ("1", "y", "yes", "on", "true"),
         logs_dir=values.get("PATHlogs") or Config.logs_dir,
         agi_dir=values.get("PATHagi") or Config.agi_dir,
         sounds_dir=values.get("PATHsounds") or Config.sounds_dir,

@@ -3,7 +3,6 @@ follow servers.agi_output, and turn every failure into a log line plus a sound f
 
 from __future__ import annotations
 
-import traceback
 from dataclasses import dataclass
 from typing import Callable
 
@@ -61,6 +60,7 @@ def run(script: str, flow: Flow, on_failure: Callable[[Leg | None, Channel], Non
     except EXPECTED_FAILURES as exc:
         log.error(str(exc))
     except Exception as exc:            # noqa: BLE001 - a bug must still end the call cleanly
+        import traceback                # only on this path: keeps every call's start-up lean
         log.error(f"unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
     try:
         on_failure(leg, channel)
