@@ -35,6 +35,8 @@ class DatabaseError(Exception):
 # InnoDB may pick any statement as a deadlock victim; it is rolled back and can simply rerun.
 _RETRYABLE = (1213, 1205)   # deadlock found; lock wait timeout
 _ATTEMPTS = 5
+# The connection is gone (server restarted, KILL, network): reconnect once and rerun.
+_CONNECTION_LOST = (0, 1927, 2006, 2013, 2055, 4031)
 
 
 def _error(exc: pymysql.Error) -> DatabaseError:
@@ -96,6 +98,7 @@ def query(conn: pymysql.Connection, sql: str, params: Iterable[Any] = (), *,
 def _run(conn: pymysql.Connection, sql: str, params: tuple, read: Callable, retry: bool) -> Any:
     """Rerun a statement that lost a deadlock; inside a transaction (`retry=False`) the whole
     transaction must rerun instead (see `Store.elect`)."""
+    reconnected = False
     for attempt in range(_ATTEMPTS):
         try:
             with conn.cursor() as cur:
@@ -103,6 +106,15 @@ def _run(conn: pymysql.Connection, sql: str, params: tuple, read: Callable, retr
                 return read(cur)
         except pymysql.Error as exc:
             error = _error(exc)
+            lost = isinstance(exc, (pymysql.OperationalError, pymysql.InterfaceError)) \
+                and error.code in _CONNECTION_LOST
+            if retry and lost and not reconnected:
+                reconnected = True
+                try:
+                    conn.ping(reconnect=True)
+                except pymysql.Error as again:
+                    raise _error(again) from exc
+                continue
             if not retry or error.code not in _RETRYABLE or attempt == _ATTEMPTS - 1:
                 raise error from exc
 

@@ -61,10 +61,13 @@ class FakeAGI:
     dead: bool = False                 # running from the h extension
     process_env: dict[str, str] | None = None
     observer: Callable[[str, str], None] | None = None   # sees each command and reply
+    hangup_on_command: int | None = None   # the channel hangs up as command N (1-based) arrives
+    raw_environment: bytes | None = None   # sent instead of the agi_* lines (hostile input tests)
 
     def __post_init__(self) -> None:
         self.transcript: list[tuple[float, str, str]] = []
         self._notified = False
+        self.commands_seen = 0
         self.proc: subprocess.Popen | None = None
 
     # --- the environment Asterisk writes first ----------------------------------------
@@ -93,7 +96,10 @@ class FakeAGI:
                                      stderr=stderr, env=self.process_env)
         deadline = time.monotonic() + timeout
         try:
-            self._send("\n".join(self.agi_environment()) + "\n\n", log=False)
+            if self.raw_environment is not None:
+                self._write(self.raw_environment)
+            else:
+                self._send("\n".join(self.agi_environment()) + "\n\n", log=False)
             buffer = b""
             while True:
                 if self.channel.is_hung_up() and not self.dead:
@@ -110,6 +116,9 @@ class FakeAGI:
                     continue
                 raw, buffer = buffer.split(b"\n", 1)
                 line = raw.decode("utf-8", "replace").strip()
+                self.commands_seen += 1
+                if self.commands_seen == self.hangup_on_command:
+                    self.channel.hang_up(f"hang-up injected at command {self.commands_seen}")
                 self._log("->", line)
                 self._send(self.answer(line) + "\n")
         except BrokenPipeError:
@@ -132,8 +141,11 @@ class FakeAGI:
     def _send(self, text: str, log: bool = True) -> None:
         if log:
             self._log("<-", text.strip())
+        self._write(text.encode())
+
+    def _write(self, data: bytes) -> None:
         try:
-            self.proc.stdin.write(text.encode())
+            self.proc.stdin.write(data)
             self.proc.stdin.flush()
         except (BrokenPipeError, ValueError):
             pass

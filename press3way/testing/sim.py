@@ -8,6 +8,7 @@ AGI(...) step runs the real script through the fake-AGI harness against a real d
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -88,11 +89,20 @@ class SimCall:
 
 
 @dataclass
+class AGIRun:
+    label: str                        # which channel
+    args: str                         # e.g. agi-3way_press_outside.agi,answered
+    commands: int
+    exit_code: int | None
+
+
+@dataclass
 class SimResult:
     timeline: list[tuple[float, str, str]]
     calls: dict[str, str]             # label -> where the channel ended
     log_rows: list[dict]
-    live_rows: int
+    live_rows: int                    # this agent's live rows left
+    agi_runs: list[AGIRun]
 
     def format(self) -> str:
         lines = ["Timeline (seconds):"]
@@ -113,8 +123,14 @@ class Simulation:
                  dialstring: str | None = None, agent_hangup: float | None = None,
                  sound_scale: float = 1.0, agi_dir: str | None = None,
                  conf_engine: str = "MEETME", ami_users: dict[str, str] | None = None,
-                 ami_up: bool = True, prepare: Callable[[Site], None] | None = None,
+                 ami_up: bool = True, ami_close_on: str | None = None,
+                 ami: FakeAMI | None = None, reset: bool = True,
+                 prepare: Callable[[Site], None] | None = None,
+                 hangup_at_command: tuple[str, int, int] | None = None,
                  out: Callable[[str], None] | None = None):
+        """`ami`: a shared FakeAMI whose originates the caller routes to `originated` (load
+        runs, with `reset=False` so agents share one site database); `hangup_at_command`:
+        (channel label, its Nth AGI run, command number) where that channel hangs up."""
         self.site, self.conf_path, self.parties = site, conf_path, {p.number: p for p in parties}
         self.dialplan = Dialplan((timeouts or Timeouts()).apply(dialplan_text))
         first = parties[0].number if parties else "7275551212"
@@ -123,6 +139,9 @@ class Simulation:
         self.agi_dir = agi_dir or os.path.dirname(sys.executable)
         self.conf_engine, self.ami_users, self.ami_up, self.out = conf_engine, ami_users, ami_up, out
         self.prepare = prepare          # changes the site after its reset (fill conferences...)
+        self.ami_close_on, self.shared_ami, self.reset = ami_close_on, ami, reset
+        self.hangup_at_command = hangup_at_command
+        self.agi_runs: list[AGIRun] = []
         self.t0 = time.monotonic()
         self.timeline: list[tuple[float, str, str]] = []
         self.calls: dict[str, SimCall] = {}
@@ -132,10 +151,13 @@ class Simulation:
 
     # --- the run ------------------------------------------------------------------------
     def run(self) -> SimResult:
-        ami = FakeAMI(users=self.ami_users, on_originate=self._originated, on_hangup=self._ami_hangup)
-        with ami:
-            port = ami.port if self.ami_up else _closed_port()
-            self.site.reset(ami_port=port, conf_engine=self.conf_engine)
+        with contextlib.ExitStack() as stack:
+            ami = self.shared_ami or stack.enter_context(FakeAMI(
+                users=self.ami_users, on_originate=self.originated, on_hangup=self.ami_hangup,
+                close_on_action=self.ami_close_on))
+            if self.reset:
+                port = ami.port if self.ami_up else _closed_port()
+                self.site.reset(ami_port=port, conf_engine=self.conf_engine)
             if self.prepare:
                 self.prepare(self.site)
             self.t0 = time.monotonic()
@@ -153,8 +175,11 @@ class Simulation:
         conn = self.site.connect()
         rows = query(conn, f"SELECT * FROM {LOG} WHERE caller_code = %s ORDER BY call_3way_id",
                      (self.site.caller_code,))
-        live = query(conn, f"SELECT COUNT(*) AS n FROM {LIVE}")[0]["n"]
-        return SimResult(self.timeline, {c.label: c.ended for c in self.calls.values()}, rows, live)
+        live = query(conn, f"SELECT COUNT(*) AS n FROM {LIVE} WHERE caller_code = %s",
+                     (self.site.caller_code,))[0]["n"]
+        conn.close()
+        return SimResult(self.timeline, {c.label: c.ended for c in self.calls.values()}, rows,
+                         live, self.agi_runs)
 
     def note(self, who: str, text: str) -> None:
         t = round(time.monotonic() - self.t0, 3)
@@ -167,7 +192,7 @@ class Simulation:
         return SimChannel(name, sound_scale=self.sound_scale, t0=self.t0, **kw)
 
     # --- outside calls (AMI Originate) ----------------------------------------------------
-    def _originated(self, originate: Originate) -> None:
+    def originated(self, originate: Originate) -> None:
         thread = threading.Thread(target=self._ring, args=(originate,), daemon=True)
         with self._lock:
             self._threads.append(thread)
@@ -215,7 +240,7 @@ class Simulation:
         self.note(call.label, why)
         originate.respond(False, "", reason)
 
-    def _ami_hangup(self, target: str) -> bool:
+    def ami_hangup(self, target: str) -> bool:
         with self._lock:
             found = [c for c in self.calls.values()
                      if channel_matches(target, c.channel.name, c.channel_id)]
@@ -297,13 +322,21 @@ class Simulation:
     def _agi(self, call: SimCall, step: Step, exten: str, *, dead: bool):
         script, _, args = step.args.partition(",")
         env = {"agi_callerid": call.caller_number, "agi_calleridname": call.caller_name}
+        with self._lock:
+            nth = 1 + sum(1 for r in self.agi_runs if r.label == call.label)
+            record = AGIRun(call.label, step.args, 0, None)
+            self.agi_runs.append(record)
+        target = self.hangup_at_command
+        hangup_on = target[2] if target and target[:2] == (call.label, nth) else None
         run = FakeAGI(os.path.join(self.agi_dir, script), call.channel,
                       [a for a in args.split(",") if a], env=env, context=step.context,
                       extension=exten, priority=step.priority, dead=dead,
                       interpreter=sys.executable,
                       process_env=dict(os.environ, PRESS3WAY_CONF=self.conf_path),
-                      observer=lambda way, text: self.note(call.label, f"  AGI {way} {text}"))
+                      observer=lambda way, text: self.note(call.label, f"  AGI {way} {text}"),
+                      hangup_on_command=hangup_on)
         result = run.run(timeout=300)
+        record.commands, record.exit_code = len(result.commands), result.exit_code
         if result.exit_code != 0 or (result.stderr and "ERROR" in result.stderr):
             for line in result.stderr.strip().splitlines()[-3:]:
                 self.note(call.label, f"  AGI log: {line}")

@@ -67,6 +67,12 @@ class Site:
                       "('sim', %s, '127.0.0.1', %s, 'cron', '1234', 'default', %s, %s, %s)",
                 (self.server_ip, ami_port, agi_output, conf_engine, calls_per_second))
         execute(conn, "INSERT INTO system_settings (version) VALUES ('2.14-press3way-sim')")
+        conn.close()
+        self.add_agent()
+
+    def add_agent(self) -> None:
+        """This agent's rows: its 3-way originate, its live-agent row, its free conferences."""
+        conn = self.connect()
         execute(conn, "INSERT INTO vicidial_manager (entry_date, status, response, server_ip, "
                       "action, callerid, cmd_line_d) VALUES (NOW(), 'SENT', 'N', %s, "
                       "'Originate', %s, %s)",
