@@ -62,7 +62,9 @@ class FakeAGI:
     process_env: dict[str, str] | None = None
     observer: Callable[[str, str], None] | None = None   # sees each command and reply
     hangup_on_command: int | None = None   # the channel hangs up as command N (1-based) arrives
-    raw_environment: bytes | None = None   # sent instead of the agi_* lines (hostile input tests)
+    # Sent instead of the agi_* lines (hostile input tests); without the closing blank line it
+    # stands for Asterisk going away mid-environment, so stdin is closed after it.
+    raw_environment: bytes | None = None
 
     def __post_init__(self) -> None:
         self.transcript: list[tuple[float, str, str]] = []
@@ -98,6 +100,8 @@ class FakeAGI:
         try:
             if self.raw_environment is not None:
                 self._write(self.raw_environment)
+                if not self.raw_environment.endswith(b"\n\n"):
+                    self.proc.stdin.close()
             else:
                 self._send("\n".join(self.agi_environment()) + "\n\n", log=False)
             buffer = b""
