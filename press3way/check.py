@@ -48,7 +48,7 @@ def run(conf_path: str | None, agi_dir: str | None,
     yield Result("database login", True, f"{cfg.db_user}@{cfg.db_host}:{cfg.db_port}/{cfg.db_name}")
     yield from _tables(conn)
     yield from _server_and_ami(conn, cfg)
-    yield from _dialplan(target_for(cfg))
+    yield from _dialplan(lambda: target_for(cfg))
     conn.close()
 
 
@@ -85,10 +85,10 @@ def _tables(conn) -> Iterator[Result]:
 def _server_and_ami(conn, cfg: config.Config) -> Iterator[Result]:
     try:
         srv = vicidial.server(conn, cfg.server_ip)
-    except vicidial.NotFound:
+    except (vicidial.NotFound, db.DatabaseError) as exc:
         yield Result(f"servers row for {cfg.server_ip}", False,
-                     f"none: add the server in VICIdial (Admin > Servers) or fix VARserver_ip "
-                     f"in {cfg.path}")
+                     f"{exc}: add the server in VICIdial (Admin > Servers), or fix VARserver_ip "
+                     f"or VARDB_database in {cfg.path}")
         yield Result("AMI login", None, "needs the servers row")
         return
     yield Result(f"servers row for {cfg.server_ip}", True)
@@ -107,17 +107,20 @@ def _server_and_ami(conn, cfg: config.Config) -> Iterator[Result]:
         client.logoff()
 
 
-def _dialplan(target: DialplanTarget) -> Iterator[Result]:
-    text = target.read()
-    ours = dialplan.block(dialplan.source_text())
+def _dialplan(target_for: Callable[[], DialplanTarget]) -> Iterator[Result]:
+    item = "dialplan block"
     try:
-        installed = dialplan.installed(text, ours)
+        target = target_for()
+        item += f" in {target.label}"
+        text = target.read()
+        if dialplan.installed(text, dialplan.block(dialplan.source_text())):
+            yield Result(item, True)
+            return
+        detail = "outdated" if dialplan.find(text) else "missing"
     except dialplan.DialplanError as exc:
-        yield Result(f"dialplan block in {target.label}", False, str(exc))
+        yield Result(item, False, str(exc))
         return
-    if installed:
-        yield Result(f"dialplan block in {target.label}", True)
-    else:
-        yield Result(f"dialplan block in {target.label}", False,
-                     ("outdated" if dialplan.find(text) else "missing")
-                     + ": run `press3way install` with the same --dialplan-file/--vicidial")
+    except (db.DatabaseError, vicidial.NotFound, OSError) as exc:
+        detail = str(exc)
+    yield Result(item, False,
+                 f"{detail}: run `press3way install` with the same --dialplan-file/--vicidial")
