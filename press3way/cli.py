@@ -101,28 +101,23 @@ def _store():
     return Store(connect(_config()))
 
 
-_dialplan_options = [
-    click.option("--dialplan-file", type=click.Path(dir_okay=False), default=None,
-                 help="The dialplan file Asterisk includes "
-                      "[default: /etc/asterisk/extensions_custom.conf]."),
-    click.option("--vicidial", "use_vicidial", is_flag=True,
-                 help="Use VICIdial's System Settings > Custom Dialplan Entry instead of a file "
-                      "(VICIdial then rebuilds and reloads the dialplan on every server)."),
-]
+def _dialplan_options(f):
+    """--dialplan-file FILE | --vicidial: where the dialplan block goes."""
+    f = click.option("--vicidial", "use_vicidial", is_flag=True,
+                     help="Use VICIdial's System Settings > Custom Dialplan Entry instead of a "
+                          "file (VICIdial then rebuilds and reloads the dialplan on every "
+                          "server).")(f)
+    return click.option("--dialplan-file", type=click.Path(dir_okay=False), default=None,
+                        help="The dialplan file Asterisk includes "
+                             "[default: /etc/asterisk/extensions_custom.conf].")(f)
+
+
 _agi_dir_option = click.option(
     "--agi-dir", type=click.Path(file_okay=False), default=None,
     help="Asterisk's agi-bin directory [default: PATHagi from astguiclient.conf, else "
          "/var/lib/asterisk/agi-bin].")
 _dry_run_option = click.option("--dry-run", is_flag=True,
                                help="Say what would be done; change nothing.")
-
-
-def _with(options):
-    def decorate(f):
-        for option in reversed(options):
-            f = option(f)
-        return f
-    return decorate
 
 
 def _target(cfg, dialplan_file, use_vicidial):
@@ -135,7 +130,7 @@ def _target(cfg, dialplan_file, use_vicidial):
 
 @main.command()
 @_agi_dir_option
-@_with(_dialplan_options)
+@_dialplan_options
 @click.option("--link", is_flag=True,
               help="Symlink the scripts pip installed instead of copying them "
                    "(they follow upgrades of the package).")
@@ -157,7 +152,7 @@ def install(agi_dir, dialplan_file, use_vicidial, link, dry_run) -> None:
 
 @main.command()
 @_agi_dir_option
-@_with(_dialplan_options)
+@_dialplan_options
 @_dry_run_option
 def uninstall(agi_dir, dialplan_file, use_vicidial, dry_run) -> None:
     """Remove the dialplan block and the AGI scripts that `install` put there (a script that
@@ -173,7 +168,7 @@ def uninstall(agi_dir, dialplan_file, use_vicidial, dry_run) -> None:
 
 @main.command()
 @_agi_dir_option
-@_with(_dialplan_options)
+@_dialplan_options
 def check(agi_dir, dialplan_file, use_vicidial) -> None:
     """Check everything the feature needs: config file, AGI scripts, sound files, database
     login, the four tables (every column and index, and their engines), this server's

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, Iterable
 
 import pymysql
@@ -301,26 +302,27 @@ class Store:
             "OR COALESCE(call_date, 0) < NOW() - INTERVAL %s HOUR ORDER BY call_date",
             (max_age_h, stale_s, max_age_h))
 
-    def archive_cutoff(self, days: int) -> tuple[Any, int]:
+    def archive_cutoff(self, days: int) -> tuple[datetime, int]:
         """(cutoff time, log rows older than it): fixed once so every batch agrees."""
         cutoff = self._rows("SELECT NOW() - INTERVAL %s DAY AS t", (days,))[0]["t"]
         count = self._rows(f"SELECT COUNT(*) AS n FROM {LOG} WHERE call_date < %s", (cutoff,))
         return cutoff, count[0]["n"]
 
-    def archive_batch_end(self, cutoff: Any, after: tuple | None, size: int) -> tuple | None:
+    def archive_batch_end(self, cutoff: datetime, after: tuple | None, size: int) -> tuple | None:
         """The (call_date, call_3way_id) key ending the next batch of at most ~`size` rows."""
         where, params = _after(cutoff, after)
         rows = self._rows(f"SELECT call_date, call_3way_id FROM {LOG} l WHERE {where} "
                           "ORDER BY call_date, call_3way_id LIMIT %s", params + [size])
         return (rows[-1]["call_date"], rows[-1]["call_3way_id"]) if rows else None
 
-    def archive_batch(self, cutoff: Any, after: tuple | None, end: tuple) -> dict[str, int]:
+    def archive_batch(self, cutoff: datetime, after: tuple | None, end: tuple) -> dict[str, int]:
         """Copy one batch into the archive, then delete from the log only the rows the archive
         verifiably holds (every column equal). Counts: in_log, copied, verified, deleted."""
         where, params = _after(cutoff, after)
         where += " AND (l.call_date < %s OR (l.call_date = %s AND l.call_3way_id <= %s))"
         params += [end[0], end[0], end[1]]
-        columns = [c for c in table_columns(self.conn, LOG) if c in table_columns(self.conn, ARCHIVE)]
+        in_archive = set(table_columns(self.conn, ARCHIVE))
+        columns = [c for c in table_columns(self.conn, LOG) if c in in_archive]
         names = ", ".join(columns)
         same = " AND ".join(f"a.{c} <=> l.{c}" for c in columns)
         counts = {"in_log": self._rows(f"SELECT COUNT(*) AS n FROM {LOG} l WHERE {where}",
@@ -335,7 +337,7 @@ class Store:
         return counts
 
 
-def _after(cutoff: Any, after: tuple | None) -> tuple[str, list]:
+def _after(cutoff: datetime, after: tuple | None) -> tuple[str, list]:
     """Log rows older than the cutoff and past the (call_date, call_3way_id) key `after`."""
     where, params = "l.call_date < %s", [cutoff]
     if after is not None:

@@ -4,6 +4,7 @@ log rows into the archive."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable, Iterator
 
 from . import events as ev
@@ -59,14 +60,14 @@ def cleanup(store: Store, stale_s: int, dry_run: bool, echo: Callable[[str], Non
 
     `append_event` refuses after a terminal event, so a call that had ended keeps its ending."""
     rows = store.stale_calls(stale_s, MAX_CALL_HOURS)
-    would = "would " if dry_run else ""
     for row in rows:
         event = ev.TIMEOUT if row["too_old"] else ev.AGENT_GONE
         reason = (f"older than {MAX_CALL_HOURS} h" if row["too_old"]
                   else f"no agent heartbeat for {stale_s} s")
         logged = False if dry_run else store.append_event(row["call_3way_id"], event)
         echo(f"{row['call_3way_id']} (user {row['user']}, {row['status']}, {reason}): "
-             + (f"logged {event}; " if logged else "") + f"{would}delete the live row")
+             + (f"logged {event}; " if logged else "")
+             + ("would delete the live row" if dry_run else "deleted the live row"))
         if not dry_run:
             store.delete_live(row["call_3way_id"])
     echo(f"{len(rows)} stale live row(s)" + (" found" if dry_run else " ended"))
@@ -76,7 +77,7 @@ def cleanup(store: Store, stale_s: int, dry_run: bool, echo: Callable[[str], Non
 # --- archive ------------------------------------------------------------------------------
 @dataclass
 class ArchivePlan:
-    cutoff: object
+    cutoff: datetime
     rows: int
 
 
