@@ -237,7 +237,8 @@ def archive(days, batch_size, dry_run) -> None:
         click.echo(f"{plan.rows} log row(s) older than {plan.cutoff} ({days} days)")
         if dry_run or not plan.rows:
             if dry_run:
-                click.echo(f"would move them in batches of {batch_size}")
+                click.echo(f"would move them in {-(-plan.rows // batch_size)} batch(es) "
+                           f"of {batch_size}")
             return
         totals = dict.fromkeys(("in_log", "copied", "verified", "deleted"), 0)
         with click.progressbar(length=plan.rows, label="archiving") as bar:
@@ -246,8 +247,9 @@ def archive(days, batch_size, dry_run) -> None:
                 bar.update(batch["in_log"])
     except _admin_errors() as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"moved {totals['deleted']} row(s): {totals['copied']} copied now, the rest "
-               "were already in the archive")
+    click.echo(f"moved {totals['deleted']} of {totals['in_log']} row(s), each verified in the "
+               f"archive before it left the log ({totals['copied']} copied now, "
+               f"{totals['verified'] - totals['copied']} already there)")
     kept = totals["in_log"] - totals["deleted"]
     if kept:
         raise click.ClickException(

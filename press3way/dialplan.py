@@ -104,7 +104,7 @@ def entries(text: str) -> list[Entry]:
     last: dict[tuple[str | None, str], int] = {}
     exten = ""
     for no, raw in enumerate(text.splitlines(), 1):
-        line = re.split(r"(?<!\\);", raw, 1)[0].strip()
+        line = re.split(r"(?<!\\);", raw, maxsplit=1)[0].strip()
         header = _CONTEXT.match(line)
         if header:
             context = header.group(1).strip()

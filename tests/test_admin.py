@@ -170,12 +170,14 @@ def test_archive_keeps_every_call_of_a_multi_call_batch(any_site):
     assert len({(r["call_date"], r["caller_code"], r["user"]) for r in logged
                 if r["call_3way_id"] in batch}) == 1
 
-    dry = cli(any_site.conf_path, "archive", "--dry-run")
-    assert "5 log row(s) older than" in dry.output and len(rows_of(any_site, ARCHIVE)) == 0
+    dry = cli(any_site.conf_path, "archive", "--dry-run", "--batch-size", "2")
+    assert "5 log row(s) older than" in dry.output and "in 3 batch(es) of 2" in dry.output
+    assert rows_of(any_site, ARCHIVE) == []
 
     result = cli(any_site.conf_path, "archive", "--batch-size", "2")
     assert result.exit_code == 0, result.output
-    assert "moved 5 row(s): 5 copied now" in result.output
+    assert "moved 5 of 5 row(s), each verified in the archive" in result.output
+    assert "(5 copied now, 0 already there)" in result.output
     assert [r["call_3way_id"] for r in rows_of(any_site, ARCHIVE)] == sorted(batch)
     assert rows_of(any_site, ARCHIVE) == [r for r in logged if r["call_3way_id"] in batch]
     assert [r["call_3way_id"] for r in rows_of(any_site, LOG)] == recent
@@ -193,7 +195,7 @@ def test_archive_resumes_and_never_deletes_a_row_it_could_not_store(any_site):
                   "WHERE call_3way_id = %s", (clashing,))
     result = cli(any_site.conf_path, "archive", "--days", "30")
     assert result.exit_code == 1
-    assert "moved 2 row(s): 1 copied now" in result.output
+    assert "moved 2 of 3 row(s)" in result.output and "(1 copied now, 1 already there)" in result.output
     assert "1 row(s) stay in the log" in result.output
     assert [r["call_3way_id"] for r in rows_of(any_site, LOG)] == [clashing]
     assert len(rows_of(any_site, ARCHIVE)) == 3
