@@ -77,6 +77,15 @@ def test_check_passes_on_an_installed_server(site, server_files):
             f.write("VARami_secret => 1234\n")
         assert check(conf, server_files).exit_code == 0
 
+        execute(site.connect(), "ALTER TABLE vicidial_3way_press_live DROP COLUMN agent_heartbeat")
+        broken = check(conf, server_files)
+        assert broken.exit_code == 1
+        assert ("FAIL  table vicidial_3way_press_live (InnoDB): add column agent_heartbeat "
+                "DATETIME: run `press3way install`") in broken.output.splitlines()
+        assert cli(conf, "install", "--agi-dir", str(server_files / "agi-bin"),   # the fix works
+                   "--dialplan-file", str(server_files / "ext.conf")).exit_code == 0
+        assert check(conf, server_files).exit_code == 0
+
 
 # --- multi --------------------------------------------------------------------------------
 def multi(site, user: str, phones: str):

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import sys
 
 import pytest
+from hypothesis import given, strategies as st
 
 from press3way import dialplan
 from press3way.db import FEATURE_TABLES, execute, query
@@ -108,8 +110,14 @@ def test_installed_script_runs_with_this_interpreter(bare):
     assert install(bare).exit_code == 0
     script = os.path.join(bare.agi_dir, "agi-3way_press_outside.agi")
     # Without a channel to talk to it still imports the package and exits: no ImportError.
-    status = os.system(f"{script} hungup </dev/null >/dev/null 2>{bare.agi_dir}/err")
-    assert "ModuleNotFoundError" not in open(f"{bare.agi_dir}/err").read(), status
+    run = subprocess.run([script, "hungup"], stdin=subprocess.DEVNULL, capture_output=True,
+                         text=True, timeout=30, env=dict(os.environ, PRESS3WAY_CONF=bare.conf_path))
+    assert "Error" not in run.stderr.split("\n", 1)[0] and "ModuleNotFoundError" not in run.stderr
+
+
+def test_dialplan_file_and_vicidial_exclude_each_other(bare):
+    result = install(bare, "--vicidial")
+    assert result.exit_code == 2 and "not both" in result.output
 
 
 @pytest.mark.parametrize("original", [
@@ -272,3 +280,14 @@ def test_block_of_a_source_that_has_our_markers_is_not_nested():
 def test_a_begin_marker_without_end_is_reported():
     with pytest.raises(dialplan.DialplanError, match="no matching"):
         dialplan.remove(f"{dialplan.BEGIN_LINE}\nexten => s,1,NoOp\n")
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab[]=>,;\r\n exten12"))))
+def test_remove_gives_back_exactly_what_insert_was_given(text):
+    ours = dialplan.block(dialplan.source_text())
+    try:
+        installed = dialplan.insert(text, ours)
+    except dialplan.DialplanError:          # it shadows one of our lines: refused, fine
+        return
+    assert dialplan.insert(installed, ours) == installed
+    assert dialplan.remove(installed) == text
