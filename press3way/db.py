@@ -272,6 +272,12 @@ class Store:
         return True
 
     # --- multi-call list -------------------------------------------------------------
+    def arm_multi(self, user: str, phones: list[str]) -> None:
+        """What VICIdial's agent API does with multi_dial_phones: the user's next 3-way call
+        dials these numbers (status NEW)."""
+        self._run(f"REPLACE INTO {MULTI} (user, call_date, phone_numbers, phone_numbers_ct, status) "
+                  "VALUES (%s, NOW(), %s, %s, 'NEW')", (user, ",".join(phones), len(phones)))
+
     def claim_multi(self, user: str) -> list[str] | None:
         """Take the user's NEW multi-call list (NEW -> PROCESSING); None when there is none."""
         rows = self._rows(f"SELECT phone_numbers FROM {MULTI} WHERE user = %s AND status = 'NEW'",
@@ -283,14 +289,9 @@ class Store:
             return None
         return [p.strip() for p in (rows[0]["phone_numbers"] or "").split(",") if p.strip()]
 
-    # --- administration: multi-call lists, cleanup, archive ----------------------------
+    # --- administration: who is busy, cleanup, archive -----------------------------------
     def live_count_of_user(self, user: str) -> int:
         return self._rows(f"SELECT COUNT(*) AS n FROM {LIVE} WHERE user = %s", (user,))[0]["n"]
-
-    def save_multi(self, user: str, phones: list[str]) -> None:
-        """What VICIdial's agent API writes for `multi_dial_phones` (one row per user)."""
-        self._run(f"REPLACE INTO {MULTI} (user, call_date, phone_numbers, phone_numbers_ct, "
-                  "status) VALUES (%s, NOW(), %s, %s, 'NEW')", (user, ",".join(phones), len(phones)))
 
     def stale_calls(self, stale_s: int, max_age_h: int) -> list[dict]:
         """Live rows whose agent leg stopped beating (a row without a heartbeat, written by an

@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterator
 
-from . import events as ev
+from . import events as ev, numbers
 from .db import Store
 
-MAX_NUMBERS = 10
-DIGITS = (5, 18)
 MAX_CALL_HOURS = 6     # no 3-way call lasts this long: its row is left over, whatever its heartbeat
 
 
@@ -20,37 +18,19 @@ class MaintenanceError(Exception):
 
 
 # --- multi-call ---------------------------------------------------------------------------
-def parse_phones(text: str) -> list[str]:
-    """The checks VICIdial's agent API applies to `multi_dial_phones`, all reported at once."""
-    phones = [p.strip() for p in text.split(",")]
-    problems = []
-    if len(phones) > MAX_NUMBERS:
-        problems.append(f"{len(phones)} numbers; at most {MAX_NUMBERS}")
-    seen: set[str] = set()
-    for position, phone in enumerate(phones, 1):
-        if not phone.isdigit() or not phone.isascii():
-            problems.append(f"number {position} {phone!r}: digits only")
-        elif not DIGITS[0] <= len(phone) <= DIGITS[1]:
-            problems.append(f"number {position} {phone!r}: {len(phone)} digits; "
-                            f"{DIGITS[0]} to {DIGITS[1]} allowed")
-        if phone in seen:
-            problems.append(f"number {position} {phone!r}: given twice")
-        seen.add(phone)
-    if problems:
-        raise MaintenanceError("bad phone list: " + "; ".join(problems))
-    return phones
-
-
 def arm_multi(store: Store, user: str, phones_text: str) -> list[str]:
     """The user's next 3-way call dials these numbers at once (first to press 1 wins)."""
     if not user or len(user) > 20:
         raise MaintenanceError(f"bad user {user!r}: 1 to 20 characters")
-    phones = parse_phones(phones_text)
+    try:
+        phones = numbers.phone_list(phones_text)
+    except ValueError as exc:
+        raise MaintenanceError(str(exc)) from None
     busy = store.live_count_of_user(user)
     if busy:
         raise MaintenanceError(f"user {user} still has {busy} unfinished 3-way call(s); "
                                "try again when they are over")
-    store.save_multi(user, phones)
+    store.arm_multi(user, phones)
     return phones
 
 

@@ -1,0 +1,71 @@
+"""Dialstrings, phone lists and call ids: the text the agent leg turns into outside calls."""
+
+from __future__ import annotations
+
+import re
+import time
+
+FEATURE_PREFIX = "49907"
+DIALSTRING_MAX = 28            # vicidial_3way_press_*.dialstring VARCHAR(28)
+PHONE_DIGITS = 10              # the phone number is the dialstring's last 10 digits
+MULTI_MAX = 10
+_DIALSTRING = re.compile(r"^[0-9*#]+$")
+_PHONE = re.compile(r"^[0-9]{5,18}$")
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def dialstring_from_extension(extension: str) -> str:
+    """`49907917275551212` -> `917275551212`; anything but digits, * and # is refused."""
+    if not extension.startswith(FEATURE_PREFIX):
+        raise ValueError(f"extension {extension[:40]!r} does not start with {FEATURE_PREFIX}")
+    dialstring = extension[len(FEATURE_PREFIX):]
+    if not _DIALSTRING.match(dialstring):
+        raise ValueError(f"dialstring {dialstring[:40]!r} may hold only digits, * and #")
+    if len(dialstring) > DIALSTRING_MAX:
+        raise ValueError(f"dialstring of {len(dialstring)} characters is longer than "
+                         f"{DIALSTRING_MAX}")
+    return dialstring
+
+
+def split_dialstring(dialstring: str) -> tuple[str, str]:
+    """(prefix, phone number): the number is the last 10 digits, the rest is dial prefix."""
+    return dialstring[:-PHONE_DIGITS], dialstring[-PHONE_DIGITS:]
+
+
+def phone_list(text: str) -> list[str]:
+    """A multi-call list: at most 10 numbers of 5 to 18 digits, no duplicates.
+
+    Raises ValueError naming every bad item, so the admin (or agent API caller) sees them all.
+    """
+    items = [p.strip() for p in (text or "").split(",") if p.strip()]
+    problems = []
+    if not items:
+        problems.append("no phone numbers")
+    if len(items) > MULTI_MAX:
+        problems.append(f"{len(items)} numbers, at most {MULTI_MAX} allowed")
+    seen: set[str] = set()
+    for item in items:
+        if not _PHONE.match(item):
+            problems.append(f"{item[:30]!r} is not 5 to 18 digits")
+        elif item in seen:
+            problems.append(f"{item} appears twice")
+        seen.add(item)
+    if problems:
+        raise ValueError("bad phone list: " + "; ".join(problems))
+    return items
+
+
+def call_ids(lead_id: int, count: int, now: float | None = None) -> list[str]:
+    """`T` + time stamp + index + lead zero-padded to 10: 20 characters, unique per call.
+
+    The stamp is the time in centiseconds, base 36 (8 characters), so ids never repeat for a
+    lead and fit VICIdial's VARCHAR(20) columns (the reference's 22-23 were truncated).
+    """
+    if count > MULTI_MAX:
+        raise ValueError(f"at most {MULTI_MAX} calls per batch")
+    ticks = int((time.time() if now is None else now) * 100)
+    stamp = ""
+    for _ in range(8):
+        ticks, digit = divmod(ticks, 36)
+        stamp = _BASE36[digit] + stamp
+    return [f"T{stamp}{index}{lead_id:010d}" for index in range(count)]
