@@ -118,3 +118,187 @@ def simulate(parties, scenario, dialstring, agent_hangup, conf_engine, engine, t
                  out=None if quiet else click.echo)
     click.echo("\n" + result.format())
     sys.exit(0 if result.live_rows == 0 else 1)
+
+
+# --- install and maintenance ---
+def _config():
+    """The configuration, or a clean error (astguiclient.conf, or PRESS3WAY_CONF)."""
+    from .config import ConfigError, load
+
+    try:
+        return load()
+    except ConfigError as exc:
+        raise click.ClickException(f"{exc} (set PRESS3WAY_CONF to use another file)") from None
+
+
+def _admin_errors():
+    """The errors an administrator can act on, shown as one line instead of a traceback."""
+    from .db import DatabaseError
+    from .dialplan import DialplanError
+    from .install import InstallError
+    from .maintenance import MaintenanceError
+    from .vicidial import NotFound
+
+    return (DatabaseError, DialplanError, InstallError, MaintenanceError, NotFound, OSError)
+
+
+def _store():
+    from .db import Store, connect
+
+    return Store(connect(_config()))
+
+
+def _dialplan_options(f):
+    """--dialplan-file FILE | --vicidial: where the dialplan block goes."""
+    f = click.option("--vicidial", "use_vicidial", is_flag=True,
+                     help="Use VICIdial's System Settings > Custom Dialplan Entry instead of a "
+                          "file (VICIdial then rebuilds and reloads the dialplan on every "
+                          "server).")(f)
+    return click.option("--dialplan-file", type=click.Path(dir_okay=False), default=None,
+                        help="The dialplan file Asterisk includes "
+                             "[default: /etc/asterisk/extensions_custom.conf].")(f)
+
+
+_agi_dir_option = click.option(
+    "--agi-dir", type=click.Path(file_okay=False), default=None,
+    help="Asterisk's agi-bin directory [default: PATHagi from astguiclient.conf, else "
+         "/var/lib/asterisk/agi-bin].")
+_dry_run_option = click.option("--dry-run", is_flag=True,
+                               help="Say what would be done; change nothing.")
+
+
+def _target(cfg, dialplan_file, use_vicidial):
+    from .install import dialplan_target
+
+    if dialplan_file and use_vicidial:
+        raise click.UsageError("give --dialplan-file or --vicidial, not both")
+    return dialplan_target(cfg, dialplan_file, use_vicidial)
+
+
+@main.command()
+@_agi_dir_option
+@_dialplan_options
+@click.option("--link", is_flag=True,
+              help="Symlink the scripts pip installed instead of copying them "
+                   "(they follow upgrades of the package).")
+@_dry_run_option
+def install(agi_dir, dialplan_file, use_vicidial, link, dry_run) -> None:
+    """Install the feature on this server: the two AGI scripts into agi-bin, the four
+    vicidial_3way_press_* tables (created, or completed when an older install made them;
+    no row is lost, engines are kept), and the dialplan block between
+    '; BEGIN press3way' and '; END press3way' markers. Running it again changes nothing."""
+    from .install import install as run
+
+    cfg = _config()
+    try:
+        target = _target(cfg, dialplan_file, use_vicidial)
+        run(cfg, agi_dir or cfg.agi_dir, target, link, dry_run, click.echo)
+    except _admin_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@_agi_dir_option
+@_dialplan_options
+@_dry_run_option
+def uninstall(agi_dir, dialplan_file, use_vicidial, dry_run) -> None:
+    """Remove the dialplan block and the AGI scripts that `install` put there (a script that
+    was there before is put back). The tables and their rows stay."""
+    from .install import uninstall as run
+
+    cfg = _config()
+    try:
+        run(agi_dir or cfg.agi_dir, _target(cfg, dialplan_file, use_vicidial), dry_run, click.echo)
+    except _admin_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@_agi_dir_option
+@_dialplan_options
+def check(agi_dir, dialplan_file, use_vicidial) -> None:
+    """Check everything the feature needs: config file, AGI scripts, sound files, database
+    login, the four tables (every column and index, and their engines), this server's
+    `servers` row, the AMI login, the dialplan block. One line per item, OK or the fix;
+    exits non-zero if anything is wrong."""
+    from .check import run
+
+    failed = False
+    try:
+        for result in run(None, agi_dir, lambda cfg: _target(cfg, dialplan_file, use_vicidial)):
+            click.echo(result.line())
+            failed = failed or result.ok is not True
+    except _admin_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("user")
+@click.argument("phones")
+def multi(user, phones) -> None:
+    """Make USER's next 3-way call ring several outside numbers at once; the first to press 1
+    is transferred. PHONES is a comma list (like the agent API's multi_dial_phones): at most
+    10 numbers of 5 to 18 digits, no duplicates. Refused while USER has a 3-way call going."""
+    from .maintenance import arm_multi
+
+    try:
+        numbers = arm_multi(_store(), user, phones)
+    except _admin_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {user}: the next 3-way call dials {len(numbers)} numbers: "
+               + ", ".join(numbers))
+
+
+@main.command()
+@click.option("--stale", default=60, show_default=True, type=click.IntRange(1),
+              help="Seconds without an agent heartbeat after which a call is left over.")
+@_dry_run_option
+def cleanup(stale, dry_run) -> None:
+    """End the calls a crash left behind (run it from cron every minute): live rows without an
+    agent heartbeat for --stale seconds get 'Agent Gone', rows older than 6 hours 'Timeout'
+    (a call that had already ended keeps its ending); then the live rows are deleted."""
+    from .maintenance import cleanup as run
+
+    try:
+        run(_store(), stale, dry_run, click.echo)
+    except _admin_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option("--days", default=732, show_default=True, type=click.IntRange(0),
+              help="Move log rows older than this many days.")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1),
+              help="Rows per batch (each batch is copied, verified, then deleted).")
+@_dry_run_option
+def archive(days, batch_size, dry_run) -> None:
+    """Move old rows of vicidial_3way_press_log into vicidial_3way_press_log_archive (run it
+    from cron, for example nightly). A row is deleted from the log only after an identical row
+    is verified in the archive, so nothing is lost if it is interrupted."""
+    from .maintenance import archive as run, archive_plan
+
+    try:
+        store = _store()
+        plan = archive_plan(store, days)
+        click.echo(f"{plan.rows} log row(s) older than {plan.cutoff} ({days} days)")
+        if dry_run or not plan.rows:
+            if dry_run:
+                click.echo(f"would move them in {-(-plan.rows // batch_size)} batch(es) "
+                           f"of {batch_size}")
+            return
+        totals = dict.fromkeys(("in_log", "copied", "verified", "deleted"), 0)
+        with click.progressbar(length=plan.rows, label="archiving") as bar:
+            for batch in run(store, plan, batch_size):
+                totals = {k: totals[k] + batch[k] for k in totals}
+                bar.update(batch["in_log"])
+    except _admin_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"moved {totals['deleted']} of {totals['in_log']} row(s), each verified in the "
+               f"archive before it left the log ({totals['copied']} copied now, "
+               f"{totals['verified'] - totals['copied']} already there)")
+    kept = totals["in_log"] - totals["deleted"]
+    if kept:
+        raise click.ClickException(
+            f"{kept} row(s) stay in the log: the archive holds a different row with the same "
+            "key (call_date, caller_code, user, call_3way_id); compare them by hand")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, Iterable
 
 import pymysql
@@ -302,3 +303,115 @@ class Store:
                          "WHERE user = %s AND status = 'NEW'", (user,)):
             return None
         return [p.strip() for p in (rows[0]["phone_numbers"] or "").split(",") if p.strip()]
+
+    # --- administration: who is busy, cleanup, archive -----------------------------------
+    def live_count_of_user(self, user: str) -> int:
+        return self._rows(f"SELECT COUNT(*) AS n FROM {LIVE} WHERE user = %s", (user,))[0]["n"]
+
+    def stale_calls(self, stale_s: int, max_age_h: int) -> list[dict]:
+        """Live rows whose agent leg stopped beating (a row without a heartbeat, written by an
+        older agent leg, is judged by its start) or that are older than `max_age_h`."""
+        return self._rows(
+            f"SELECT call_3way_id, caller_code, user, status, call_date, "
+            f"(COALESCE(call_date, 0) < NOW() - INTERVAL %s HOUR) AS too_old FROM {LIVE} "
+            "WHERE COALESCE(agent_heartbeat, call_date, 0) < NOW() - INTERVAL %s SECOND "
+            "OR COALESCE(call_date, 0) < NOW() - INTERVAL %s HOUR ORDER BY call_date",
+            (max_age_h, stale_s, max_age_h))
+
+    def archive_cutoff(self, days: int) -> tuple[datetime, int]:
+        """(cutoff time, log rows older than it): fixed once so every batch agrees."""
+        cutoff = self._rows("SELECT NOW() - INTERVAL %s DAY AS t", (days,))[0]["t"]
+        count = self._rows(f"SELECT COUNT(*) AS n FROM {LOG} WHERE call_date < %s", (cutoff,))
+        return cutoff, count[0]["n"]
+
+    def archive_batch_end(self, cutoff: datetime, after: tuple | None, size: int) -> tuple | None:
+        """The (call_date, call_3way_id) key ending the next batch of at most ~`size` rows."""
+        where, params = _after(cutoff, after)
+        rows = self._rows(f"SELECT call_date, call_3way_id FROM {LOG} l WHERE {where} "
+                          "ORDER BY call_date, call_3way_id LIMIT %s", params + [size])
+        return (rows[-1]["call_date"], rows[-1]["call_3way_id"]) if rows else None
+
+    def archive_batch(self, cutoff: datetime, after: tuple | None, end: tuple) -> dict[str, int]:
+        """Copy one batch into the archive, then delete from the log only the rows the archive
+        verifiably holds (every column equal). Counts: in_log, copied, verified, deleted."""
+        where, params = _after(cutoff, after)
+        where += " AND (l.call_date < %s OR (l.call_date = %s AND l.call_3way_id <= %s))"
+        params += [end[0], end[0], end[1]]
+        in_archive = set(table_columns(self.conn, ARCHIVE))
+        columns = [c for c in table_columns(self.conn, LOG) if c in in_archive]
+        names = ", ".join(columns)
+        same = " AND ".join(f"a.{c} <=> l.{c}" for c in columns)
+        counts = {"in_log": self._rows(f"SELECT COUNT(*) AS n FROM {LOG} l WHERE {where}",
+                                       params)[0]["n"]}
+        counts["copied"] = self._run(
+            f"INSERT IGNORE INTO {ARCHIVE} ({names}) SELECT {names} FROM {LOG} l WHERE {where}",
+            params)
+        counts["verified"] = self._rows(f"SELECT COUNT(*) AS n FROM {LOG} l JOIN {ARCHIVE} a "
+                                        f"ON {same} WHERE {where}", params)[0]["n"]
+        counts["deleted"] = self._run(f"DELETE l FROM {LOG} l JOIN {ARCHIVE} a ON {same} "
+                                      f"WHERE {where}", params)
+        return counts
+
+
+def _after(cutoff: datetime, after: tuple | None) -> tuple[str, list]:
+    """Log rows older than the cutoff and past the (call_date, call_3way_id) key `after`."""
+    where, params = "l.call_date < %s", [cutoff]
+    if after is not None:
+        where += " AND (l.call_date > %s OR (l.call_date = %s AND l.call_3way_id > %s))"
+        params += [after[0], after[0], after[1]]
+    return where, params
+
+
+# --- schema inspection and migration (install, check) ----------------------------------
+@dataclass
+class TableState:
+    """A feature table as the database has it."""
+    engine: str
+    columns: list[str]
+    indexes: dict[str, tuple[tuple[str, ...], bool]]    # name -> (columns, unique)
+
+
+def _feature(table: str) -> str:
+    """Identifiers are never taken from input: only our four tables pass."""
+    if table not in FEATURE_TABLES:
+        raise ValueError(f"not a press3way table: {table!r}")
+    return table
+
+
+def table_columns(conn: pymysql.Connection, table: str) -> list[str]:
+    rows = query(conn, "SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE "
+                       "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+                 (_feature(table),))
+    return [r["c"] for r in rows]
+
+
+def table_state(conn: pymysql.Connection, table: str) -> TableState | None:
+    """Engine, columns and indexes from information_schema; None when the table is missing."""
+    rows = query(conn, "SELECT ENGINE FROM information_schema.TABLES WHERE "
+                       "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s", (_feature(table),))
+    if not rows:
+        return None
+    indexes: dict[str, tuple[tuple[str, ...], bool]] = {}
+    for r in query(conn, "SELECT INDEX_NAME AS name, COLUMN_NAME AS c, NON_UNIQUE AS nu "
+                         "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+                         "AND TABLE_NAME = %s ORDER BY INDEX_NAME, SEQ_IN_INDEX", (table,)):
+        columns, _ = indexes.get(r["name"], ((), False))
+        indexes[r["name"]] = (columns + (r["c"],), not r["nu"])
+    return TableState(rows[0]["ENGINE"] or "", table_columns(conn, table), indexes)
+
+
+def add_column_sql(table: str, definition: str) -> str:
+    return f"ALTER TABLE {_feature(table)} ADD COLUMN {definition}"
+
+
+def add_index_sql(table: str, name: str, columns: tuple[str, ...], unique: bool) -> str:
+    kind = "UNIQUE INDEX" if unique else "INDEX"
+    return f"ALTER TABLE {_feature(table)} ADD {kind} {name} ({', '.join(columns)})"
+
+
+def replace_index_sql(table: str, name: str, columns: tuple[str, ...], unique: bool) -> str:
+    """One statement, so the table is never without the key (and widening a unique key
+    cannot make rows collide: no row is lost)."""
+    kind = "UNIQUE INDEX" if unique else "INDEX"
+    return (f"ALTER TABLE {_feature(table)} DROP INDEX {name}, "
+            f"ADD {kind} {name} ({', '.join(columns)})")

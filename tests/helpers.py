@@ -43,3 +43,13 @@ def events(site, call_id: str) -> list[str]:
 
 def sql(site, statement: str, params=()) -> list[dict]:
     return query(site.connect(), statement, params)
+
+
+def cli(conf_path: str, *args: str):
+    """Run a `press3way` command as an administrator would, with PRESS3WAY_CONF set."""
+    from click.testing import CliRunner
+
+    from press3way.cli import main
+
+    return CliRunner().invoke(main, list(args), env={"PRESS3WAY_CONF": conf_path},
+                              catch_exceptions=False)

@@ -1,0 +1,74 @@
+"""Keeping the feature healthy: arm a multi-call list, end calls a crash left behind, move old
+log rows into the archive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Iterator
+
+from . import events as ev, numbers
+from .db import Store
+
+MAX_CALL_HOURS = 6     # no 3-way call lasts this long: its row is left over, whatever its heartbeat
+
+
+class MaintenanceError(Exception):
+    """The request was refused; the message names every reason."""
+
+
+# --- multi-call ---------------------------------------------------------------------------
+def arm_multi(store: Store, user: str, phones_text: str) -> list[str]:
+    """The user's next 3-way call dials these numbers at once (first to press 1 wins)."""
+    if not user or len(user) > 20:
+        raise MaintenanceError(f"bad user {user!r}: 1 to 20 characters")
+    try:
+        phones = numbers.phone_list(phones_text)
+    except ValueError as exc:
+        raise MaintenanceError(str(exc)) from None
+    busy = store.live_count_of_user(user)
+    if busy:
+        raise MaintenanceError(f"user {user} still has {busy} unfinished 3-way call(s); "
+                               "try again when they are over")
+    store.arm_multi(user, phones)
+    return phones
+
+
+# --- cleanup ------------------------------------------------------------------------------
+def cleanup(store: Store, stale_s: int, dry_run: bool, echo: Callable[[str], None]) -> int:
+    """End the live rows of calls whose agent leg is gone, then delete them; how many.
+
+    `append_event` refuses after a terminal event, so a call that had ended keeps its ending."""
+    rows = store.stale_calls(stale_s, MAX_CALL_HOURS)
+    for row in rows:
+        event = ev.TIMEOUT if row["too_old"] else ev.AGENT_GONE
+        reason = (f"older than {MAX_CALL_HOURS} h" if row["too_old"]
+                  else f"no agent heartbeat for {stale_s} s")
+        logged = False if dry_run else store.append_event(row["call_3way_id"], event)
+        echo(f"{row['call_3way_id']} (user {row['user']}, {row['status']}, {reason}): "
+             + (f"logged {event}; " if logged else "")
+             + ("would delete the live row" if dry_run else "deleted the live row"))
+        if not dry_run:
+            store.delete_live(row["call_3way_id"])
+    echo(f"{len(rows)} stale live row(s)" + (" found" if dry_run else " ended"))
+    return len(rows)
+
+
+# --- archive ------------------------------------------------------------------------------
+@dataclass
+class ArchivePlan:
+    cutoff: datetime
+    rows: int
+
+
+def archive_plan(store: Store, days: int) -> ArchivePlan:
+    return ArchivePlan(*store.archive_cutoff(days))
+
+
+def archive(store: Store, plan: ArchivePlan, batch_size: int) -> Iterator[dict[str, int]]:
+    """Move the plan's rows batch by batch; yields each batch's counts (in_log, copied,
+    verified, deleted). A row leaves the log only once the archive holds an equal row."""
+    after = None
+    while (end := store.archive_batch_end(plan.cutoff, after, batch_size)) is not None:
+        yield store.archive_batch(plan.cutoff, after, end)
+        after = end

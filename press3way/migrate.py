@@ -1,0 +1,76 @@
+"""Bring the four feature tables to what schema.sql declares, on a new database or on one an
+older install made (VICIdial's reference schema: MyISAM, without call_channel,
+agent_heartbeat, call_transfer, and an archive key that kept one row per multi-call batch).
+
+Only additions: missing tables, columns and indexes; an index whose name we own but whose
+columns differ is replaced in one statement. Engines and existing rows are left as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pymysql
+
+from . import db, schema
+
+
+@dataclass
+class Step:
+    what: str        # for the administrator
+    sql: str
+
+
+@dataclass
+class TablePlan:
+    table: str
+    engine: str | None                     # None: the table does not exist yet
+    steps: list[Step] = field(default_factory=list)
+
+
+def plan(conn: pymysql.Connection) -> list[TablePlan]:
+    """What each table needs, in an order that works (a table made LIKE another comes after
+    that one's changes)."""
+    plans = []
+    for spec in schema.tables().values():
+        state = db.table_state(conn, spec.name)
+        if state is None:
+            plans.append(TablePlan(spec.name, None, [Step("create", s) for s in spec.statements]))
+            continue
+        table = TablePlan(spec.name, state.engine)
+        for name, definition in spec.columns.items():
+            if name not in state.columns:
+                table.steps.append(Step(f"add column {definition}",
+                                        db.add_column_sql(spec.name, definition)))
+        for index in spec.indexes:
+            if (index.columns, index.unique) in state.indexes.values():
+                continue
+            kind = "unique key" if index.unique else "index"
+            if index.name in state.indexes:
+                had = ", ".join(state.indexes[index.name][0])
+                table.steps.append(Step(
+                    f"{kind} {index.name}: ({had}) -> ({', '.join(index.columns)})",
+                    db.replace_index_sql(spec.name, index.name, index.columns, index.unique)))
+            else:
+                table.steps.append(Step(f"add {kind} {index.name} ({', '.join(index.columns)})",
+                                        db.add_index_sql(spec.name, index.name, index.columns,
+                                                         index.unique)))
+        plans.append(table)
+    return plans
+
+
+def migrate(conn: pymysql.Connection, echo: Callable[[str], None], dry_run: bool = False) -> None:
+    """Apply the plan, saying what happens to each table."""
+    would = "would " if dry_run else ""
+    for table in plan(conn):
+        if table.engine is None:
+            echo(f"  {table.table}: {would}create it as schema.sql declares it")
+        else:
+            echo(f"  {table.table}: exists, {table.engine}; engine left as it is"
+                 + ("" if table.steps else "; up to date"))
+        for step in table.steps:
+            if table.engine is not None:
+                echo(f"    {would}{step.what}")
+            if not dry_run:
+                db.execute(conn, step.sql)

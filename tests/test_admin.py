@@ -1,0 +1,211 @@
+"""`press3way check`, `multi`, `cleanup` and `archive` on the real MariaDB."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from press3way import events as ev
+from press3way.check import SOUNDS
+from press3way.db import ARCHIVE, LOG, MULTI, Store, execute
+from press3way.testing.fakeami import FakeAMI
+from press3way.testing.site import Site
+from tests.helpers import cli, events, live, sql, start_calls
+
+
+# --- check --------------------------------------------------------------------------------
+@pytest.fixture
+def server_files(tmp_path):
+    """A sounds directory with the six prompts (some in en/, various formats) and an agi-bin."""
+    sounds = tmp_path / "sounds"
+    os.makedirs(sounds / "en")
+    for n, name in enumerate(SOUNDS):
+        (sounds / ("en" if n % 2 else "") / f"{name}.{('wav', 'gsm', 'ulaw')[n % 3]}").write_bytes(b"x")
+    os.makedirs(tmp_path / "agi-bin")
+    return tmp_path
+
+
+def check(conf: str, files, *extra: str):
+    return cli(conf, "check", "--agi-dir", str(files / "agi-bin"),
+               "--dialplan-file", str(files / "ext.conf"), *extra)
+
+
+def test_check_fails_on_an_empty_database(mariadb, server_files):
+    site = Site(server=mariadb, db_name="press3way_empty")
+    admin = site.connect(database="")
+    execute(admin, "DROP DATABASE IF EXISTS press3way_empty")
+    execute(admin, "CREATE DATABASE press3way_empty")
+    conf = site.write_conf(str(server_files / "a.conf"), str(server_files),
+                           str(server_files / "sounds"))
+    result = check(conf, server_files)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert "OK    database login" in result.output
+    for table in ("vicidial_3way_press_live", "vicidial_3way_press_log",
+                  "vicidial_3way_press_log_archive", "vicidial_3way_press_multi"):
+        assert f"FAIL  table {table}: missing: run `press3way install`" in lines
+    assert "FAIL  servers row for 10.10.10.15" in result.output
+    assert "FAIL  dialplan block" in result.output and "FAIL  AGI script" in result.output
+    assert sum(line.startswith("OK    sound") for line in lines) == 6
+
+
+def test_check_names_the_missing_config(tmp_path):
+    result = cli(str(tmp_path / "nowhere.conf"), "check")
+    assert result.exit_code == 1
+    assert result.output.startswith("FAIL  config file: cannot read")
+
+
+def test_check_passes_on_an_installed_server(site, server_files):
+    conf = site.write_conf(str(server_files / "a.conf"), str(server_files),
+                           str(server_files / "sounds"))
+    assert cli(conf, "install", "--agi-dir", str(server_files / "agi-bin"),
+               "--dialplan-file", str(server_files / "ext.conf")).exit_code == 0
+    with FakeAMI(users={"cron": "1234"}) as ami:
+        site.reset(ami_port=ami.port)
+        result = check(conf, server_files)
+        assert result.exit_code == 0, result.output
+        assert all(line.startswith("OK") for line in result.output.splitlines())
+        assert f"OK    AMI login cron@127.0.0.1:{ami.port}" in result.output
+        assert "OK    table vicidial_3way_press_log (InnoDB)" in result.output
+
+        execute(site.connect(), "UPDATE servers SET ASTmgrSECRET = 'wrong'")
+        refused = check(conf, server_files)
+        assert refused.exit_code == 1
+        assert "FAIL  AMI login cron@" in refused.output and "refused" in refused.output
+        with open(conf, "a") as f:                     # the config's VARami_* win
+            f.write("VARami_secret => 1234\n")
+        assert check(conf, server_files).exit_code == 0
+
+        execute(site.connect(), "ALTER TABLE vicidial_3way_press_live DROP COLUMN agent_heartbeat")
+        broken = check(conf, server_files)
+        assert broken.exit_code == 1
+        assert ("FAIL  table vicidial_3way_press_live (InnoDB): add column agent_heartbeat "
+                "DATETIME: run `press3way install`") in broken.output.splitlines()
+        assert cli(conf, "install", "--agi-dir", str(server_files / "agi-bin"),   # the fix works
+                   "--dialplan-file", str(server_files / "ext.conf")).exit_code == 0
+        assert check(conf, server_files).exit_code == 0
+
+
+# --- multi --------------------------------------------------------------------------------
+def multi(site, user: str, phones: str):
+    return cli(site.conf_path, "multi", user, phones)
+
+
+def test_multi_writes_the_users_row_and_replaces_an_old_one(site):
+    assert multi(site, site.user, "7275551212,7275551213").exit_code == 0
+    execute(site.connect(), f"UPDATE {MULTI} SET status = 'PROCESSING'")
+    result = multi(site, site.user, "7275551214, 7275551215,12345")
+    assert result.exit_code == 0, result.output
+    rows = sql(site, f"SELECT * FROM {MULTI}")
+    assert len(rows) == 1
+    assert (rows[0]["user"], rows[0]["phone_numbers"], rows[0]["phone_numbers_ct"],
+            rows[0]["status"]) == (site.user, "7275551214,7275551215,12345", 3, "NEW")
+    assert rows[0]["call_date"] is not None
+
+
+@pytest.mark.parametrize("phones, message", [
+    (",".join(str(7275551200 + i) for i in range(11)), "11 numbers, at most 10 allowed"),
+    ("7275551212,1234", "'1234' is not 5 to 18 digits"),
+    ("7275551212,7275551213,7275551212", "7275551212 appears twice"),
+    ("727555121x,1234567890123456789", "'727555121x' is not 5 to 18 digits; "
+                                       "'1234567890123456789' is not 5 to 18 digits"),
+])
+def test_multi_rejects_bad_lists(site, phones, message):
+    result = multi(site, site.user, phones)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert sql(site, f"SELECT * FROM {MULTI}") == []
+
+
+def test_multi_is_refused_while_the_user_has_calls(site):
+    start_calls(site, 2)
+    result = multi(site, site.user, "7275551212")
+    assert result.exit_code == 1
+    assert f"user {site.user} still has 2 unfinished" in result.output
+    assert sql(site, f"SELECT * FROM {MULTI}") == []
+    assert multi(site, "7777", "7275551212").exit_code == 0      # another agent is free
+
+
+# --- cleanup ------------------------------------------------------------------------------
+def age(site, call_id: str, heartbeat_s: int, call_h: int = 0) -> None:
+    execute(site.connect(), "UPDATE vicidial_3way_press_live SET agent_heartbeat = NOW() - "
+                            "INTERVAL %s SECOND, call_date = NOW(6) - INTERVAL %s HOUR "
+                            "WHERE call_3way_id = %s", (heartbeat_s, call_h, call_id))
+
+
+def test_cleanup_ends_stale_calls_with_exactly_one_terminal_event(any_site):
+    open_call, declined, fresh, ancient = start_calls(any_site, 4)
+    store = Store(any_site.connect())
+    store.end_call(declined, ev.S_DECLINED, ev.DECLINED)
+    age(any_site, open_call, 120)
+    age(any_site, declined, 120)
+    age(any_site, ancient, 0, call_h=7)                     # beating, but 7 hours old
+
+    dry = cli(any_site.conf_path, "cleanup", "--dry-run")
+    assert "3 stale live row(s) found" in dry.output
+    assert live(any_site, open_call) is not None and events(any_site, open_call) == ["Started"]
+
+    result = cli(any_site.conf_path, "cleanup")
+    assert result.exit_code == 0, result.output
+    assert "3 stale live row(s) ended" in result.output
+    assert events(any_site, open_call) == ["Started", "Agent Gone"]
+    assert events(any_site, declined) == ["Started", "Declined"]
+    assert events(any_site, ancient) == ["Started", "Timeout"]
+    assert events(any_site, fresh) == ["Started"]
+    assert [live(any_site, c) for c in (open_call, declined, ancient)] == [None] * 3
+    assert live(any_site, fresh)["status"] == "NEW"
+    cli(any_site.conf_path, "cleanup", "--stale", "1")       # a second pass adds nothing
+    assert events(any_site, open_call) == ["Started", "Agent Gone"]
+
+
+# --- archive ------------------------------------------------------------------------------
+def old_batch(site, n: int, days: int = 800) -> list[str]:
+    """A multi-call batch logged `days` ago: same call_date, caller_code and user."""
+    ids = start_calls(site, n)
+    execute(site.connect(), f"UPDATE {LOG} SET call_date = NOW(6) - INTERVAL %s DAY "
+                            f"WHERE call_3way_id IN ({', '.join(['%s'] * n)})", [days] + ids)
+    return ids
+
+
+def rows_of(site, table: str) -> list[dict]:
+    return sql(site, f"SELECT * FROM {table} ORDER BY call_3way_id")
+
+
+def test_archive_keeps_every_call_of_a_multi_call_batch(any_site):
+    batch = old_batch(any_site, 5)
+    recent = start_calls(any_site, 1, caller_code="DC999999W0001234567W")
+    logged = rows_of(any_site, LOG)
+    assert len({(r["call_date"], r["caller_code"], r["user"]) for r in logged
+                if r["call_3way_id"] in batch}) == 1
+
+    dry = cli(any_site.conf_path, "archive", "--dry-run", "--batch-size", "2")
+    assert "5 log row(s) older than" in dry.output and "in 3 batch(es) of 2" in dry.output
+    assert rows_of(any_site, ARCHIVE) == []
+
+    result = cli(any_site.conf_path, "archive", "--batch-size", "2")
+    assert result.exit_code == 0, result.output
+    assert "moved 5 of 5 row(s), each verified in the archive" in result.output
+    assert "(5 copied now, 0 already there)" in result.output
+    assert [r["call_3way_id"] for r in rows_of(any_site, ARCHIVE)] == sorted(batch)
+    assert rows_of(any_site, ARCHIVE) == [r for r in logged if r["call_3way_id"] in batch]
+    assert [r["call_3way_id"] for r in rows_of(any_site, LOG)] == recent
+
+
+def test_archive_resumes_and_never_deletes_a_row_it_could_not_store(any_site):
+    copied_before, clashing, plain = old_batch(any_site, 3)
+    conn = any_site.connect()
+    # An interrupted run had already copied one row; another archive row has the same key
+    # but other contents.
+    execute(conn, f"INSERT INTO {ARCHIVE} SELECT * FROM {LOG} WHERE call_3way_id = %s",
+            (copied_before,))
+    execute(conn, f"INSERT INTO {ARCHIVE} (call_date, caller_code, call_3way_id, user, result) "
+                  f"SELECT call_date, caller_code, call_3way_id, user, 'Started: other' FROM {LOG} "
+                  "WHERE call_3way_id = %s", (clashing,))
+    result = cli(any_site.conf_path, "archive", "--days", "30")
+    assert result.exit_code == 1
+    assert "moved 2 of 3 row(s)" in result.output and "(1 copied now, 1 already there)" in result.output
+    assert "1 row(s) stay in the log" in result.output
+    assert [r["call_3way_id"] for r in rows_of(any_site, LOG)] == [clashing]
+    assert len(rows_of(any_site, ARCHIVE)) == 3
+    assert plain in [r["call_3way_id"] for r in rows_of(any_site, ARCHIVE)]

@@ -1,0 +1,293 @@
+"""`press3way install` / `uninstall` on the real MariaDB, a temporary agi-bin and dialplan file,
+and the dialplan text functions they rest on."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, strategies as st
+
+from press3way import dialplan
+from press3way.db import FEATURE_TABLES, execute, query
+from press3way.testing.site import Site
+from tests.helpers import cli
+
+# VICIdial's reference schema (the seed document), as older installs have it.
+REFERENCE_SCHEMA = """
+CREATE TABLE vicidial_3way_press_live (
+call_date DATETIME(6), caller_code VARCHAR(30) NOT NULL, call_3way_id VARCHAR(30) NOT NULL,
+lead_id INT(9) UNSIGNED, phone_number VARCHAR(18), dialstring VARCHAR(28),
+outbound_cid VARCHAR(20), user VARCHAR(20), session_id VARCHAR(20), server_ip VARCHAR(15),
+session_id_3way VARCHAR(20) default '', status VARCHAR(40),
+index(call_date), index(caller_code), index(call_3way_id), index(lead_id)
+) ENGINE=MyISAM;
+CREATE TABLE vicidial_3way_press_log (
+call_date DATETIME(6), caller_code VARCHAR(30) NOT NULL, call_3way_id VARCHAR(30) NOT NULL,
+lead_id INT(9) UNSIGNED, phone_number VARCHAR(18), dialstring VARCHAR(28),
+outbound_cid VARCHAR(20), user VARCHAR(20), session_id VARCHAR(20), server_ip VARCHAR(15),
+session_id_3way VARCHAR(20) default '', result TEXT,
+index(call_date), index(caller_code), index(call_3way_id), index(lead_id), index(phone_number)
+) ENGINE=MyISAM;
+CREATE TABLE vicidial_3way_press_log_archive LIKE vicidial_3way_press_log;
+CREATE UNIQUE INDEX vdpla on vicidial_3way_press_log_archive (call_date,caller_code,user);
+CREATE TABLE vicidial_3way_press_multi (
+user VARCHAR(20) PRIMARY KEY, call_date DATETIME, phone_numbers VARCHAR(255) default '',
+phone_numbers_ct TINYINT(3) default '0', status VARCHAR(40) default '', index(call_date)
+) ENGINE=MyISAM;
+"""
+LOG_ROW = ("INSERT INTO {table} (call_date, caller_code, call_3way_id, lead_id, phone_number, "
+           "user, result) VALUES (%s, 'DC123456W0001234567W', %s, 1234567, '7275551212', "
+           "'6666', 'Started: 2024-01-02 10:00:00|Hungup: 2024-01-02 10:00:30')")
+
+
+@pytest.fixture
+def bare(mariadb, tmp_path) -> Site:
+    """A VICIdial database without the feature tables, a config, an agi-bin, a dialplan file."""
+    site = Site(server=mariadb, db_name="press3way_install")
+    site.create()
+    site.reset()
+    conn = site.connect()
+    for table in FEATURE_TABLES:
+        execute(conn, f"DROP TABLE {table}")
+    site.conf_path = site.write_conf(str(tmp_path / "astguiclient.conf"), str(tmp_path))
+    site.agi_dir = str(tmp_path / "agi-bin")
+    os.makedirs(site.agi_dir)
+    site.dialplan = str(tmp_path / "extensions_custom.conf")
+    return site
+
+
+def install(site: Site, *extra: str):
+    return cli(site.conf_path, "install", "--agi-dir", site.agi_dir,
+               "--dialplan-file", site.dialplan, *extra)
+
+
+def uninstall(site: Site, *extra: str):
+    return cli(site.conf_path, "uninstall", "--agi-dir", site.agi_dir,
+               "--dialplan-file", site.dialplan, *extra)
+
+
+def snapshot(site: Site) -> dict:
+    """Everything install touches: dialplan bytes, scripts, the tables' definitions."""
+    conn = site.connect()
+    state = {"dialplan": open(site.dialplan, "rb").read() if os.path.exists(site.dialplan) else None,
+             "scripts": {n: (open(os.path.join(site.agi_dir, n), "rb").read(),
+                             os.stat(os.path.join(site.agi_dir, n)).st_mode)
+                         for n in sorted(os.listdir(site.agi_dir))}}
+    for table in FEATURE_TABLES:
+        rows = query(conn, "SHOW TABLES LIKE %s", (table,))
+        state[table] = query(conn, f"SHOW CREATE TABLE {table}") if rows else None
+    return state
+
+
+def test_install_twice_is_install_once(bare):
+    with open(bare.dialplan, "w") as f:
+        f.write("[default]\nexten => 8300,1,Hangup()\n")
+    first = install(bare)
+    assert first.exit_code == 0, first.output
+    once = snapshot(bare)
+    second = install(bare)
+    assert second.exit_code == 0, second.output
+    assert snapshot(bare) == once
+    assert "already there; unchanged" in second.output and "up to date" in second.output
+
+    text = open(bare.dialplan).read()
+    assert text.count(dialplan.BEGIN) == 1 and text.count(dialplan.END) == 1
+    assert text.startswith("[default]\nexten => 8300,1,Hangup()\n\n" + dialplan.BEGIN)
+    assert dialplan.source_text() in text
+    for name in ("agi-3way_press_agent.agi", "agi-3way_press_outside.agi"):
+        path = os.path.join(bare.agi_dir, name)
+        assert os.stat(path).st_mode & stat.S_IXUSR
+        assert open(path).readline() == f"#!{sys.executable}\n"
+    assert all(once[t] for t in FEATURE_TABLES)
+    assert "[1/3]" in first.output and "[3/3]" in first.output
+
+
+def test_installed_script_runs_with_this_interpreter(bare):
+    assert install(bare).exit_code == 0
+    script = os.path.join(bare.agi_dir, "agi-3way_press_outside.agi")
+    # Without a channel to talk to it still imports the package and exits: no ImportError.
+    run = subprocess.run([script, "hungup"], stdin=subprocess.DEVNULL, capture_output=True,
+                         text=True, timeout=30, env=dict(os.environ, PRESS3WAY_CONF=bare.conf_path))
+    assert "Error" not in run.stderr.split("\n", 1)[0] and "ModuleNotFoundError" not in run.stderr
+
+
+def test_dialplan_file_and_vicidial_exclude_each_other(bare):
+    result = install(bare, "--vicidial")
+    assert result.exit_code == 2 and "not both" in result.output
+
+
+@pytest.mark.parametrize("original", [
+    "", "[default]\nexten => 8300,1,Hangup()\n", "no newline at the end",
+    "[default]\r\nexten => 8300,1,Hangup()\r\n\r\n", "; trailing blank lines\n\n\n"])
+def test_uninstall_restores_the_file_byte_for_byte(bare, original):
+    with open(bare.dialplan, "w", newline="") as f:
+        f.write(original)
+    assert install(bare).exit_code == 0
+    result = uninstall(bare)
+    assert result.exit_code == 0, result.output
+    assert open(bare.dialplan, "rb").read() == original.encode()
+    assert os.listdir(bare.agi_dir) == []
+    assert all(query(bare.connect(), "SHOW TABLES LIKE %s", (t,)) for t in FEATURE_TABLES)
+
+
+def test_a_script_that_was_not_ours_is_kept_and_put_back(bare):
+    perl = os.path.join(bare.agi_dir, "agi-3way_press_agent.agi")
+    with open(perl, "w") as f:
+        f.write("#!/usr/bin/perl\n# VICIdial's version\n")
+    result = install(bare)
+    assert "not ours" in result.output
+    assert "from press3way" in open(perl).read()
+    uninstall(bare)
+    assert open(perl).read() == "#!/usr/bin/perl\n# VICIdial's version\n"
+    assert sorted(os.listdir(bare.agi_dir)) == ["agi-3way_press_agent.agi"]
+
+
+def test_link_points_at_the_scripts_pip_installed(bare):
+    result = install(bare, "--link")
+    assert result.exit_code == 0, result.output
+    for name in ("agi-3way_press_agent.agi", "agi-3way_press_outside.agi"):
+        path = os.path.join(bare.agi_dir, name)
+        assert os.readlink(path) == os.path.join(os.path.dirname(sys.executable), name)
+    assert "up to date" in install(bare, "--link").output
+    uninstall(bare)
+    assert os.listdir(bare.agi_dir) == []
+
+
+def test_dry_run_changes_nothing(bare):
+    with open(bare.dialplan, "w") as f:
+        f.write("[default]\n")
+    before = snapshot(bare)
+    result = install(bare, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "would create" in result.output and "would append" in result.output
+    assert snapshot(bare) == before
+
+
+def test_install_refuses_to_shadow_existing_lines_and_changes_nothing(bare):
+    original = "[xfer_press_dialplan]\nexten => s,1,Answer\nexten => s,n,Hangup\n"
+    with open(bare.dialplan, "w") as f:
+        f.write(original)
+    before = snapshot(bare)
+    result = install(bare)
+    assert result.exit_code == 1
+    assert "line 2: [xfer_press_dialplan] exten s priority 1: exten => s,1,Answer" in result.output
+    assert "line 3: [xfer_press_dialplan] exten s priority 2" in result.output
+    assert snapshot(bare) == before
+
+
+def test_install_into_vicidial_system_settings(bare):
+    conn = bare.connect()
+    execute(conn, "UPDATE system_settings SET custom_dialplan_entry = %s", ("; site lines\n",))
+    execute(conn, "UPDATE servers SET rebuild_conf_files = 'N'")
+    args = ("--agi-dir", bare.agi_dir, "--vicidial")
+    assert cli(bare.conf_path, "install", *args).exit_code == 0
+    row = query(conn, "SELECT custom_dialplan_entry AS e, reload_dialplan_on_servers AS r "
+                      "FROM system_settings")[0]
+    assert row["r"] == "1" and dialplan.source_text() in row["e"]
+    assert query(conn, "SELECT rebuild_conf_files AS r FROM servers")[0]["r"] == "Y"
+    assert "unchanged" in cli(bare.conf_path, "install", *args).output
+    assert cli(bare.conf_path, "uninstall", *args).exit_code == 0
+    assert query(conn, "SELECT custom_dialplan_entry AS e FROM system_settings")[0]["e"] == \
+        "; site lines\n"
+
+
+def test_vicidial_entry_with_the_reference_block_is_refused(bare):
+    conn = bare.connect()
+    reference = ("exten => _49907.,1,Dial(${TRUNKloop}/499${EXTEN},,to)\n"
+                 "[xfer_press_dialplan]\nexten => s,1,Answer\n")
+    execute(conn, "UPDATE system_settings SET custom_dialplan_entry = %s", (reference,))
+    result = cli(bare.conf_path, "install", "--agi-dir", bare.agi_dir, "--vicidial")
+    assert result.exit_code == 1
+    assert "line 3: [xfer_press_dialplan] exten s priority 1" in result.output
+    assert query(conn, "SELECT custom_dialplan_entry AS e FROM system_settings")[0]["e"] == reference
+
+
+def test_migrates_a_database_made_with_the_reference_schema(mariadb, tmp_path):
+    site = Site(server=mariadb, db_name="press3way_reference")
+    site.create()
+    conn = site.connect()
+    for table in FEATURE_TABLES:
+        execute(conn, f"DROP TABLE {table}")
+    for statement in filter(str.strip, REFERENCE_SCHEMA.split(";")):
+        execute(conn, statement)
+    execute(conn, "INSERT INTO vicidial_3way_press_live (call_date, caller_code, call_3way_id, "
+                  "user, status) VALUES (NOW(6), 'DC1', 'T1', '6666', 'NEW')")
+    for n, table in enumerate(("vicidial_3way_press_log", "vicidial_3way_press_log", 
+                               "vicidial_3way_press_log_archive")):
+        execute(conn, LOG_ROW.format(table=table), (f"2024-01-02 10:00:0{n}", f"T{n}"))
+    execute(conn, "INSERT INTO vicidial_3way_press_multi VALUES ('6666', NOW(), '12345,23456', "
+                  "2, 'NEW')")
+    before = {t: query(conn, f"SELECT * FROM {t} ORDER BY call_date") for t in FEATURE_TABLES}
+    site.conf_path = site.write_conf(str(tmp_path / "astguiclient.conf"), str(tmp_path))
+    os.makedirs(tmp_path / "agi")
+    result = cli(site.conf_path, "install", "--agi-dir", str(tmp_path / "agi"),
+                 "--dialplan-file", str(tmp_path / "ext.conf"))
+    assert result.exit_code == 0, result.output
+    assert "vicidial_3way_press_log: exists, MyISAM; engine left as it is" in result.output
+    assert "unique key vdpla: (call_date, caller_code, user) -> (call_date, caller_code, user, " \
+           "call_3way_id)" in result.output
+
+    def columns(table):
+        return [r["c"] for r in query(conn, "SELECT COLUMN_NAME AS c FROM information_schema."
+                                            "COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
+                                            "TABLE_NAME = %s", (table,))]
+    assert {"call_channel", "agent_heartbeat"} <= set(columns("vicidial_3way_press_live"))
+    for table in ("vicidial_3way_press_log", "vicidial_3way_press_log_archive"):
+        assert {"call_channel", "call_transfer"} <= set(columns(table))
+    for table, rows in before.items():                      # every row, every old value
+        after = query(conn, f"SELECT * FROM {table} ORDER BY call_date")
+        assert [{k: r[k] for k in rows[0]} for r in after] == rows
+    engines = query(conn, "SELECT ENGINE AS e FROM information_schema.TABLES WHERE "
+                          "TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'vicidial_3way%%'")
+    assert {r["e"] for r in engines} == {"MyISAM"}
+    # The archive now keeps every call of a multi-call batch.
+    execute(conn, LOG_ROW.format(table="vicidial_3way_press_log_archive"),
+            ("2024-01-02 10:00:02", "T9"))
+    assert len(query(conn, "SELECT * FROM vicidial_3way_press_log_archive")) == 2
+    # And a second run has nothing left to do.
+    again = cli(site.conf_path, "install", "--agi-dir", str(tmp_path / "agi"),
+                "--dialplan-file", str(tmp_path / "ext.conf"))
+    assert again.output.count("up to date") == 4 + 2      # four tables, two scripts
+
+
+# --- the dialplan text functions ----------------------------------------------------------
+def test_n_priorities_count_on_per_extension_and_context():
+    text = ("exten => _X.,1,NoOp\n[a]\nexten => s,1,Answer\nexten => 1,1,NoOp\n"
+            "exten => s,n(label),Wait(1)\nsame => n,Hangup\n[b]\nexten => s,n,NoOp ; c\n")
+    assert [(e.context, e.exten, e.priority) for e in dialplan.entries(text)] == [
+        (None, "_X.", "1"), ("a", "s", "1"), ("a", "1", "1"), ("a", "s", "2"), ("a", "s", "3"),
+        ("b", "s", "1")]
+
+
+def test_context_less_lines_are_compared_with_the_context_open_at_the_end():
+    ours = dialplan.block("exten => _49907.,1,Dial(x)\n[xfer_press_dialplan]\nexten => h,1,NoOp\n")
+    assert dialplan.conflicts_with("[default]\nexten => _49907.,1,NoOp\n", ours)
+    assert not dialplan.conflicts_with("[default]\nexten => _49907.,1,NoOp\n[other]\n", ours)
+    assert dialplan.conflicts_with("exten => _49907.,1,NoOp\n", ours)
+    assert not dialplan.conflicts_with("[xfer_press_dialplan]\nexten => h,2,NoOp\n", ours)
+
+
+def test_block_of_a_source_that_has_our_markers_is_not_nested():
+    ours = dialplan.block("[c]\nexten => s,1,NoOp\n")
+    assert dialplan.block(ours) == ours
+    assert dialplan.insert("x\n" + "\n" + ours, ours) == "x\n\n" + ours
+
+
+def test_a_begin_marker_without_end_is_reported():
+    with pytest.raises(dialplan.DialplanError, match="no matching"):
+        dialplan.remove(f"{dialplan.BEGIN_LINE}\nexten => s,1,NoOp\n")
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab[]=>,;\r\n exten12"))))
+def test_remove_gives_back_exactly_what_insert_was_given(text):
+    ours = dialplan.block(dialplan.source_text())
+    try:
+        installed = dialplan.insert(text, ours)
+    except dialplan.DialplanError:          # it shadows one of our lines: refused, fine
+        return
+    assert dialplan.insert(installed, ours) == installed
+    assert dialplan.remove(installed) == text
