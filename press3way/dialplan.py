@@ -94,6 +94,7 @@ class Entry:
     priority: str
     line_no: int
     line: str
+    app: str                # what the line runs, e.g. `AGI(agi-3way_press_outside.agi,answered)`
 
 
 def entries(text: str) -> list[Entry]:
@@ -124,7 +125,7 @@ def entries(text: str) -> list[Entry]:
             step = int(priority[2:]) if priority[1:2] == "+" and priority[2:].isdigit() else 1
             last[(context, exten)] = last.get((context, exten), 0) + step
             priority = str(last[(context, exten)])
-        out.append(Entry(context, exten, priority, no, raw.strip()))
+        out.append(Entry(context, exten, priority, no, raw.strip(), ",".join(fields[1:]).strip()))
     return out
 
 

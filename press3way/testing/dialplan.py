@@ -1,7 +1,8 @@
 """Our dialplan as the simulator runs it: contexts, extension patterns, priorities, apps.
 
-Reads the same `exten => EXTEN,PRIORITY,App(args)` text Asterisk loads (`n` priorities,
-`_` patterns with X Z N [..] . !), so the simulator plays exactly what gets installed.
+Reads the same `exten => EXTEN,PRIORITY,App(args)` text Asterisk loads (parsed by the
+installer's `press3way.dialplan.entries`; `_` patterns with X Z N [..] . !), so the simulator
+plays exactly what gets installed.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_LINE = re.compile(r"^\s*exten\s*=>\s*([^,]+),\s*([^,]+),\s*(.*)$", re.I)
+from ..dialplan import entries
+
 _APP = re.compile(r"^(\w+)(?:\((.*)\))?\s*$")
 
 
@@ -26,26 +28,12 @@ class Dialplan:
     def __init__(self, text: str, outer_context: str = "default"):
         """`outer_context` holds the lines before the first [context] header."""
         self.steps: dict[tuple[str, str], dict[int, Step]] = {}
-        context = outer_context
-        last: dict[tuple[str, str], int] = {}
-        for raw in text.splitlines():
-            line = raw.split(";", 1)[0].strip()
-            if line.startswith("[") and line.endswith("]"):
-                context = line[1:-1].strip()
-                continue
-            match = _LINE.match(line)
-            if not match:
-                continue
-            exten, prio_text, app_text = (g.strip() for g in match.groups())
-            key = (context, exten)
-            priority = last.get(key, 0) + 1 if prio_text == "n" else int(prio_text)
-            last[key] = priority
-            app = _APP.match(app_text)
-            name, args = (app.group(1), app.group(2) or "") if app else (app_text, "")
-            self.steps.setdefault(key, {})[priority] = Step(context, exten, priority, name, args)
-
-    def contexts(self) -> set[str]:
-        return {context for context, _ in self.steps}
+        for entry in entries(text):
+            context = entry.context if entry.context is not None else outer_context
+            app = _APP.match(entry.app)
+            name, args = (app.group(1), app.group(2) or "") if app else (entry.app, "")
+            step = Step(context, entry.exten, int(entry.priority), name, args)
+            self.steps.setdefault((context, entry.exten), {})[step.priority] = step
 
     def find(self, context: str, exten: str) -> str | None:
         """The extension entry that `exten` dials in `context`: exact first, then patterns."""
