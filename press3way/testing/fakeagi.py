@@ -98,44 +98,57 @@ class FakeAGI:
                                      stderr=stderr, env=self.process_env)
         deadline = time.monotonic() + timeout
         try:
-            if self.raw_environment is not None:
-                self._write(self.raw_environment)
-                if not self.raw_environment.endswith(b"\n\n"):
-                    self.proc.stdin.close()
-            else:
-                self._send("\n".join(self.agi_environment()) + "\n\n", log=False)
-            buffer = b""
-            while True:
-                if self.channel.is_hung_up() and not self.dead:
-                    self._notify_hangup()
-                if b"\n" not in buffer:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"{self.script} still running after {timeout} s")
-                    ready, _, _ = select.select([self.proc.stdout], [], [], 0.02)
-                    if ready:
-                        chunk = os.read(self.proc.stdout.fileno(), 65536)
-                        if not chunk:
-                            break
-                        buffer += chunk
-                    continue
-                raw, buffer = buffer.split(b"\n", 1)
-                line = raw.decode("utf-8", "replace").strip()
-                self.commands_seen += 1
-                if self.commands_seen == self.hangup_on_command:
-                    self.channel.hang_up(f"hang-up injected at command {self.commands_seen}")
-                self._log("->", line)
-                self._send(self.answer(line) + "\n")
+            with self.channel.hangup_pipe() as hangup_fd:
+                self._converse(deadline, timeout, hangup_fd)
         except BrokenPipeError:
             pass
         finally:
             if self.proc.poll() is None and time.monotonic() > deadline:
                 self.proc.kill()
             exit_code = self.proc.wait()
+            for stream in (self.proc.stdin, self.proc.stdout):
+                try:
+                    stream.close()
+                except (OSError, ValueError):
+                    pass
             stderr.seek(0)
             err = stderr.read().decode("utf-8", "replace")
             stderr.close()
         return AGIResult(exit_code, self.transcript, self.context, self.extension, self.priority,
                          err, self.channel.hungup.is_set())
+
+    def _converse(self, deadline: float, timeout: float, hangup_fd: int) -> None:
+        """Write the environment, then answer command after command until the script exits."""
+        if self.raw_environment is not None:
+            self._write(self.raw_environment)
+            if not self.raw_environment.endswith(b"\n\n"):
+                self.proc.stdin.close()
+        else:
+            self._send("\n".join(self.agi_environment()) + "\n\n", log=False)
+        buffer = b""
+        while True:
+            if self.channel.is_hung_up() and not self.dead:
+                self._notify_hangup()
+            if b"\n" not in buffer:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{self.script} still running after {timeout} s")
+                watch = [self.proc.stdout] + ([] if self._notified or self.dead else [hangup_fd])
+                until_hangup = self.channel.seconds_to_hangup()
+                ready, _, _ = select.select(watch, [], [], 1.0 if until_hangup is None
+                                            else min(until_hangup, 1.0))
+                if self.proc.stdout in ready:
+                    chunk = os.read(self.proc.stdout.fileno(), 65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                continue
+            raw, buffer = buffer.split(b"\n", 1)
+            line = raw.decode("utf-8", "replace").strip()
+            self.commands_seen += 1
+            if self.commands_seen == self.hangup_on_command:
+                self.channel.hang_up(f"hang-up injected at command {self.commands_seen}")
+            self._log("->", line)
+            self._send(self.answer(line) + "\n")
 
     def _log(self, way: str, text: str) -> None:
         self.transcript.append((round(self.channel.elapsed(), 3), way, text))

@@ -57,6 +57,7 @@ class FakeAMI:
 
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
+            request_queue_size = 256      # many agent legs log in at once under load
             allow_reuse_address = True
 
         self._server = Server(("127.0.0.1", 0), Handler)

@@ -36,12 +36,16 @@ class Party:
     number: str
     answer: float | None = 0.5          # None: never answers (the dial timeout runs out)
     presses: list[tuple[float, str]] = field(default_factory=list)
+    # (delay, digit): pressed this long after the prompts end ("press 1 now"), however late
+    # the prompts came: what a person does, and steady under load.
+    after_prompt: list[tuple[float, str]] = field(default_factory=list)
     hangup: float | None = None
     busy: bool = False
 
 
 def parse_party(text: str) -> Party:
-    """`7275551212:answer=0.5,press=1@1.2,hangup=6`, `7275551213:noanswer`, `...:busy`."""
+    """`7275551212:answer=0.5,press=1@1.2,hangup=6`, `...:answer=0.3,press=1@prompt+0.2`,
+    `7275551213:noanswer`, `...:busy`."""
     number, _, spec = text.partition(":")
     if not number.isdigit():
         raise ValueError(f"{text!r}: a party starts with its phone number")
@@ -50,6 +54,9 @@ def parse_party(text: str) -> Party:
         key, _, value = item.partition("=")
         if key == "answer":
             party.answer = float(value)
+        elif key == "press" and "@prompt+" in value:
+            digit, _, delay = value.partition("@prompt+")
+            party.after_prompt.append(parse_press(f"{digit}@{delay}"))
         elif key == "press":
             party.presses.append(parse_press(value))
         elif key == "hangup":
@@ -59,7 +66,8 @@ def parse_party(text: str) -> Party:
         elif key == "busy":
             party.busy = True
         else:
-            raise ValueError(f"{item!r}: expected answer=S, press=D@S, hangup=S, noanswer or busy")
+            raise ValueError(f"{item!r}: expected answer=S, press=D@S, press=D@prompt+S, "
+                             "hangup=S, noanswer or busy")
     return party
 
 
@@ -85,6 +93,7 @@ class SimCall:
     caller_number: str
     call_id: str = ""
     channel_id: str = ""           # the ChannelId the agent leg set at originate
+    after_prompt: list[tuple[float, str]] = field(default_factory=list)
     ended: str = ""
 
 
@@ -213,7 +222,8 @@ class Simulation:
             presses=[(started + t, d) for t, d in party.presses],
             hangup_at=None if party.hangup is None else started + party.hangup)
         call = SimCall(number, channel, caller_name, caller_number,
-                       variables.get("call_3way_id", ""), f.get("ChannelId", ""))
+                       variables.get("call_3way_id", ""), f.get("ChannelId", ""),
+                       list(party.after_prompt))
         with self._lock:
             self.calls[number] = call
         self.note(number, f"ringing ({f.get('Channel')}, caller id {f.get('CallerID')})")
@@ -295,6 +305,10 @@ class Simulation:
             channel.hang_up("Hangup()")
             return "hangup"
         if app in ("playback", "background", "waitexten"):
+            if app == "waitexten":
+                for delay, digit in call.after_prompt:
+                    channel.press_later(delay, digit)
+                call.after_prompt = []
             digits = "" if app == "playback" else ALL_DIGITS
             seconds = float(args or 0) if app == "waitexten" else channel.sound_seconds(args)
             what, digit = channel.pause(seconds, digits)
