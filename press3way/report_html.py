@@ -79,7 +79,7 @@ def page(report: Report) -> str:
         *values, results = row.detail()
         cells = "".join(f"<td>{_e(v)}</td>" for v in values)
         detail.append(f'<tr class="{"ok" if row.successful else "fail"}">{cells}'
-                      f'<td class="results">{_e(results)}</td></tr>')
+                      f'<td class="results">{_e(results).replace("|", "|<wbr>")}</td></tr>')
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
