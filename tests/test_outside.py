@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from press3way import events as ev
-from press3way.db import Store
 from tests.helpers import events, live, log, reserve_when_accepted, sql, start_calls
 
 
