@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test bench mariadb venv clean
+.PHONY: demo test bench mariadb chromium venv clean
 
 # MariaDB's server binaries (the tests and the demo start a private server; nothing else).
 mariadb:
@@ -14,6 +14,13 @@ mariadb:
 	  else \
 	    echo "MariaDB server binaries are missing: run 'sudo apt-get install -y mariadb-server'" >&2; exit 1; \
 	  fi; \
+	fi
+
+# Headless Chromium for the report's HTML test (skipped with a reason when absent and not root).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing Chromium for the HTML report test (apt-get install -y chromium)"; \
+	  (apt-get install -y -qq chromium || (apt-get update -qq && apt-get install -y -qq chromium)) >/dev/null 2>&1 || true; \
 	fi
 
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -27,7 +34,7 @@ venv: $(VENV)/.installed
 demo: mariadb venv
 	PATH=$(CURDIR)/$(VENV)/bin:/usr/sbin:$$PATH $(VENV)/bin/press3way demo
 
-test: mariadb venv
+test: mariadb chromium venv
 	PATH=$(CURDIR)/$(VENV)/bin:/usr/sbin:$$PATH $(PY) -m pytest
 
 clean:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from typing import Iterator
 
 import click
 
@@ -302,3 +304,60 @@ def archive(days, batch_size, dry_run) -> None:
         raise click.ClickException(
             f"{kept} row(s) stay in the log: the archive holds a different row with the same "
             "key (call_date, caller_code, user, call_3way_id); compare them by hand")
+
+
+# --- report ---
+
+@contextlib.contextmanager
+def _database() -> Iterator:
+    """A connection from the config (PRESS3WAY_CONF or /etc/astguiclient.conf); a missing
+    config or a database error ends the command with one line, not a traceback."""
+    from .config import ConfigError, load
+    from .db import DatabaseError, connect
+
+    try:
+        conn = connect(load())
+        try:
+            yield conn
+        finally:
+            conn.close()
+    except (ConfigError, DatabaseError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option("--start", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              metavar="YYYY-MM-DD", help="First day.")
+@click.option("--end", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              metavar="YYYY-MM-DD", help="Last day, included to its end.")
+@click.option("--user", help="Only this agent user.")
+@click.option("--phone", help="Only this outside phone number.")
+@click.option("--archive", is_flag=True, help="Read vicidial_3way_press_log_archive instead.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "html"]),
+              default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file instead of standard output.")
+def report(start, end, user, phone, archive, fmt, output) -> None:
+    """The 3-Way Press Log Report: summary counts and every call, newest first."""
+    from .report import Filters, build
+    from .report_formats import render, wants_colour
+
+    if start > end:
+        raise click.BadParameter("is after --end", param_hint="--start")
+    with _database() as conn:
+        result = build(conn, Filters(start.date(), end.date(), user, phone, archive))
+    with click.open_file(output or "-", "w", encoding="utf-8") as out:
+        out.write(render(result, fmt, colour=output is None and wants_colour(sys.stdout)))
+
+
+@main.command()
+@click.argument("lead_id", type=click.IntRange(min=0))
+@click.option("--archive", is_flag=True, help="Include the archived calls, marked.")
+def lead(lead_id, archive) -> None:
+    """3-WAY PRESS LOGS FOR THIS LEAD: its calls, newest first."""
+    from .report import lead_history
+    from .report_formats import lead_table, wants_colour
+
+    with _database() as conn:
+        rows = lead_history(conn, lead_id, archive=archive)
+    click.echo(lead_table(lead_id, rows, archive, colour=wants_colour(sys.stdout)), nl=False)

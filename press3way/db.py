@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable
 
 import pymysql
@@ -415,3 +415,33 @@ def replace_index_sql(table: str, name: str, columns: tuple[str, ...], unique: b
     kind = "UNIQUE INDEX" if unique else "INDEX"
     return (f"ALTER TABLE {_feature(table)} DROP INDEX {name}, "
             f"ADD {kind} {name} ({', '.join(columns)})")
+
+
+# --- the report's reads (press3way report / press3way lead) ----------------------------
+_REPORT_COLUMNS = ("call_date, call_3way_id, lead_id, phone_number, outbound_cid, user, "
+                   "server_ip, call_channel, result")
+
+
+def log_rows(conn: pymysql.Connection, start: date, end: date, *, user: str | None = None,
+             phone: str | None = None, archive: bool = False) -> list[dict]:
+    """Log (or archive) rows from `start` through the whole of `end`'s day, newest first.
+
+    `call_date < end + 1 day` rather than `<= 'end 23:59:59'`: call_date has microseconds.
+    """
+    sql = (f"SELECT {_REPORT_COLUMNS} FROM {ARCHIVE if archive else LOG} "
+           "WHERE call_date >= %s AND call_date < %s")
+    params: list[Any] = [start, end + timedelta(days=1)]
+    for column, value in (("user", user), ("phone_number", phone)):
+        if value is not None:
+            sql += f" AND {column} = %s"
+            params.append(value)
+    return query(conn, sql + " ORDER BY call_date DESC, call_3way_id DESC", params)
+
+
+def lead_rows(conn: pymysql.Connection, lead_id: int, *, archive: bool = False) -> list[dict]:
+    """One lead's calls, newest first; with `archive` the archived ones too (`archived` = 1)."""
+    tables = ((LOG, 0), (ARCHIVE, 1)) if archive else ((LOG, 0),)
+    sql = " UNION ALL ".join(f"SELECT {_REPORT_COLUMNS}, {flag} AS archived FROM {table} "
+                             "WHERE lead_id = %s" for table, flag in tables)
+    return query(conn, sql + " ORDER BY call_date DESC, call_3way_id DESC",
+                 [lead_id] * len(tables))

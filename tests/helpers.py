@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 
 from press3way import events as ev
@@ -53,3 +54,17 @@ def cli(conf_path: str, *args: str):
 
     return CliRunner().invoke(main, list(args), env={"PRESS3WAY_CONF": conf_path},
                               catch_exceptions=False)
+
+def reserve_when_accepted(site, cid: str, conf: str = "8600061") -> threading.Thread:
+    """Play the agent leg's part: reserve a conference once the call is ACCEPTED."""
+    def agent():
+        store = Store(site.connect())
+        for _ in range(400):
+            row = store.live_call(cid)
+            if row and row["status"] == "ACCEPTED":
+                store.reserve(cid, conf)
+                return
+            threading.Event().wait(0.01)
+    thread = threading.Thread(target=agent)
+    thread.start()
+    return thread

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from press3way import events as ev
-from press3way.db import Store
-from tests.helpers import events, live, log, sql, start_calls
+from tests.helpers import events, live, log, reserve_when_accepted, sql, start_calls
 
 
 def test_answered_sets_status_channel_and_logs(any_site):
@@ -48,21 +44,6 @@ def test_hungup_of_a_channel_that_is_not_an_outside_call_does_nothing(any_site):
     assert result.exit_code == 0
     assert "SET EXTENSION i" not in result.commands
     assert events(any_site, cid) == ["Started"]
-
-
-def reserve_when_accepted(site, cid: str, conf: str = "8600061") -> threading.Thread:
-    """Play the agent leg's part: reserve a conference once the call is ACCEPTED."""
-    def agent():
-        store = Store(site.connect())
-        for _ in range(400):
-            row = store.live_call(cid)
-            if row and row["status"] == "ACCEPTED":
-                store.reserve(cid, conf)
-                return
-            threading.Event().wait(0.01)
-    thread = threading.Thread(target=agent)
-    thread.start()
-    return thread
 
 
 @pytest.mark.parametrize("conf_engine, exten", [("MEETME", "78600061"), ("CONFBRIDGE", "88600061")])
