@@ -3,7 +3,7 @@
 
 Every batch must be decided correctly (exactly one Transfer, every other call ended once, no
 live rows); prints press-to-bridge median and p95 under that load.
-Usage: bench/bench_load.py [--batches 50] [--calls 5]
+Usage: bench/bench_load.py [--batches 50] [--calls 5] [--stagger 0.2]
 """
 
 from __future__ import annotations
@@ -29,24 +29,27 @@ def batch(calls: int) -> list[str]:
     return parties
 
 
-def press_to_bridge(result: SimResult) -> float:
+def press_to_bridge(result: SimResult) -> float | None:
+    """From the winner's press to the later of the two legs joining the conference."""
     winner = next(r["phone_number"] for r in result.log_rows if r["call_transfer"] == "Y")
-    timeline = sorted(result.timeline, key=lambda e: e[0])
-    pressed = next(t for t, who, text in timeline if who == winner and text == "pressed 1")
-    bridged = max(next(t for t, who, text in timeline if who == label and "joined conference" in text)
-                  for label in ("agent", winner))
-    return bridged - pressed
+    pressed = [t for t, who, text in result.timeline if who == winner and text == "pressed 1"]
+    joined = [t for t, who, text in result.timeline
+              if who in ("agent", winner) and "joined conference" in text]
+    return max(joined) - min(pressed) if pressed and len(joined) == 2 else None
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=50)
     parser.add_argument("--calls", type=int, default=5)
+    parser.add_argument("--stagger", type=float, default=0.0,
+                        help="start batch n this many seconds times n after the first")
     args = parser.parse_args()
     with scratch_site() as (site, conf):
         started = time.monotonic()
         results = run_batches(site, conf, [batch(args.calls)] * args.batches,
-                              timeouts=Timeouts(agent=120, dial=60, press=30, accept=60))
+                              timeouts=Timeouts(agent=120, dial=60, press=30, accept=60),
+                              stagger=args.stagger)
         took = time.monotonic() - started
     wrong, figures = [], []
     for n, result in enumerate(results):
@@ -54,20 +57,19 @@ def main() -> int:
         if len(ends) != args.calls or ends.count(ev.TRANSFER) != 1 or None in ends \
                 or result.live_rows:
             wrong.append((n, ends, result.live_rows))
-        else:
+        elif press_to_bridge(result) is not None:
             figures.append(press_to_bridge(result))
     figures.sort()
     p95 = figures[min(len(figures) - 1, round(0.95 * (len(figures) - 1)))] if figures else 0
-    print(f"{len(results)} concurrent batches x {args.calls} calls in {took:.1f} s: "
+    print(f"{len(results)} concurrent batches x {args.calls} calls (started {args.stagger} s "
+          f"apart) in {took:.1f} s: "
           f"{len(results) - len(wrong)} decided correctly, {len(wrong)} wrong {wrong[:3]}")
     if figures:
         print(f"press-to-bridge under load: median {statistics.median(figures):.3f} s, "
               f"p95 {p95:.3f} s (n={len(figures)})")
     for n, _, _ in wrong[:1]:
-        print("first wrong batch, its errors:")
-        for t, who, text in results[n].timeline:
-            if "ERROR" in text:
-                print(f"  {t:7.3f} {who} {text[:200]}")
+        print("first wrong batch:")
+        print(results[n].format())
     return 0 if not wrong and len(results) == args.batches else 1
 
 

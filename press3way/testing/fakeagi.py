@@ -97,13 +97,15 @@ class FakeAGI:
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=stderr, env=self.process_env)
         deadline = time.monotonic() + timeout
+        finished = False
         try:
             with self.channel.hangup_pipe() as hangup_fd:
                 self._converse(deadline, timeout, hangup_fd)
+            finished = True
         except BrokenPipeError:
-            pass
+            finished = True
         finally:
-            if self.proc.poll() is None and time.monotonic() > deadline:
+            if not finished and self.proc.poll() is None:   # nobody will answer it any more
                 self.proc.kill()
             exit_code = self.proc.wait()
             for stream in (self.proc.stdin, self.proc.stdout):
@@ -126,18 +128,24 @@ class FakeAGI:
         else:
             self._send("\n".join(self.agi_environment()) + "\n\n", log=False)
         buffer = b""
+        out_fd = self.proc.stdout.fileno()
+        poller = select.poll()          # not select(): a busy simulator has fds above 1024
+        poller.register(out_fd, select.POLLIN)
+        poller.register(hangup_fd, select.POLLIN)
+        watching_hangup = True
         while True:
             if self.channel.is_hung_up() and not self.dead:
                 self._notify_hangup()
+            if watching_hangup and (self._notified or self.dead):
+                poller.unregister(hangup_fd)
+                watching_hangup = False
             if b"\n" not in buffer:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{self.script} still running after {timeout} s")
-                watch = [self.proc.stdout] + ([] if self._notified or self.dead else [hangup_fd])
                 until_hangup = self.channel.seconds_to_hangup()
-                ready, _, _ = select.select(watch, [], [], 1.0 if until_hangup is None
-                                            else min(until_hangup, 1.0))
-                if self.proc.stdout in ready:
-                    chunk = os.read(self.proc.stdout.fileno(), 65536)
+                wait = 1.0 if until_hangup is None else min(until_hangup, 1.0)
+                if any(fd == out_fd for fd, _ in poller.poll(wait * 1000)):
+                    chunk = os.read(out_fd, 65536)
                     if not chunk:
                         return
                     buffer += chunk

@@ -6,7 +6,9 @@ the site's database and one FakeAMI, whose originates are routed to the batch by
 
 from __future__ import annotations
 
+import resource
 import threading
+import time
 from dataclasses import replace
 
 from .demo import dialplan_text
@@ -23,8 +25,12 @@ def agent_site(base: Site, n: int) -> Site:
 
 
 def run_batches(base: Site, conf_path: str, batches: list[list[str]], *,
-                timeouts: Timeouts, sound_scale: float = 0.2) -> list[SimResult]:
-    """Play every batch (a list of party specs each) at the same time; their results."""
+                timeouts: Timeouts, sound_scale: float = 0.2,
+                stagger: float = 0.0) -> list[SimResult]:
+    """Play every batch (a list of party specs each) at once, or the n-th `n * stagger`
+    seconds after the first (agents do not all start their 3-way call in the same instant)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)   # ~6 descriptors per AGI run
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     sims: dict[str, Simulation] = {}
 
     def originated(originate: Originate) -> None:
@@ -44,6 +50,7 @@ def run_batches(base: Site, conf_path: str, batches: list[list[str]], *,
                 timeouts=timeouts, sound_scale=sound_scale, ami=ami, reset=False)
 
         def play(n: int, sim: Simulation) -> None:
+            time.sleep(n * stagger)     # a schedule, not synchronisation
             results[n] = sim.run()
         threads = [threading.Thread(target=play, args=(n, sim))
                    for n, sim in enumerate(sims.values())]
