@@ -47,9 +47,7 @@ def flow(leg: Leg) -> None:
     dialstring = numbers.dialstring_from_extension(leg.channel.env.get("agi_extension", ""))
     agent = identify(leg)
     leg.log.channel = f"{leg.channel.name}|{agent.caller_code}"
-    batch = Batch(leg, agent, calls_to_place(leg, agent, dialstring))
-    batch.place(dial_timeout)
-    batch.wait_for_decision(agent_timeout)
+    Batch(leg, agent, calls_to_place(leg, agent, dialstring)).run(dial_timeout, agent_timeout)
 
 
 def identify(leg: Leg) -> Agent:
@@ -84,6 +82,21 @@ class Batch:
         self.store = leg.store
         self.ami: AMIClient | None = None
         self.originates: dict[str, str] = {}        # ActionID -> call id
+
+    def run(self, dial_timeout: int, agent_timeout: int) -> None:
+        try:
+            self.place(dial_timeout)
+            self.wait_for_decision(agent_timeout)
+        except BaseException as exc:     # hung up, or a failure: never leave live rows behind
+            why = "the agent leg hung up" if isinstance(exc, Hangup) else f"failure: {exc}"
+            try:
+                self._abandon(ev.AGENT_GONE, why)
+            except Exception as cleanup_error:      # noqa: BLE001 - report the first failure
+                self.leg.log.error(f"could not end the calls: {cleanup_error}")
+            raise
+        finally:
+            if self.ami is not None:
+                self.ami.logoff()
 
     # --- placing the calls -------------------------------------------------------------
     def place(self, dial_timeout: int) -> None:
@@ -130,50 +143,38 @@ class Batch:
         deadline = start + agent_timeout
         next_beat, next_tone = start + HEARTBEAT_EVERY_S, start + HOLD_TONE_EVERY_S
         no_conference_logged = False
-        try:
-            while True:
-                self._collect_originate_failures()
-                rows = self.store.batch(self.agent.caller_code)
-                winner = next((r for r in rows if r["status"] == ev.S_ACCEPTED), None)
-                if winner is not None:
-                    conf = vicidial.reserve_conference(self.leg.conn, self.leg.server,
-                                                       self.agent.user, self.agent.session)
-                    if conf is not None:
-                        self._transfer(winner, conf, rows)
-                        return
-                    if not no_conference_logged:
-                        self.leg.log.error("no free conference to reserve; still trying")
-                        no_conference_logged = True
-                for row in rows:
-                    if row["status"] in ev.FINISHED:
-                        self.store.delete_live(row["call_3way_id"])
-                if not any(r["status"] in ev.OPEN + (ev.S_ACCEPTED,) for r in rows):
-                    # left: nothing, or calls defeated by a winner who hung up before the transfer
-                    self._abandon(ev.DEFEATED, "no outside call can still win")
-                    self._end("every outside call ended without a transfer")
+        while True:
+            self._collect_originate_failures()
+            rows = self.store.batch(self.agent.caller_code)
+            winner = next((r for r in rows if r["status"] == ev.S_ACCEPTED), None)
+            if winner is not None:
+                conf = vicidial.reserve_conference(self.leg.conn, self.leg.server,
+                                                   self.agent.user, self.agent.session)
+                if conf is not None and self._transfer(winner, conf, rows):
                     return
-                now = time.monotonic()
-                if now >= deadline:
-                    self._abandon(ev.TIMEOUT, f"no winner within {agent_timeout} s")
-                    self._end("Timeout")
-                    return
-                if now >= next_beat:
-                    self.store.touch_heartbeat(self.agent.caller_code)
-                    next_beat = now + HEARTBEAT_EVERY_S
-                if now >= next_tone:
-                    self.leg.channel.stream_file("hold_tone")
-                    next_tone = time.monotonic() + HOLD_TONE_EVERY_S
-                self.leg.channel.wait(POLL_S)
-        except BaseException as exc:     # hung up, or a failure: never leave live rows behind
-            why = "the agent leg hung up" if isinstance(exc, Hangup) else f"failure: {exc}"
-            try:
-                self._abandon(ev.AGENT_GONE, why)
-            except Exception as cleanup_error:      # noqa: BLE001 - report the first failure
-                self.leg.log.error(f"could not end the calls: {cleanup_error}")
-            raise
-        finally:
-            if self.ami is not None:
-                self.ami.logoff()
+                if conf is None and not no_conference_logged:
+                    self.leg.log.error("no free conference to reserve; still trying")
+                    no_conference_logged = True
+            for row in rows:
+                if row["status"] in ev.FINISHED:
+                    self.store.delete_live(row["call_3way_id"])
+            if not any(r["status"] in ev.OPEN + (ev.S_ACCEPTED,) for r in rows):
+                # left: nothing, or calls defeated by a winner who hung up before the transfer
+                self._abandon(ev.DEFEATED, "no outside call can still win")
+                self._end("every outside call ended without a transfer")
+                return
+            now = time.monotonic()
+            if now >= deadline:
+                self._abandon(ev.TIMEOUT, f"no winner within {agent_timeout} s")
+                self._end("Timeout")
+                return
+            if now >= next_beat:
+                self.store.touch_heartbeat(self.agent.caller_code)
+                next_beat = now + HEARTBEAT_EVERY_S
+            if now >= next_tone:
+                self.leg.channel.stream_file("hold_tone")
+                next_tone = time.monotonic() + HOLD_TONE_EVERY_S
+            self.leg.channel.wait(POLL_S)
 
     def _collect_originate_failures(self) -> None:
         if self.ami is None:
@@ -191,9 +192,12 @@ class Batch:
                 self._failed(call_id, f"originate failed ({result.reason})")
 
     # --- the outcomes ------------------------------------------------------------------
-    def _transfer(self, winner: dict, conf: str, rows: list[dict]) -> None:
-        """Hand the winner its conference, cut everyone else, and join it ourselves."""
-        self.store.reserve(winner["call_3way_id"], conf)
+    def _transfer(self, winner: dict, conf: str, rows: list[dict]) -> bool:
+        """Hand the winner its conference, cut everyone else, and join it ourselves.
+        False (the conference given back) when the winner is no longer waiting for it."""
+        if not self.store.reserve(winner["call_3way_id"], conf):
+            vicidial.release_conference(self.leg.conn, self.leg.server, conf)
+            return False
         for row in rows:
             if row is not winner and row["status"] not in ev.FINISHED:
                 self.store.end_call(row["call_3way_id"], ev.S_DEFEATED, ev.DEFEATED,
@@ -206,6 +210,7 @@ class Batch:
         self.leg.log(f"Reserved {conf} for {winner['call_3way_id']}; agent leg to "
                      f"{exten}@{self.leg.server.ext_context}")
         self.leg.channel.goto(self.leg.server.ext_context, exten)
+        return True
 
     def _abandon(self, event: str, why: str) -> None:
         """End every unfinished call with `event`, hang them up, remove the batch's rows."""

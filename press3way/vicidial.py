@@ -124,3 +124,10 @@ def set_custom_dialplan(conn: pymysql.Connection, text: str) -> None:
     execute(conn, "UPDATE system_settings SET custom_dialplan_entry = %s, "
                   "reload_dialplan_on_servers = '1'", (text,))
     execute(conn, "UPDATE servers SET rebuild_conf_files = 'Y' WHERE active = 'Y'")
+
+
+def release_conference(conn: pymysql.Connection, srv: Server, conf_exten: str) -> None:
+    """Give back a conference reserved for a transfer that did not happen."""
+    execute(conn, f"UPDATE {srv.conference_table} SET extension = '' WHERE server_ip = %s "
+                  "AND conf_exten = %s AND extension LIKE %s",
+            (srv.server_ip, conf_exten, "Local/8300%"))
