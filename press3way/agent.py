@@ -106,6 +106,7 @@ class Batch:
         for n, call in enumerate(self.calls):
             if n:
                 self.leg.channel.wait(pacing)
+                self.store.touch_heartbeat(self.agent.caller_code)
             self.store.start_call(call)
             if ami_error:
                 self._failed(call.call_3way_id, ami_error)

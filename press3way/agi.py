@@ -13,7 +13,7 @@ import os
 import re
 import select
 import sys
-from typing import IO
+from typing import IO, Callable
 
 from asterisk import agi as pyst
 
@@ -64,8 +64,8 @@ class _QuietAGI(pyst.AGI):
         result = _RESULT.search(rest)
         if not result:
             raise AgiError(f"AGI reply without result: {line[:80]!r}")
-        if result.group(2) == "hangup" or result.group(1) == "-1":
-            raise Hangup(f"result=-1 ({rest})")
+        if result.group(2) == "hangup":
+            raise Hangup(f"hangup ({rest})")
         return {"result": (result.group(1), result.group(2) or "")}
 
 
@@ -78,6 +78,7 @@ class Channel:
         self._stdin = stdin
         self._agi = _QuietAGI(stdin=stdin, stdout=stdout or sys.stdout, stderr=_Null())
         self.env: dict[str, str] = self._agi.env
+        self.warn: Callable[[str], None] = lambda message: None    # set to the AGI log
 
     # --- environment ----------------------------------------------------------------
     @property
@@ -124,9 +125,17 @@ class Channel:
         return reply["result"][1] if reply["result"][0] == "1" else ""
 
     def stream_file(self, sound: str, escape_digits: str = "") -> str:
-        """Play a sound; the digit that interrupted it, or ''."""
+        """Play a sound; the digit that interrupted it, or ''.
+
+        result=-1 means a hang-up or a sound that could not be played: CHANNEL STATUS (refused
+        with 511 on a dead channel) tells which, so a missing file never ends a call.
+        """
         reply = self._execute("STREAM FILE", sound, f'"{escape_digits}"', 0)
         code = int(reply["result"][0])
+        if code < 0:
+            self._execute("CHANNEL STATUS")
+            self.warn(f"could not play sound {sound!r}")
+            return ""
         return chr(code) if code > 0 else ""
 
     def goto(self, context: str, extension: str, priority: int = 1) -> None:

@@ -35,6 +35,7 @@ class AMIClient:
         self.host, self.port, self.timeout = host, port, timeout
         self._sock: socket.socket | None = None
         self._buffer = b""
+        self._offset = 0                     # where the next unparsed message starts
         self._responses: dict[str, Message] = {}
         self.originates: dict[str, OriginateResult] = {}    # ActionID -> OriginateResponse
         self.banner = ""
@@ -56,7 +57,10 @@ class AMIClient:
         return self
 
     def login(self, user: str, secret: str) -> None:
-        reply = self.request("Login", [("Username", user), ("Secret", secret), ("Events", "on")])
+        reply = self.request("Login", [("Username", user), ("Secret", secret),
+                                       # OriginateResponse is a `call` event; the rest of a busy
+                                       # server's events are not ours to read
+                                       ("Events", "call")])
         if reply.get("Response") != "Success":
             raise AMIError(f"AMI login as {user!r} refused: {reply.get('Message', '')}")
 
@@ -134,14 +138,11 @@ class AMIClient:
                             ).get("Response") == "Success"
 
     def poll(self, wait: float = 0.0) -> None:
-        """Take in whatever Asterisk has sent (OriginateResponse events), waiting at most `wait`."""
-        deadline = time.monotonic() + wait
-        while True:
-            message = self._next_message()
-            if message is not None:
-                self._dispatch(message)
-            elif not self._fill(deadline):
-                return
+        """Take in what Asterisk has sent (OriginateResponse events): one read, waiting at
+        most `wait`, so a busy server's event stream never holds up the caller's loop."""
+        self._fill(time.monotonic() + wait)
+        while (message := self._next_message()) is not None:
+            self._dispatch(message)
 
     # --- wire format --------------------------------------------------------------------
     def _dispatch(self, message: Message) -> None:
@@ -161,9 +162,11 @@ class AMIClient:
 
     def _next_message(self) -> Message | None:
         """One complete message (lines up to a blank line) from the buffer, if there is one."""
-        if b"\r\n\r\n" not in self._buffer:
+        end = self._buffer.find(b"\r\n\r\n", self._offset)
+        if end < 0:                          # drop what was parsed, once per read, not per message
+            self._buffer, self._offset = self._buffer[self._offset:], 0
             return None
-        block, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
+        block, self._offset = self._buffer[self._offset:end], end + 4
         message: Message = {}
         for line in block.decode("utf-8", "replace").split("\r\n"):
             key, _, value = line.partition(":")

@@ -126,13 +126,13 @@ class Store:
     def __init__(self, conn: pymysql.Connection):
         self.conn = conn
         self._engine: str | None = None
-        self._in_transaction = False
+        self._no_retry = False          # inside a transaction or a named lock
 
     def _run(self, sql: str, params: Iterable[Any] = ()) -> int:
-        return execute(self.conn, sql, params, retry=not self._in_transaction)
+        return execute(self.conn, sql, params, retry=not self._no_retry)
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
-        return query(self.conn, sql, params, retry=not self._in_transaction)
+        return query(self.conn, sql, params, retry=not self._no_retry)
 
     def create_tables(self, engine: str = "InnoDB") -> None:
         for statement in schema_statements(engine):
@@ -186,8 +186,9 @@ class Store:
                       (channel, call_id))
 
     def mark_transfer(self, call_id: str) -> None:
-        self._run(f"UPDATE {LOG} SET call_transfer = 'Y' WHERE call_3way_id = %s", (call_id,))
-        self.append_event(call_id, ev.TRANSFER)
+        if self.append_event(call_id, ev.TRANSFER):
+            self._run(f"UPDATE {LOG} SET call_transfer = 'Y' WHERE call_3way_id = %s",
+                      (call_id,))
 
     def reserve(self, call_id: str, conf_exten: str) -> bool:
         """The agent leg hands the winner its conference."""
@@ -247,7 +248,7 @@ class Store:
         if self.engine() == "INNODB":
             for attempt in range(_ATTEMPTS):
                 try:
-                    return self._in_transaction_do(
+                    return self._transaction(
                         lambda: self._decide(call_id, caller_code, " FOR UPDATE"))
                 except DatabaseError as exc:        # a deadlock victim reruns the whole step
                     if exc.code not in _RETRYABLE or attempt == _ATTEMPTS - 1:
@@ -255,14 +256,16 @@ class Store:
         lock = f"press3way:{caller_code}"
         if not self._rows("SELECT GET_LOCK(%s, 10) AS got", (lock,))[0]["got"]:
             raise DatabaseError(f"could not take the election lock {lock}")
+        self._no_retry = True           # a reconnect would silently drop the named lock
         try:
             return self._decide(call_id, caller_code, "")
         finally:
+            self._no_retry = False
             self._run("DO RELEASE_LOCK(%s)", (lock,))
 
-    def _in_transaction_do(self, step: Callable[[], Any]) -> Any:
+    def _transaction(self, step: Callable[[], Any]) -> Any:
         self._run("START TRANSACTION")
-        self._in_transaction = True
+        self._no_retry = True
         try:
             result = step()
             self._run("COMMIT")
@@ -271,7 +274,7 @@ class Store:
             self._run("ROLLBACK")
             raise
         finally:
-            self._in_transaction = False
+            self._no_retry = False
 
     def _decide(self, call_id: str, caller_code: str, lock_clause: str) -> bool:
         rows = self._rows(f"SELECT call_3way_id, status FROM {LIVE} WHERE caller_code = %s"
@@ -281,7 +284,8 @@ class Store:
             return False
         if any(r["status"] in ev.WON for r in rows):
             return False
-        self.set_status(call_id, ev.S_ACCEPTED)
+        if not self.set_status(call_id, ev.S_ACCEPTED, only_from=ev.OPEN):
+            return False
         self._run(f"UPDATE {LIVE} SET status = %s WHERE caller_code = %s AND call_3way_id <> %s "
                   f"AND status IN (%s, %s)", (ev.S_DEFEATED, caller_code, call_id) + ev.OPEN)
         return True

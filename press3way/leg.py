@@ -42,6 +42,7 @@ def run(script: str, flow: Flow, on_failure: Callable[[Leg | None, Channel], Non
         log.error(f"cannot read the AGI environment: {exc}")
         return 1
     log.channel = channel.name
+    channel.warn = log.error
     leg: Leg | None = None
     try:
         stage, timeouts = channel.stage()

@@ -17,6 +17,7 @@ from .leg import Leg
 
 SCRIPT = "agi-3way_press_outside.agi"
 ACCEPT_WAIT_DEFAULT_S = 10
+WINNING = (ev.S_ACCEPTED, ev.S_RESERVED)    # this call won; its row is its own to remove
 POLL_S = 0.04
 HOLD_TONE_EVERY_S = 5
 
@@ -68,8 +69,11 @@ def declined(leg: Leg, row: dict) -> None:
 
 
 def hungup(leg: Leg, row: dict) -> None:
-    if leg.store.end_call(row["call_3way_id"], ev.S_HUNGUP, ev.HUNGUP):
+    cid = row["call_3way_id"]
+    if leg.store.end_call(cid, ev.S_HUNGUP, ev.HUNGUP, only_from=ev.OPEN + WINNING):
         leg.log("Hungup")
+    if row["status"] in WINNING:     # nobody else removes a won call's row any more
+        leg.store.delete_live(cid)
 
 
 def accepted(leg: Leg, row: dict) -> None:
@@ -84,7 +88,8 @@ def accepted(leg: Leg, row: dict) -> None:
         conf = wait_for_reservation(leg, cid, leg.timeouts[0] if leg.timeouts
                                     else ACCEPT_WAIT_DEFAULT_S)
     except Hangup:
-        store.end_call(cid, ev.S_HUNGUP, ev.HUNGUP)
+        store.end_call(cid, ev.S_HUNGUP, ev.HUNGUP, only_from=WINNING)
+        store.delete_live(cid)
         leg.log("hung up while waiting for the reservation: Hungup")
         raise
     if conf is None:
@@ -110,8 +115,11 @@ def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
             return row["session_id_3way"]
         now = time.monotonic()
         if now >= deadline:
-            agent_gone(leg, cid, f"no reservation within {timeout_s} s")
-            return None
+            # only if the agent leg has not reserved meanwhile (it reserves only ACCEPTED rows)
+            if leg.store.set_status(cid, ev.S_AGENTGONE, only_from=(ev.S_ACCEPTED,)):
+                agent_gone(leg, cid, f"no reservation within {timeout_s} s")
+                return None
+            continue
         if now >= next_tone:
             leg.channel.stream_file("hold_tone")
             next_tone = time.monotonic() + HOLD_TONE_EVERY_S

@@ -27,6 +27,7 @@ SCENARIOS = {
     "single": ["7275551212:answer=0.2,press=1@0.7"],
     "multi": ["7275551212:answer=0.2,press=1@0.7", "7275551213:answer=0.2,press=1@1.0",
               "7275551214:answer=0.3"],
+    "declined": ["7275551212:answer=0.2,press=5@0.7"],     # the buzz paths of both legs
 }
 
 
@@ -70,7 +71,7 @@ def test_hangup_at_every_agi_command(site, scenario, capsys):
         nth = 1 + sum(1 for r in normal.agi_runs[:normal.agi_runs.index(run)]
                       if r.label == run.label)
         points += [(run.label, nth, k, run.args) for k in range(1, run.commands + 1)]
-    assert len(points) >= (8 if scenario == "single" else 10)
+    assert len(points) >= {"single": 8, "multi": 10, "declined": 3}[scenario]
     failures = []
     for label, nth, k, args in points:
         result = play(site, SCENARIOS[scenario], hangup_at_command=(label, nth, k))
@@ -148,3 +149,15 @@ def test_missing_feature_table(site):
         execute(site.connect(), "RENAME TABLE live_away TO vicidial_3way_press_live")
     assert result.exit_code == 1 and "SET EXTENSION i" in result.commands
     assert "vicidial_3way_press_live' doesn't exist" in result.stderr
+
+
+def test_missing_sound_does_not_end_the_call(site):
+    """STREAM FILE answers result=-1 for a missing file too: only a 511 means hung up."""
+    channel = SimChannel("Local/8600051@default-1;2")
+    result = FakeAGI(AGENT, channel, ["start"], interpreter=sys.executable,
+                     process_env=dict(os.environ, PRESS3WAY_CONF=site.conf_path),
+                     env={"agi_extension": "49907abc", "agi_calleridname": site.caller_code},
+                     missing_sounds=("buzz",)).run()
+    assert result.commands == ['STREAM FILE buzz "" 0', "CHANNEL STATUS"]
+    assert result.exit_code == 1 and "could not play sound 'buzz'" in result.stderr
+    assert "may hold only digits" in result.stderr

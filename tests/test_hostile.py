@@ -35,6 +35,10 @@ text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=
 nasty = st.one_of(text, st.sampled_from([
     "'; DROP TABLE vicidial_3way_press_log; --", '" OR 1=1 --', "\\x00\\", "%s%s%(x)s",
     "Robert'); DELETE FROM servers;--", "T" * 5000, "ä½ å¥½ðŸ™‚", "$(reboot)", "`id`"]))
+# Every hostile value carries this mark, so finding it in SQL text can only mean the value got
+# there (a bare word such as "server" is in our SQL anyway).
+MARK = "\u2039p3w\u203a"
+hostile = nasty.map(lambda value: MARK + value)
 
 
 class SQLSpy:
@@ -64,12 +68,10 @@ def env(**pairs: str) -> bytes:
     return ("".join(f"{k}: {v}\n" for k, v in pairs.items()) + "\n").encode("utf-8", "replace")
 
 
-def check_common(lines: list[str], stderr: str, spy: SQLSpy, hostile: list[str]) -> None:
+def check_common(lines: list[str], stderr: str, spy: SQLSpy) -> None:
     assert all(AGI_COMMAND.match(line) for line in lines), lines
     assert not any("Traceback" in line for line in lines)
-    for value in hostile:
-        if len(value) >= 6:
-            assert not any(value in sql for sql in spy.statements), value
+    assert not any(MARK in sql for sql in spy.statements)
 
 
 @pytest.fixture
@@ -79,7 +81,9 @@ def hostile_site(site, monkeypatch):
 
 
 @EXAMPLES
-@given(caller_name=nasty, caller_number=nasty, dialed=nasty, stage_suffix=nasty)
+@given(caller_name=st.one_of(st.just("DC123456W0001234567W"), hostile), caller_number=hostile,
+       dialed=st.one_of(st.just("917275551212"), hostile),
+       stage_suffix=st.one_of(st.just(""), st.just("2---1"), hostile))
 def test_agent_leg_hostile_environment(hostile_site, monkeypatch, caller_name, caller_number,
                                        dialed, stage_suffix):
     spy = SQLSpy(monkeypatch)
@@ -88,7 +92,7 @@ def test_agent_leg_hostile_environment(hostile_site, monkeypatch, caller_name, c
         agi_callerid=caller_number, agi_extension="49907" + dialed,
         agi_arg_1="start" + ("---" + stage_suffix if stage_suffix else "")),
         replies="200 result=0\n" * 10)
-    check_common(lines, stderr, spy, [caller_name, caller_number, dialed, stage_suffix])
+    check_common(lines, stderr, spy)
     assert code in (0, 1)
     if code == 1:
         assert 'STREAM FILE buzz "" 0' in lines and "ERROR" in stderr
@@ -96,7 +100,8 @@ def test_agent_leg_hostile_environment(hostile_site, monkeypatch, caller_name, c
 
 
 @EXAMPLES
-@given(call_id=nasty, caller_name=nasty, stage=nasty)
+@given(call_id=hostile, caller_name=hostile,
+       stage=st.one_of(st.sampled_from(["answered", "accepted---1", "declined", "hungup"]), hostile))
 def test_outside_leg_hostile_call_id_and_stage(hostile_site, monkeypatch, call_id,
                                                 caller_name, stage):
     spy = SQLSpy(monkeypatch)
@@ -104,11 +109,11 @@ def test_outside_leg_hostile_call_id_and_stage(hostile_site, monkeypatch, call_i
     code, lines, stderr = run_leg(outside.main, env(
         agi_channel="SIP/carrier-1", agi_calleridname=caller_name, agi_arg_1=stage),
         replies=reply + "200 result=0\n" * 5)
-    check_common(lines, stderr, spy, [call_id, caller_name, stage])
+    check_common(lines, stderr, spy)
     assert code in (0, 1)
     if stage not in ("declined", "hungup"):
         assert "SET EXTENSION i" in lines, (stage, lines)
-    assert stderr.strip(), "the AGI log must say why"
+        assert "ERROR" in stderr, "the AGI log must say why"
 
 
 @EXAMPLES
@@ -117,12 +122,12 @@ def test_raw_environment_bytes(hostile_site, monkeypatch, raw):
     """Missing, repeated, undecodable or truncated environment lines."""
     spy = SQLSpy(monkeypatch)
     code, lines, stderr = run_leg(outside.main, raw)
-    check_common(lines, stderr, spy, [])
+    assert all(AGI_COMMAND.match(line) for line in lines), lines
     assert code in (0, 1)
 
 
 @EXAMPLES
-@given(phones=st.lists(st.one_of(st.from_regex(r"\A[0-9]{1,20}\Z"), nasty), max_size=14))
+@given(phones=st.lists(st.one_of(st.from_regex(r"\A[0-9]{1,20}\Z"), hostile), max_size=14))
 def test_multi_phone_lists(hostile_site, monkeypatch, phones):
     assume(len(",".join(phones)) <= 255)                # what the column holds
     Store(hostile_site.connect()).arm_multi(hostile_site.user, phones)
@@ -131,7 +136,7 @@ def test_multi_phone_lists(hostile_site, monkeypatch, phones):
         agi_channel="Local/8600051@default-1;2", agi_calleridname=hostile_site.caller_code,
         agi_callerid="7275550000", agi_extension="49907917275551212", agi_arg_1="start---2---1"),
         replies="200 result=0\n" * 10)
-    check_common(lines, stderr, spy, phones)
+    check_common(lines, stderr, spy)
     assert 'STREAM FILE buzz "" 0' in lines        # bad list, or AMI unreachable: buzz
     assert query(hostile_site.connect(), "SELECT * FROM vicidial_3way_press_live") == []
     good = [p for p in phones if p]

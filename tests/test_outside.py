@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from press3way.db import Store
 from tests.helpers import events, live, log, reserve_when_accepted, sql, start_calls
 
 
@@ -95,7 +96,7 @@ def test_hangup_during_the_accepted_wait(site, mode):
     site.outside("answered", cid)
     result = site.outside("accepted", cid, hangup_at=0.6, hangup_mode=mode)
     assert result.exit_code == 0 and result.hung_up
-    assert live(site, cid)["status"] == "HUNGUP"
+    assert live(site, cid) is None          # a won call removes its own row
     assert events(site, cid) == ["Started", "Answered", "Accepted", "Hungup"]
     # what the h extension runs afterwards changes nothing
     site.outside("hungup", cid, dead=True)
@@ -172,3 +173,22 @@ def test_unreachable_database(site, tmp_path):
     assert result.exit_code == 1 and result.extension == "i"
     assert "cannot connect" in result.stderr
     assert "cannot connect" in next(tmp_path.glob("agiout.*")).read_text()
+
+
+def test_hangup_after_the_reservation_removes_the_won_row(site):
+    """The agent leg has left for the conference: nobody else would remove the row."""
+    cid, other = start_calls(site, 2)
+    store = Store(site.connect())
+    assert store.elect(cid, site.caller_code) and store.reserve(cid, "8600061")
+    result = site.outside("hungup", cid, dead=True)
+    assert result.exit_code == 0 and live(site, cid) is None
+    assert events(site, cid) == ["Started", "Reserved", "Hungup"]
+
+
+def test_transfer_flag_only_with_the_transfer_event(site):
+    (cid,) = start_calls(site)
+    store = Store(site.connect())
+    store.append_event(cid, "Agent Gone")
+    store.mark_transfer(cid)
+    assert log(site, cid)["call_transfer"] == "N"
+    assert events(site, cid) == ["Started", "Agent Gone"]

@@ -59,6 +59,7 @@ class FakeAGI:
     priority: int = 1
     hangup_mode: str = "sighup"        # or 'line': a HANGUP line instead of SIGHUP
     dead: bool = False                 # running from the h extension
+    missing_sounds: tuple[str, ...] = ()   # STREAM FILE of these fails (result=-1), as Asterisk
     process_env: dict[str, str] | None = None
     observer: Callable[[str, str], None] | None = None   # sees each command and reply
     hangup_on_command: int | None = None   # the channel hangs up as command N (1-based) arrives
@@ -211,6 +212,8 @@ class FakeAGI:
     def _stream_file(self, args: list[str]) -> str:
         sound = args[0] if args else ""
         digits = args[1] if len(args) > 1 else ""
+        if sound in self.missing_sounds:
+            return "200 result=-1 endpos=0"
         what, digit, took = self._play(self.channel.sound_seconds(sound), digits)
         endpos = int(took * SAMPLES_PER_S)
         if what == "hangup":

@@ -27,6 +27,8 @@ from .fakeami import FakeAMI, Originate, channel_matches
 from .site import Site
 
 ALL_DIGITS = "0123456789*#"
+# Channel names are unique across simulations sharing one fake Asterisk, as in a real one.
+_CHANNEL_SERIAL = itertools.count(1)
 OUTSIDE_CONTEXT = "xfer_press_dialplan"
 
 
@@ -156,7 +158,6 @@ class Simulation:
         self.calls: dict[str, SimCall] = {}
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
-        self._serial = itertools.count(1)
 
     # --- the run ------------------------------------------------------------------------
     def run(self) -> SimResult:
@@ -174,7 +175,7 @@ class Simulation:
                 Store(self.site.connect()).arm_multi(self.site.user, list(self.parties))
                 self.note("agent API", f"multi_dial_phones={','.join(self.parties)}")
             agent = SimCall("agent", self._channel(f"Local/{self.site.session}@default-"
-                                                   f"{next(self._serial):08x};2",
+                                                   f"{next(_CHANNEL_SERIAL):08x};2",
                                                    hangup_at=self.agent_hangup),
                             self.site.caller_code, "7275550000")
             self.calls["agent"] = agent
@@ -218,7 +219,7 @@ class Simulation:
             if name_match else ("", "")
         variables = {k.lstrip("_"): v for k, v in originate.variables.items()}
         channel = self._channel(
-            f"Local/{dialstring}@default-{next(self._serial):08x};1", variables=variables,
+            f"Local/{dialstring}@default-{next(_CHANNEL_SERIAL):08x};1", variables=variables,
             presses=[(started + t, d) for t, d in party.presses],
             hangup_at=None if party.hangup is None else started + party.hangup)
         call = SimCall(number, channel, caller_name, caller_number,
