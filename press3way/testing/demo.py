@@ -12,9 +12,9 @@ from .sim import Party, SimResult, Simulation, Timeouts, parse_party
 from .site import Site
 
 DEMO_PARTIES = (
-    "7275551212:answer=0.6,press=1@2.9",     # answers, presses 1 during the prompts: wins
-    "7275551213:answer=0.8,press=1@3.1",     # presses a moment later: Too Slow or Defeated
-    "7275551214:noanswer",                   # still ringing when the batch is decided
+    "7275551212:answer=0.6,press=1@prompt+0.3",    # presses 1 after "press 1 now": wins
+    "7275551213:answer=0.6,press=1@prompt+0.31",   # just after: Defeated (Too Slow if its press beats the hang-up)
+    "7275551214:noanswer",                         # still ringing when the batch is decided
 )
 
 
