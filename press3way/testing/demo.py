@@ -13,7 +13,7 @@ from .site import Site
 
 DEMO_PARTIES = (
     "7275551212:answer=0.6,press=1@prompt+0.3",    # presses 1 after "press 1 now": wins
-    "7275551213:answer=0.6,press=1@prompt+0.31",   # just after: Defeated (Too Slow if its press beats the hang-up)
+    "7275551213:answer=0.6,press=1@prompt+0.31",   # just after: Defeated, or Too Slow
     "7275551214:noanswer",                         # still ringing when the batch is decided
 )
 
