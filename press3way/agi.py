@@ -100,10 +100,6 @@ class Channel:
         return parse_stage(self.args[0] if self.args else "")
 
     # --- commands -------------------------------------------------------------------
-    @property
-    def hung_up(self) -> bool:
-        return self._agi._got_sighup
-
     def check(self) -> None:
         """Raise `Hangup` if a SIGHUP or a HANGUP line arrived since the last command."""
         if self._agi._got_sighup:

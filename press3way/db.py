@@ -61,13 +61,18 @@ def connect(cfg: Config, *, database: str | None = None, timeout: float = 2) -> 
                             f"{database or cfg.db_name}: {exc.args[-1]}") from None
 
 
-def schema_statements(engine: str = "InnoDB") -> list[str]:
-    """The statements of schema.sql, optionally for another engine (VICIdial uses MyISAM)."""
-    path = os.path.join(os.path.dirname(__file__), "data", "schema.sql")
+def sql_file_statements(name: str) -> list[str]:
+    """The statements of one of the package's .sql files (schema.sql, vicidial_tables.sql)."""
+    path = os.path.join(os.path.dirname(__file__), "data", name)
     with open(path, encoding="utf-8") as f:
         text = "\n".join(line for line in f if not line.lstrip().startswith("--"))
-    return [s.strip().replace("ENGINE=InnoDB", f"ENGINE={engine}")
-            for s in text.split(";") if s.strip()]
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def schema_statements(engine: str = "InnoDB") -> list[str]:
+    """The statements of schema.sql, optionally for another engine (VICIdial uses MyISAM)."""
+    return [s.replace("ENGINE=InnoDB", f"ENGINE={engine}")
+            for s in sql_file_statements("schema.sql")]
 
 
 @dataclass
@@ -224,10 +229,6 @@ class Store:
 
     def delete_batch(self, caller_code: str) -> None:
         self._run(f"DELETE FROM {LIVE} WHERE caller_code = %s", (caller_code,))
-
-    def log_row(self, call_id: str) -> dict | None:
-        rows = self._rows(f"SELECT * FROM {LOG} WHERE call_3way_id = %s", (call_id,))
-        return rows[0] if rows else None
 
     # --- winner election (SPEC section 7) ----------------------------------------------
     def engine(self) -> str:

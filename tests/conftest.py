@@ -70,19 +70,21 @@ def myisam_site(mariadb, tmp_path_factory) -> SiteRunner:
     return _site(mariadb, tmp_path_factory, "MyISAM")
 
 
-@pytest.fixture(params=["InnoDB", "MyISAM"])
-def any_site(request) -> SiteRunner:
-    """Each test using this runs on both engines, from an empty site."""
-    site = request.getfixturevalue("innodb_site" if request.param == "InnoDB" else "myisam_site")
+def _fresh(site: SiteRunner) -> SiteRunner:
+    """An empty site: its rows reset and its AGI log emptied."""
     site.reset()
     for name in os.listdir(site.logs_dir):
         os.remove(os.path.join(site.logs_dir, name))
     return site
 
 
+@pytest.fixture(params=["InnoDB", "MyISAM"])
+def any_site(request) -> SiteRunner:
+    """Each test using this runs on both engines, from an empty site."""
+    return _fresh(request.getfixturevalue(
+        "innodb_site" if request.param == "InnoDB" else "myisam_site"))
+
+
 @pytest.fixture
 def site(innodb_site) -> SiteRunner:
-    innodb_site.reset()
-    for name in os.listdir(innodb_site.logs_dir):
-        os.remove(os.path.join(innodb_site.logs_dir, name))
-    return innodb_site
+    return _fresh(innodb_site)

@@ -25,7 +25,7 @@ from press3way.agi import Channel
 from press3way.db import Store, query
 from press3way.testing.channel import SimChannel
 from press3way.testing.fakeagi import FakeAGI
-from tests.conftest import AGENT, OUTSIDE
+from tests.conftest import OUTSIDE
 
 AGI_COMMAND = re.compile(r"^(GET VARIABLE|STREAM FILE|SET CONTEXT|SET EXTENSION|SET PRIORITY) ")
 EXAMPLES = settings(max_examples=int(os.environ.get("PRESS3WAY_HOSTILE_EXAMPLES", "60")),
@@ -118,9 +118,8 @@ def test_outside_leg_hostile_call_id_and_stage(hostile_site, monkeypatch, call_i
 
 @EXAMPLES
 @given(raw=st.binary(max_size=2000))
-def test_raw_environment_bytes(hostile_site, monkeypatch, raw):
+def test_raw_environment_bytes(hostile_site, raw):
     """Missing, repeated, undecodable or truncated environment lines."""
-    spy = SQLSpy(monkeypatch)
     code, lines, stderr = run_leg(outside.main, raw)
     assert all(AGI_COMMAND.match(line) for line in lines), lines
     assert code in (0, 1)

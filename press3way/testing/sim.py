@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .. import events as ev
 from ..db import LIVE, LOG, Store, query
 from .channel import SimChannel
 from .dialplan import Dialplan, Step

@@ -5,13 +5,12 @@ Tests, the demo and the simulator all set up their database through this module.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import pymysql
 import pymysql.cursors
 
-from ..db import FEATURE_TABLES, Store, execute
+from ..db import FEATURE_TABLES, Store, execute, sql_file_statements
 
 VICIDIAL_TABLES = ("servers", "system_settings", "vicidial_manager", "vicidial_live_agents",
                    "vicidial_conferences", "vicidial_confbridges", "live_channels",
@@ -47,10 +46,7 @@ class Site:
         execute(admin, f"CREATE DATABASE `{self.db_name}`")
         admin.close()
         conn = self.connect()
-        path = os.path.join(os.path.dirname(__file__), "..", "data", "vicidial_tables.sql")
-        with open(path, encoding="utf-8") as f:
-            text = "\n".join(line for line in f if not line.lstrip().startswith("--"))
-        for statement in filter(str.strip, text.split(";")):
+        for statement in sql_file_statements("vicidial_tables.sql"):
             execute(conn, statement)
         Store(conn).create_tables(engine)
         conn.close()
