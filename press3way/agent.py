@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import events as ev
+from . import hangup
 from . import leg as legs
 from . import numbers, vicidial
 from .agi import Channel, Hangup
 from .ami import AMIClient, AMIError
-from .db import Call
+from .db import Call, DatabaseError
 from .leg import Leg
 
 SCRIPT = "agi-3way_press_agent.agi"
@@ -47,7 +48,8 @@ def flow(leg: Leg) -> None:
     dialstring = numbers.dialstring_from_extension(leg.channel.env.get("agi_extension", ""))
     agent = identify(leg)
     leg.log.channel = f"{leg.channel.name}|{agent.caller_code}"
-    Batch(leg, agent, calls_to_place(leg, agent, dialstring)).run(dial_timeout, agent_timeout)
+    batch = Batch(leg, agent, calls_to_place(leg, agent, dialstring))
+    batch.run(dial_timeout, leg.started + agent_timeout, agent_timeout)
 
 
 def identify(leg: Leg) -> Agent:
@@ -56,7 +58,7 @@ def identify(leg: Leg) -> Agent:
     if lead_id is None:
         raise vicidial.NotFound(f"caller id name {caller_code[:40]!r} carries no lead id")
     server_ip, session = vicidial.agent_session(leg.conn, caller_code)
-    user = vicidial.agent_user(leg.conn, lead_id, server_ip)
+    user = vicidial.agent_user(leg.conn, session, server_ip)
     return Agent(caller_code, leg.channel.env.get("agi_callerid", ""), lead_id, server_ip,
                  session, user)
 
@@ -64,7 +66,9 @@ def identify(leg: Leg) -> Agent:
 def calls_to_place(leg: Leg, agent: Agent, dialstring: str) -> list[Call]:
     """One call for the dialstring, or one per number of the user's NEW multi-call list."""
     prefix, phone = numbers.split_dialstring(dialstring)
-    multi = leg.store.claim_multi(agent.user)
+    multi, why_not = leg.store.claim_multi(agent.user)
+    if why_not:
+        leg.log.error(f"multi-call list of user {agent.user} not dialled: {why_not}")
     phones = [phone] if multi is None else numbers.phone_list(",".join(multi))
     if multi is not None:
         leg.log(f"multi-call: {len(phones)} numbers for user {agent.user}")
@@ -82,13 +86,19 @@ class Batch:
         self.store = leg.store
         self.ami: AMIClient | None = None
         self.originates: dict[str, str] = {}        # ActionID -> call id
+        # call id -> uniqueids of its Local channel's halves (hang-up by id while ringing)
+        self.uniqueids = dict(zip((call.call_3way_id for call in calls),
+                                  numbers.channel_ids(len(calls))))
+        self.held: vicidial.Reservation | None = None     # reserved, not yet handed over
+        self.handed_over = False                          # the winner holds the conference
 
-    def run(self, dial_timeout: int, agent_timeout: int) -> None:
+    def run(self, dial_timeout: int, deadline: float, agent_timeout: int) -> None:
         try:
-            self.place(dial_timeout)
-            self.wait_for_decision(agent_timeout)
+            self.place(dial_timeout, deadline)
+            self.wait_for_decision(deadline, agent_timeout)
         except BaseException as exc:     # hung up, or a failure: never leave live rows behind
             why = "the agent leg hung up" if isinstance(exc, Hangup) else f"failure: {exc}"
+            hangup.expect()              # the clean-up below runs to its end regardless
             try:
                 self._abandon(ev.AGENT_GONE, why)
             except Exception as cleanup_error:      # noqa: BLE001 - report the first failure
@@ -99,7 +109,7 @@ class Batch:
                 self.ami.logoff()
 
     # --- placing the calls -------------------------------------------------------------
-    def place(self, dial_timeout: int) -> None:
+    def place(self, dial_timeout: int, deadline: float) -> None:
         ami_error = self._connect_ami()
         cps = self.leg.server.outbound_calls_per_second
         pacing = 1.0 / cps if 1 <= cps <= 200 else DEFAULT_PACING_S
@@ -108,6 +118,8 @@ class Batch:
                 self.leg.channel.wait(pacing)
                 self.store.touch_heartbeat(self.agent.caller_code)
             self.store.start_call(call)
+            if not ami_error and time.monotonic() >= deadline:
+                ami_error = "the agent timeout ran out while placing the calls"
             if ami_error:
                 self._failed(call.call_3way_id, ami_error)
                 continue
@@ -116,9 +128,10 @@ class Batch:
                     f"Local/{call.dialstring}@default", OUTSIDE_CONTEXT, "s", 1,
                     f'"{call.call_3way_id}" <{call.outbound_cid}>', dial_timeout * 1000,
                     {"__lead_id": str(call.lead_id), "__call_3way_id": call.call_3way_id},
-                    call.call_3way_id)
+                    self.uniqueids[call.call_3way_id])
                 self.originates[action_id] = call.call_3way_id
-                self.leg.log(f"originated {call.call_3way_id} to {call.dialstring}")
+                self.leg.log(f"originated {call.call_3way_id} to {call.dialstring} "
+                             f"({self.uniqueids[call.call_3way_id][0]})")
             except AMIError as exc:
                 ami_error = str(exc)
                 self._failed(call.call_3way_id, ami_error)
@@ -139,21 +152,18 @@ class Batch:
         self.store.end_call(call_id, ev.S_HUNGUP, ev.HUNGUP)
 
     # --- waiting -----------------------------------------------------------------------
-    def wait_for_decision(self, agent_timeout: int) -> None:
-        start = time.monotonic()
-        deadline = start + agent_timeout
-        next_beat, next_tone = start + HEARTBEAT_EVERY_S, start + HOLD_TONE_EVERY_S
+    def wait_for_decision(self, deadline: float, agent_timeout: int) -> None:
+        now = time.monotonic()
+        next_beat, next_tone = now + HEARTBEAT_EVERY_S, now + HOLD_TONE_EVERY_S
         no_conference_logged = False
         while True:
             self._collect_originate_failures()
             rows = self.store.batch(self.agent.caller_code)
             winner = next((r for r in rows if r["status"] == ev.S_ACCEPTED), None)
             if winner is not None:
-                conf = vicidial.reserve_conference(self.leg.conn, self.leg.server,
-                                                   self.agent.user, self.agent.session)
-                if conf is not None and self._transfer(winner, conf, rows):
+                if self._transfer(winner, rows):
                     return
-                if conf is None and not no_conference_logged:
+                if self.held is None and not no_conference_logged:
                     self.leg.log.error("no free conference to reserve; still trying")
                     no_conference_logged = True
             for row in rows:
@@ -172,9 +182,9 @@ class Batch:
             if now >= next_beat:
                 self.store.touch_heartbeat(self.agent.caller_code)
                 next_beat = now + HEARTBEAT_EVERY_S
-            if now >= next_tone:
-                self.leg.channel.stream_file("hold_tone")
-                next_tone = time.monotonic() + HOLD_TONE_EVERY_S
+            if now >= next_tone and not self.leg.channel.playing:
+                self.leg.channel.start_sound("hold_tone")
+                next_tone = now + HOLD_TONE_EVERY_S
             self.leg.channel.wait(POLL_S)
 
     def _collect_originate_failures(self) -> None:
@@ -193,46 +203,82 @@ class Batch:
                 self._failed(call_id, f"originate failed ({result.reason})")
 
     # --- the outcomes ------------------------------------------------------------------
-    def _transfer(self, winner: dict, conf: str, rows: list[dict]) -> bool:
-        """Hand the winner its conference, cut everyone else, and join it ourselves.
-        False (the conference given back) when the winner is no longer waiting for it."""
-        if not self.store.reserve(winner["call_3way_id"], conf):
-            vicidial.release_conference(self.leg.conn, self.leg.server, conf)
+    def _transfer(self, winner: dict, rows: list[dict]) -> bool:
+        """Hand the winner a conference, join it, then cut everyone else. False while no
+        conference is free, or when the winner is no longer waiting (the conference is
+        given back)."""
+        if self.held is None:
+            self.held = vicidial.reserve_conference(self.leg.conn, self.leg.server,
+                                                    self.agent.user, self.agent.session)
+            if self.held is None:
+                return False
+        if not self.store.reserve(winner["call_3way_id"], self.held.conf_exten):
+            self._release()
             return False
+        self.handed_over = True          # from here on the winner is on its way in: follow it
+        exten = self.leg.server.conference_exten(self.held.conf_exten)
+        self.leg.log(f"Reserved {self.held.conf_exten} for {winner['call_3way_id']}; agent leg "
+                     f"to {exten}@{self.leg.server.ext_context}")
+        self._stop_hold_tone()
+        self.leg.channel.goto(self.leg.server.ext_context, exten)
+        self.leg.channel.detach()        # Asterisk moves the agent leg now, not at our exit
+        hangup.expect()
         for row in rows:
-            if row is not winner and row["status"] not in ev.FINISHED:
+            if row is not winner:
+                self._end_other(row)
+        return True
+
+    def _stop_hold_tone(self) -> None:
+        """A transfer never waits for the tone to end: AMI stops it (else it plays out)."""
+        if self.leg.channel.playing and self.ami is not None:
+            try:
+                self.ami.stop_playback(self.leg.channel.name)
+            except AMIError as exc:
+                self.leg.log.error(f"could not stop the hold tone: {exc}")
+        self.leg.channel.finish_sound()
+
+    def _end_other(self, row: dict) -> None:
+        """After the transfer: a call the winner defeated is logged, cut and removed."""
+        try:
+            if row["status"] not in ev.FINISHED:
                 self.store.end_call(row["call_3way_id"], ev.S_DEFEATED, ev.DEFEATED,
                                     only_from=ev.OPEN + (ev.S_DEFEATED,))
                 self._hang_up(row)
-                self.store.delete_live(row["call_3way_id"])
-            elif row["status"] in ev.FINISHED:
-                self.store.delete_live(row["call_3way_id"])
-        exten = self.leg.server.conference_exten(conf)
-        self.leg.log(f"Reserved {conf} for {winner['call_3way_id']}; agent leg to "
-                     f"{exten}@{self.leg.server.ext_context}")
-        self.leg.channel.goto(self.leg.server.ext_context, exten)
-        return True
+            self.store.delete_live(row["call_3way_id"])
+        except DatabaseError as exc:
+            self.leg.log.error(f"could not end {row['call_3way_id']}: {exc}")
+
+    def _release(self) -> None:
+        if self.held is not None:
+            vicidial.release_conference(self.leg.conn, self.leg.server, self.held)
+            self.held = None
 
     def _abandon(self, event: str, why: str) -> None:
-        """End every unfinished call with `event`, hang them up, remove the batch's rows."""
+        """End every unfinished call with `event`, hang them up, remove the batch's rows and
+        give back a conference the winner never took."""
         for row in self.store.batch(self.agent.caller_code):
             if row["status"] not in ev.FINISHED:
                 self.leg.log(f"{why}: {event} for {row['call_3way_id']}")
                 self.store.append_event(row["call_3way_id"], event)
                 self._hang_up(row)
         self.store.delete_batch(self.agent.caller_code)
+        self._release()
 
     def _end(self, why: str) -> None:
         self.leg.log(f"{why}: buzz")
         self.store.delete_batch(self.agent.caller_code)
+        self._stop_hold_tone()
         self.leg.channel.stream_file("buzz")
 
     def _hang_up(self, row: dict) -> None:
-        """Cut an outside call, ringing or answered (its ChannelId is its call id)."""
+        """Cut an outside call, ringing (by the uniqueid it was given) or answered."""
         if self.ami is None:
             return
+        channel = row["call_channel"] or self.uniqueids.get(row["call_3way_id"], ("",))[0]
+        if not channel:
+            return
         try:
-            self.ami.hangup(row["call_channel"] or row["call_3way_id"])
+            self.ami.hangup(channel)
         except AMIError as exc:
             self.leg.log.error(f"could not hang up {row['call_3way_id']}: {exc}")
 

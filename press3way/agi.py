@@ -17,12 +17,11 @@ from typing import IO, Callable
 
 from asterisk import agi as pyst
 
+from . import hangup
+from .hangup import Hangup
+
 _REPLY = re.compile(r"^(\d{3})[ -]?(.*)$")
 _RESULT = re.compile(r"result=(-?\d+)(?:\s+\((.*)\))?")
-
-
-class Hangup(Exception):
-    """The channel hung up (SIGHUP, HANGUP line, 511 reply or EOF)."""
 
 
 class AgiError(Exception):
@@ -38,12 +37,16 @@ class _QuietAGI(pyst.AGI):
     """pyst2's AGI with our reply reader: HANGUP lines, 511 and EOF become `Hangup`."""
 
     def get_result(self, stdin=None) -> dict:
+        with hangup.interruptible():
+            return self._read_result()
+
+    def _read_result(self) -> dict:
         line = self.stdin.readline()
         if not line:
             raise Hangup("EOF on the AGI channel")
         line = line.strip()
         while line == "HANGUP":                       # asynchronous notice (AGISIGHUP=no)
-            self._got_sighup = True
+            hangup.note()
             line = self.stdin.readline().strip()
             if not line:
                 raise Hangup("HANGUP line from Asterisk")
@@ -77,8 +80,13 @@ class Channel:
             stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
         self._stdin = stdin
         self._agi = _QuietAGI(stdin=stdin, stdout=stdout or sys.stdout, stderr=_Null())
+        try:                # pyst2 put in its own handler; ours also covers blocking waits
+            hangup.install()
+        except ValueError:  # not the main thread (an in-process test): nobody sends signals
+            pass
         self.env: dict[str, str] = self._agi.env
         self.warn: Callable[[str], None] = lambda message: None    # set to the AGI log
+        self._playing = ""                  # a sound started with `start_sound`, not yet done
 
     # --- environment ----------------------------------------------------------------
     @property
@@ -102,10 +110,11 @@ class Channel:
     # --- commands -------------------------------------------------------------------
     def check(self) -> None:
         """Raise `Hangup` if a SIGHUP or a HANGUP line arrived since the last command."""
-        if self._agi._got_sighup:
+        if hangup.received():
             raise Hangup("SIGHUP from Asterisk")
 
     def _execute(self, command: str, *args: object) -> dict:
+        self.finish_sound()
         self.check()
         try:
             return self._agi.execute(command, *args)
@@ -120,19 +129,38 @@ class Channel:
         reply = self._execute("GET VARIABLE", name)
         return reply["result"][1] if reply["result"][0] == "1" else ""
 
-    def stream_file(self, sound: str, escape_digits: str = "") -> str:
-        """Play a sound; the digit that interrupted it, or ''.
+    def stream_file(self, sound: str) -> None:
+        """Play a sound to the end."""
+        self.start_sound(sound)
+        self.finish_sound()
 
-        result=-1 means a hang-up or a sound that could not be played: CHANNEL STATUS (refused
-        with 511 on a dead channel) tells which, so a missing file never ends a call.
-        """
-        reply = self._execute("STREAM FILE", sound, f'"{escape_digits}"', 0)
-        code = int(reply["result"][0])
-        if code < 0:
+    def start_sound(self, sound: str) -> None:
+        """Start playing a sound and return at once: `wait` keeps watching the channel while
+        it plays, `finish_sound` (or the next command) takes its reply. Asterisk answers a
+        STREAM FILE only when the sound ends, so a blocking play would hold up a transfer."""
+        self.finish_sound()
+        self.check()
+        try:
+            self._agi.send_command("STREAM FILE", sound, '""', 0)
+        except OSError as exc:
+            raise Hangup("broken pipe to Asterisk") from exc
+        self._playing = sound
+
+    @property
+    def playing(self) -> bool:
+        return bool(self._playing)
+
+    def finish_sound(self) -> None:
+        """Take the reply of the sound `start_sound` began (waits for its end, or for AMI's
+        ControlPlayback stop). result=-1 is a hang-up or a sound that could not be played:
+        CHANNEL STATUS (refused with 511 on a dead channel) tells which, so a missing file
+        never ends a call."""
+        sound, self._playing = self._playing, ""
+        if not sound:
+            return
+        if int(self._agi.get_result()["result"][0]) < 0:
             self._execute("CHANNEL STATUS")
             self.warn(f"could not play sound {sound!r}")
-            return ""
-        return chr(code) if code > 0 else ""
 
     def goto(self, context: str, extension: str, priority: int = 1) -> None:
         """Where the channel continues in the dialplan when this script exits."""
@@ -140,23 +168,46 @@ class Channel:
         self._execute("SET EXTENSION", extension)
         self._execute("SET PRIORITY", priority)
 
+    def detach(self) -> None:
+        """Let Asterisk go on with the dialplan now (set by `goto`): it takes the end of our
+        stdout for the script's end, while this process finishes its clean-up."""
+        self.finish_sound()
+        try:
+            if self._agi.stdout.fileno() != 1:
+                return
+            self._agi.stdout.flush()
+        except (OSError, ValueError, io.UnsupportedOperation):
+            return                      # not a real AGI pipe (an in-process test)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1):
+            os.dup2(null, fd)
+        os.close(null)
+
     def goto_invalid(self) -> None:
         """Extension `i` of the current context: buzz and hang up (our dialplan)."""
         self._execute("SET EXTENSION", "i")
         self._execute("SET PRIORITY", 1)
 
     def wait(self, seconds: float) -> None:
-        """Sleep, but wake with `Hangup` as soon as Asterisk says the channel is gone."""
+        """Sleep at most `seconds`, waking with `Hangup` as soon as Asterisk says the channel
+        is gone, and early when a sound being played ends."""
         self.check()
         try:
             fd = self._stdin.fileno()
         except (OSError, io.UnsupportedOperation):
             fd = None
-        if fd is None:
-            select.select([], [], [], seconds)
-        elif select.select([fd], [], [], seconds)[0]:
-            line = os.read(fd, 4096)
-            raise Hangup("EOF on the AGI channel" if not line else "HANGUP line from Asterisk")
+        with hangup.interruptible():
+            if fd is None:
+                select.select([], [], [], seconds)
+                ready = False
+            else:
+                ready = bool(select.select([fd], [], [], seconds)[0])
+        if ready:
+            if self._playing:
+                self.finish_sound()
+            else:
+                line = os.read(fd, 4096)
+                raise Hangup("EOF on the AGI channel" if not line else "HANGUP line from Asterisk")
         self.check()
 
 

@@ -12,6 +12,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from . import hangup
+
 Message = dict[str, str]
 
 
@@ -116,11 +118,14 @@ class AMIClient:
         return self._responses.pop(action_id)
 
     def originate(self, channel: str, context: str, exten: str, priority: int, caller_id: str,
-                  timeout_ms: int, variables: dict[str, str], channel_id: str) -> str:
-        """Queue an async Originate; its ActionID, whose OriginateResponse `poll` collects."""
+                  timeout_ms: int, variables: dict[str, str],
+                  channel_ids: tuple[str, str]) -> str:
+        """Queue an async Originate; its ActionID, whose OriginateResponse `poll` collects.
+        `channel_ids` become the uniqueids of the channel and of its other half (Local)."""
         fields = [("Channel", channel), ("Context", context), ("Exten", exten),
                   ("Priority", str(priority)), ("CallerID", caller_id),
-                  ("Timeout", str(timeout_ms)), ("Async", "true"), ("ChannelId", channel_id)]
+                  ("Timeout", str(timeout_ms)), ("Async", "true"),
+                  ("ChannelId", channel_ids[0]), ("OtherChannelId", channel_ids[1])]
         fields += [("Variable", f"{k}={v}") for k, v in variables.items()]
         action_id = self.send("Originate", fields)
         reply = self._await_response(action_id, self.timeout)
@@ -131,6 +136,11 @@ class AMIClient:
     def hangup(self, channel: str) -> bool:
         """Hang up a channel by name, by the ChannelId set at originate, or by /regex/."""
         return self.request("Hangup", [("Channel", channel)]).get("Response") == "Success"
+
+    def stop_playback(self, channel: str) -> bool:
+        """End the sound a channel is playing now (an AGI's STREAM FILE returns at once)."""
+        return self.request("ControlPlayback", [("Channel", channel), ("Control", "stop")]
+                            ).get("Response") == "Success"
 
     def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> bool:
         return self.request("Redirect", [("Channel", channel), ("Context", context),
@@ -180,7 +190,8 @@ class AMIClient:
             raise AMIError("AMI not connected")
         self._sock.settimeout(max(deadline - time.monotonic(), 0.0))
         try:
-            chunk = self._sock.recv(65536)
+            with hangup.interruptible():
+                chunk = self._sock.recv(65536)
         except (socket.timeout, BlockingIOError):
             return False
         except OSError as exc:

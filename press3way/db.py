@@ -11,6 +11,7 @@ import pymysql
 import pymysql.cursors
 
 from . import events as ev
+from . import hangup
 from .config import Config
 
 LIVE = "vicidial_3way_press_live"
@@ -34,28 +35,41 @@ class DatabaseError(Exception):
 
 
 # InnoDB may pick any statement as a deadlock victim; it is rolled back and can simply rerun.
-_RETRYABLE = (1213, 1205)   # deadlock found; lock wait timeout
-_ATTEMPTS = 5
-# The connection is gone (server restarted, KILL, network): reconnect once and rerun.
+# A lock wait timeout is not retried: the lock's holder (a backup, say) will not be gone soon.
+_DEADLOCK = 1213
+_ATTEMPTS = 3
+# The connection is gone (server restarted, KILL, network, our read timeout).
 _CONNECTION_LOST = (0, 1927, 2006, 2013, 2055, 4031)
+# Every statement is bounded: the server gives up a lock wait first (so a statement we stopped
+# waiting for can never apply later), then the client stops reading.
+LOCK_WAIT_S = 2
+READ_TIMEOUT_S = 4
+# The user's multi-call list is dialled only this fresh (the agent API arms it just before).
+MULTI_MAX_AGE_S = 300
 
 
-def _error(exc: pymysql.Error) -> DatabaseError:
+def _error(exc: BaseException) -> DatabaseError:
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
-    return DatabaseError(str(exc.args[-1]), code)
+    message = str(exc.args[-1]) if exc.args else ""
+    return DatabaseError(message or f"{type(exc).__name__} (error {code})", code)
 
 
 def connect(cfg: Config, *, database: str | None = None, timeout: float = 2) -> pymysql.Connection:
     """One autocommit connection; transactions are opened explicitly where needed."""
     try:
-        return pymysql.connect(
-            host=cfg.db_host, port=cfg.db_port, user=cfg.db_user, password=cfg.db_pass,
-            database=database if database is not None else cfg.db_name,
-            autocommit=True, connect_timeout=timeout, charset="utf8mb4",
-            # PyMySQL >= 1.2 tries TLS by default and loads the system CA store for it: 30+ ms
-            # on every call's start. VICIdial's DB is local; VARDB_ssl => 1 turns TLS back on.
-            ssl_disabled=not cfg.db_ssl,
-            cursorclass=pymysql.cursors.DictCursor)
+        with hangup.interruptible():
+            return pymysql.connect(
+                host=cfg.db_host, port=cfg.db_port, user=cfg.db_user, password=cfg.db_pass,
+                database=database if database is not None else cfg.db_name,
+                autocommit=True, connect_timeout=timeout, charset="utf8mb4",
+                read_timeout=READ_TIMEOUT_S, write_timeout=READ_TIMEOUT_S,
+                init_command=f"SET SESSION lock_wait_timeout = {LOCK_WAIT_S}, "
+                             f"innodb_lock_wait_timeout = {LOCK_WAIT_S}",
+                # PyMySQL >= 1.2 tries TLS by default and loads the system CA store for it:
+                # 30+ ms on every call's start. VICIdial's DB is local; VARDB_ssl => 1 asks
+                # for TLS again.
+                ssl_disabled=not cfg.db_ssl,
+                cursorclass=pymysql.cursors.DictCursor)
     except pymysql.Error as exc:
         raise DatabaseError(f"cannot connect to {cfg.db_user}@{cfg.db_host}:{cfg.db_port}/"
                             f"{database or cfg.db_name}: {exc.args[-1]}") from None
@@ -89,40 +103,68 @@ class Call:
     server_ip: str
 
 
+class ConnectionLost(DatabaseError):
+    """The connection died inside a transaction or a named lock: the caller reads back."""
+
+
+Check = Callable[[], Any]
+
+
 def execute(conn: pymysql.Connection, sql: str, params: Iterable[Any] = (), *,
-            retry: bool = True) -> int:
-    """Run one parameterised statement; the number of rows it touched."""
-    return _run(conn, sql, tuple(params), lambda cur: cur.rowcount, retry)
+            check: Check | None = None, in_transaction: bool = False) -> int:
+    """Run one parameterised write; the number of rows it touched.
+
+    A write is never rerun blind. When the connection is lost, the statement may or may not
+    have been applied: with `check` (a read that returns a true value when the write's effect
+    is there) that value is returned, and only a write found not applied runs again; without
+    it the write must be idempotent (a second run changes nothing the first did).
+    """
+    return _run(conn, sql, tuple(params), lambda cur: cur.rowcount, check, True, in_transaction)
 
 
 def query(conn: pymysql.Connection, sql: str, params: Iterable[Any] = (), *,
-          retry: bool = True) -> list[dict]:
+          in_transaction: bool = False) -> list[dict]:
     """Run one parameterised SELECT; its rows as dicts."""
-    return _run(conn, sql, tuple(params), lambda cur: list(cur.fetchall()), retry)
+    return _run(conn, sql, tuple(params), lambda cur: list(cur.fetchall()), None, False,
+                in_transaction)
 
 
-def _run(conn: pymysql.Connection, sql: str, params: tuple, read: Callable, retry: bool) -> Any:
-    """Rerun a statement that lost a deadlock; inside a transaction (`retry=False`) the whole
-    transaction must rerun instead (see `Store.elect`)."""
+def _run(conn: pymysql.Connection, sql: str, params: tuple, read: Callable, check: Check | None,
+         write: bool, in_transaction: bool) -> Any:
     reconnected = False
     for attempt in range(_ATTEMPTS):
         try:
-            with conn.cursor() as cur:
+            with hangup.interruptible(), conn.cursor() as cur:
                 cur.execute(sql, params)
                 return read(cur)
+        except hangup.Hangup:
+            conn.close()                # mid-statement: the protocol state is unknown
+            raise
         except pymysql.Error as exc:
             error = _error(exc)
             lost = isinstance(exc, (pymysql.OperationalError, pymysql.InterfaceError)) \
                 and error.code in _CONNECTION_LOST
-            if retry and lost and not reconnected:
+            if lost and in_transaction:
+                raise ConnectionLost(error.args[0], error.code) from exc
+            if lost and not reconnected:
                 reconnected = True
-                try:
-                    conn.ping(reconnect=True)
-                except pymysql.Error as again:
-                    raise _error(again) from exc
+                _reconnect(conn, exc)
+                if write and check is not None:
+                    applied = check()
+                    if applied:
+                        return int(applied) if isinstance(applied, (bool, int)) else 1
                 continue
-            if not retry or error.code not in _RETRYABLE or attempt == _ATTEMPTS - 1:
+            if in_transaction or error.code != _DEADLOCK or attempt == _ATTEMPTS - 1:
                 raise error from exc
+    raise DatabaseError(f"gave up after {_ATTEMPTS} attempts: {sql[:60]}")
+
+
+def _reconnect(conn: pymysql.Connection, cause: BaseException) -> None:
+    try:
+        with hangup.interruptible():
+            conn.ping(reconnect=True)
+    except pymysql.Error as again:
+        raise _error(again) from cause
 
 
 class Store:
@@ -131,13 +173,13 @@ class Store:
     def __init__(self, conn: pymysql.Connection):
         self.conn = conn
         self._engine: str | None = None
-        self._no_retry = False          # inside a transaction or a named lock
+        self._in_transaction = False    # or inside a named lock: a lost connection is raised
 
-    def _run(self, sql: str, params: Iterable[Any] = ()) -> int:
-        return execute(self.conn, sql, params, retry=not self._no_retry)
+    def _run(self, sql: str, params: Iterable[Any] = (), check: Check | None = None) -> int:
+        return execute(self.conn, sql, params, check=check, in_transaction=self._in_transaction)
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
-        return query(self.conn, sql, params, retry=not self._no_retry)
+        return query(self.conn, sql, params, in_transaction=self._in_transaction)
 
     def create_tables(self, engine: str = "InnoDB") -> None:
         for statement in schema_statements(engine):
@@ -145,43 +187,69 @@ class Store:
 
     # --- starting calls (agent leg) -------------------------------------------------
     def start_call(self, call: Call) -> None:
-        """Insert the live row (NEW, heartbeat now) and the log row (`Started: ...`)."""
+        """Insert the live row (NEW, heartbeat now) and the log row (`Started: ...`), each
+        only if it is not there yet (so a rerun after a lost reply adds no second row).
+        call_date in whole seconds: VICIdial's report selects `<= 'day 23:59:59'`."""
         values = (call.caller_code, call.call_3way_id, call.lead_id, call.phone_number,
                   call.dialstring, call.outbound_cid, call.user, call.session_id, call.server_ip)
         columns = ("call_date, caller_code, call_3way_id, lead_id, phone_number, dialstring, "
                    "outbound_cid, user, session_id, server_ip")
+        placeholders = ", ".join(["%s"] * len(values))
         self._run(f"INSERT INTO {LIVE} ({columns}, status, agent_heartbeat) "
-                  "VALUES (NOW(6), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NOW())",
-                  values + (ev.S_NEW,))
+                  f"SELECT NOW(), {placeholders}, %s, NOW() FROM DUAL WHERE NOT EXISTS "
+                  f"(SELECT 1 FROM {LIVE} WHERE call_3way_id = %s)",
+                  values + (ev.S_NEW, call.call_3way_id))
         self._run(f"INSERT INTO {LOG} ({columns}, result) "
-                  f"VALUES (NOW(6), %s, %s, %s, %s, %s, %s, %s, %s, %s, CONCAT(%s, ': ', {_NOW_TEXT}))",
-                  values + (ev.STARTED,))
+                  f"SELECT NOW(), {placeholders}, CONCAT(%s, ': ', {_NOW_TEXT}) FROM DUAL "
+                  f"WHERE NOT EXISTS (SELECT 1 FROM {LOG} WHERE call_3way_id = %s)",
+                  values + (ev.STARTED, call.call_3way_id))
 
     # --- events and statuses --------------------------------------------------------
-    def append_event(self, call_id: str, event: str) -> bool:
-        """Append `|Event: now` unless the call already has this event or has ended.
+    def append_event(self, call_id: str, event: str, *, before: Iterable[str] = (),
+                     transfer: bool = False) -> bool:
+        """Append `|Event: now` unless the call already has this event or has ended; True
+        when the call now has the event.
 
-        The guard lives in the UPDATE itself, so two legs racing to end one call leave
-        exactly one terminal event. Returns whether the event was appended.
+        `before` are events that must precede it: each is appended first unless present, in
+        the same statement, so the log's order holds whichever leg writes first. The guard
+        lives in the UPDATE itself, so two legs racing to end one call leave exactly one
+        terminal event; rerunning it changes nothing.
         """
+        text, params = "result", []
+        for earlier in (*before, event):
+            text = f"CONCAT({text}, IF(LOCATE(%s, result) = 0, CONCAT(%s, %s, ': ', {_NOW_TEXT}), ''))"
+            params += [f"{earlier}:", ev.SEPARATOR, earlier]
+        flag = ", call_transfer = 'Y'" if transfer else ""
         return self._run(
-            f"UPDATE {LOG} SET result = CONCAT(result, %s, %s, ': ', {_NOW_TEXT}) "
+            f"UPDATE {LOG} SET result = {text}{flag} "
             "WHERE call_3way_id = %s AND LOCATE(%s, result) = 0 AND result NOT REGEXP %s",
-            (ev.SEPARATOR, event, call_id, f"{event}:", _TERMINAL_RE)) > 0
+            params + [call_id, f"{event}:", _TERMINAL_RE],
+            check=lambda: self.has_event(call_id, event)) > 0
+
+    def has_event(self, call_id: str, event: str) -> bool:
+        rows = self._rows(f"SELECT LOCATE(%s, result) > 0 AS has FROM {LOG} "
+                          "WHERE call_3way_id = %s", (f"{event}:", call_id))
+        return bool(rows and rows[0]["has"])
 
     def set_status(self, call_id: str, status: str, only_from: Iterable[str] | None = None) -> bool:
-        """Set a live row's status, optionally only when it is in one of `only_from`."""
+        """Set a live row's status, optionally only when it is in one of `only_from`; True
+        when the row now has it."""
         sql = f"UPDATE {LIVE} SET status = %s WHERE call_3way_id = %s"
         params: list[Any] = [status, call_id]
         if only_from is not None:
             states = tuple(only_from)
             sql += f" AND status IN ({', '.join(['%s'] * len(states))})"
             params += states
-        return self._run(sql, params) > 0
+        return self._run(sql, params, check=lambda: self.status(call_id) == status) > 0
+
+    def status(self, call_id: str) -> str | None:
+        rows = self._rows(f"SELECT status FROM {LIVE} WHERE call_3way_id = %s", (call_id,))
+        return rows[0]["status"] if rows else None
 
     def end_call(self, call_id: str, status: str, event: str,
                  only_from: Iterable[str] = ev.OPEN + (ev.S_ACCEPTED,)) -> bool:
-        """Finish an unfinished call: its status, and its terminal event if it has none yet."""
+        """Finish an unfinished call: its status, and its terminal event if it has none yet.
+        True when this event is the call's terminal one."""
         self.set_status(call_id, status, only_from)
         return self.append_event(call_id, event)
 
@@ -190,21 +258,29 @@ class Store:
             self._run(f"UPDATE {table} SET call_channel = %s WHERE call_3way_id = %s",
                       (channel, call_id))
 
-    def mark_transfer(self, call_id: str) -> None:
-        if self.append_event(call_id, ev.TRANSFER):
-            self._run(f"UPDATE {LOG} SET call_transfer = 'Y' WHERE call_3way_id = %s",
-                      (call_id,))
+    def mark_transfer(self, call_id: str) -> bool:
+        """`Transfer` and call_transfer='Y' in one statement (after Accepted and Reserved);
+        False when the call had already ended otherwise (the agent leg gave up on it)."""
+        return self.append_event(call_id, ev.TRANSFER, before=(ev.ACCEPTED, ev.RESERVED),
+                                 transfer=True)
 
     def reserve(self, call_id: str, conf_exten: str) -> bool:
-        """The agent leg hands the winner its conference."""
+        """The agent leg hands the winner its conference: True when the row now holds it."""
         done = self._run(f"UPDATE {LIVE} SET status = %s, session_id_3way = %s "
                          "WHERE call_3way_id = %s AND status = %s",
-                         (ev.S_RESERVED, conf_exten, call_id, ev.S_ACCEPTED)) > 0
+                         (ev.S_RESERVED, conf_exten, call_id, ev.S_ACCEPTED),
+                         check=lambda: self._holds(call_id, conf_exten)) > 0
         if done:
             self._run(f"UPDATE {LOG} SET session_id_3way = %s WHERE call_3way_id = %s",
                       (conf_exten, call_id))
-            self.append_event(call_id, ev.RESERVED)
+            self.append_event(call_id, ev.RESERVED, before=(ev.ACCEPTED,))
         return done
+
+    def _holds(self, call_id: str, conf_exten: str) -> bool:
+        rows = self._rows(f"SELECT status, session_id_3way FROM {LIVE} WHERE call_3way_id = %s",
+                          (call_id,))
+        return bool(rows) and rows[0]["status"] in (ev.S_RESERVED, ev.S_TRANSFER) \
+            and rows[0]["session_id_3way"] == conf_exten
 
     # --- reading live rows ----------------------------------------------------------
     def live_call(self, call_id: str) -> dict | None:
@@ -217,7 +293,7 @@ class Store:
 
     def batch(self, caller_code: str) -> list[dict]:
         return self._rows(f"SELECT call_3way_id, status, session_id_3way, call_channel "
-                          f"FROM {LIVE} WHERE caller_code = %s ORDER BY call_date",
+                          f"FROM {LIVE} WHERE caller_code = %s ORDER BY call_date, call_3way_id",
                           (caller_code,))
 
     def touch_heartbeat(self, caller_code: str) -> None:
@@ -245,37 +321,61 @@ class Store:
 
         InnoDB: row locks on the batch (SELECT ... FOR UPDATE in a transaction).
         MyISAM (VICIdial's default): FOR UPDATE locks nothing, so a named lock per batch.
+        The connection lost mid-way (even the COMMIT's acknowledgement): reconnect and read
+        back whether this call won; only an election found not to have happened runs again.
         """
+        for attempt in range(_ATTEMPTS):
+            try:
+                won = self._elect_once(call_id, caller_code)
+                break
+            except ConnectionLost:
+                _reconnect(self.conn, ConnectionLost("lost during the election"))
+            except DatabaseError as exc:
+                if exc.code != _DEADLOCK or attempt == _ATTEMPTS - 1:
+                    raise
+            status = self.status(call_id)
+            if status not in ev.OPEN:
+                won = status in ev.WON
+                break
+        else:
+            raise DatabaseError("the election did not complete")
+        if won:     # the step that may not have run before a lost connection; idempotent
+            self._defeat_others(call_id, caller_code)
+            self.append_event(call_id, ev.ACCEPTED)
+        return won
+
+    def _elect_once(self, call_id: str, caller_code: str) -> bool:
         if self.engine() == "INNODB":
-            for attempt in range(_ATTEMPTS):
-                try:
-                    return self._transaction(
-                        lambda: self._decide(call_id, caller_code, " FOR UPDATE"))
-                except DatabaseError as exc:        # a deadlock victim reruns the whole step
-                    if exc.code not in _RETRYABLE or attempt == _ATTEMPTS - 1:
-                        raise
+            return self._transaction(lambda: self._decide(call_id, caller_code, " FOR UPDATE"))
         lock = f"press3way:{caller_code}"
-        if not self._rows("SELECT GET_LOCK(%s, 10) AS got", (lock,))[0]["got"]:
-            raise DatabaseError(f"could not take the election lock {lock}")
-        self._no_retry = True           # a reconnect would silently drop the named lock
+        self._in_transaction = True     # a reconnect would silently drop the named lock
         try:
-            return self._decide(call_id, caller_code, "")
+            if not self._rows("SELECT GET_LOCK(%s, %s) AS got", (lock, LOCK_WAIT_S))[0]["got"]:
+                raise DatabaseError(f"could not take the election lock {lock} "
+                                    f"within {LOCK_WAIT_S} s")
+            try:
+                return self._decide(call_id, caller_code, "")
+            finally:
+                self._run("DO RELEASE_LOCK(%s)", (lock,))
         finally:
-            self._no_retry = False
-            self._run("DO RELEASE_LOCK(%s)", (lock,))
+            self._in_transaction = False
 
     def _transaction(self, step: Callable[[], Any]) -> Any:
-        self._run("START TRANSACTION")
-        self._no_retry = True
+        self._in_transaction = True
         try:
-            result = step()
-            self._run("COMMIT")
-            return result
-        except BaseException:
-            self._run("ROLLBACK")
-            raise
+            self._run("START TRANSACTION")
+            try:
+                result = step()
+                self._run("COMMIT")
+                return result
+            except BaseException:
+                try:                    # never let the rollback's error hide the first one
+                    self._run("ROLLBACK")
+                except DatabaseError:
+                    pass
+                raise
         finally:
-            self._no_retry = False
+            self._in_transaction = False
 
     def _decide(self, call_id: str, caller_code: str, lock_clause: str) -> bool:
         rows = self._rows(f"SELECT call_3way_id, status FROM {LIVE} WHERE caller_code = %s"
@@ -285,11 +385,22 @@ class Store:
             return False
         if any(r["status"] in ev.WON for r in rows):
             return False
-        if not self.set_status(call_id, ev.S_ACCEPTED, only_from=ev.OPEN):
+        if not self._run(f"UPDATE {LIVE} SET status = %s WHERE call_3way_id = %s "
+                         "AND status IN (%s, %s)", (ev.S_ACCEPTED, call_id) + ev.OPEN):
             return False
+        self._defeat_others(call_id, caller_code)
+        return True
+
+    def _defeat_others(self, call_id: str, caller_code: str) -> None:
         self._run(f"UPDATE {LIVE} SET status = %s WHERE caller_code = %s AND call_3way_id <> %s "
                   f"AND status IN (%s, %s)", (ev.S_DEFEATED, caller_code, call_id) + ev.OPEN)
-        return True
+
+    def reopen_defeated(self, caller_code: str) -> None:
+        """The winner gave its win back before any reservation: the calls it defeated (not
+        yet logged or cut) may press again."""
+        self._run(f"UPDATE {LIVE} SET status = IF(call_channel <> '', %s, %s) "
+                  "WHERE caller_code = %s AND status = %s",
+                  (ev.S_ANSWERED, ev.S_NEW, caller_code, ev.S_DEFEATED))
 
     # --- multi-call list -------------------------------------------------------------
     def arm_multi(self, user: str, phones: list[str]) -> None:
@@ -298,16 +409,26 @@ class Store:
         self._run(f"REPLACE INTO {MULTI} (user, call_date, phone_numbers, phone_numbers_ct, status) "
                   "VALUES (%s, NOW(), %s, %s, 'NEW')", (user, ",".join(phones), len(phones)))
 
-    def claim_multi(self, user: str) -> list[str] | None:
-        """Take the user's NEW multi-call list (NEW -> PROCESSING); None when there is none."""
-        rows = self._rows(f"SELECT phone_numbers FROM {MULTI} WHERE user = %s AND status = 'NEW'",
-                          (user,))
+    def claim_multi(self, user: str) -> tuple[list[str] | None, str]:
+        """Take the user's NEW multi-call list (NEW -> PROCESSING): (its numbers, or None,
+        and why not). A list older than MULTI_MAX_AGE_S is marked EXPIRED, not dialled."""
+        rows = self._rows(f"SELECT phone_numbers, call_date, "
+                          f"(call_date < NOW() - INTERVAL %s SECOND) AS expired FROM {MULTI} "
+                          "WHERE user = %s AND status = 'NEW'", (MULTI_MAX_AGE_S, user))
         if not rows:
-            return None
-        if not self._run(f"UPDATE {MULTI} SET status = 'PROCESSING' "
-                         "WHERE user = %s AND status = 'NEW'", (user,)):
-            return None
-        return [p.strip() for p in (rows[0]["phone_numbers"] or "").split(",") if p.strip()]
+            return None, ""
+        armed = rows[0]["call_date"]
+        status = "EXPIRED" if rows[0]["expired"] else "PROCESSING"
+        claimed = self._run(
+            f"UPDATE {MULTI} SET status = %s WHERE user = %s AND status = 'NEW' "
+            "AND call_date <=> %s", (status, user, armed),
+            check=lambda: self._rows(f"SELECT 1 FROM {MULTI} WHERE user = %s AND status = %s "
+                                     "AND call_date <=> %s", (user, status, armed)))
+        if not claimed:
+            return None, "the list changed while it was being taken"
+        if status == "EXPIRED":
+            return None, f"the list armed at {armed} is older than {MULTI_MAX_AGE_S} s: expired"
+        return [p.strip() for p in (rows[0]["phone_numbers"] or "").split(",") if p.strip()], ""
 
     # --- administration: who is busy, cleanup, archive -----------------------------------
     def live_count_of_user(self, user: str) -> int:

@@ -3,10 +3,11 @@ follow servers.agi_output, and turn every failure into a log line plus a sound f
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Collection
 
-from . import config, db, vicidial
+from . import config, db, hangup, vicidial
 from .agi import AgiError, Channel, Hangup
 from .agilog import AgiLog
 
@@ -21,6 +22,7 @@ class Leg:
     server: vicidial.Server
     stage: str
     timeouts: list[int]
+    started: float          # time.monotonic() when the script began: deadlines run from here
 
     @property
     def conn(self):
@@ -33,8 +35,10 @@ EXPECTED_FAILURES = (config.ConfigError, db.DatabaseError, vicidial.NotFound, Va
 
 
 def run(script: str, flow: Flow, on_failure: Callable[[Leg | None, Channel], None],
-        make_channel: Callable[[], Channel] = Channel) -> int:
-    """Run one AGI leg; the process exit status."""
+        make_channel: Callable[[], Channel] = Channel, ending: Collection[str] = ()) -> int:
+    """Run one AGI leg; the process exit status. Stages in `ending` run from h, t or i and
+    finish their work even though the channel is (being) hung up."""
+    started = time.monotonic()
     log = AgiLog(script)
     try:
         channel = make_channel()
@@ -46,12 +50,13 @@ def run(script: str, flow: Flow, on_failure: Callable[[Leg | None, Channel], Non
     leg: Leg | None = None
     try:
         stage, timeouts = channel.stage()
+        hangup.expect(stage in ending)
         cfg = config.load()
         log.logs_dir = cfg.logs_dir
         conn = db.connect(cfg)
         server = vicidial.server(conn, cfg.server_ip)
         log.follow(server.agi_output, cfg.logs_dir)
-        leg = Leg(channel, log, cfg, db.Store(conn), server, stage, timeouts)
+        leg = Leg(channel, log, cfg, db.Store(conn), server, stage, timeouts, started)
         log(f"stage {stage} {timeouts or ''}".rstrip())
         flow(leg)
         return 0
@@ -59,13 +64,13 @@ def run(script: str, flow: Flow, on_failure: Callable[[Leg | None, Channel], Non
         log(f"channel hung up: {exc}")
         return 0
     except EXPECTED_FAILURES as exc:
-        log.error(str(exc))
+        log.error(str(exc) or f"{type(exc).__name__} without a message")
     except Exception as exc:            # noqa: BLE001 - a bug must still end the call cleanly
         import traceback                # only on this path: keeps every call's start-up lean
         log.error(f"unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
     try:
         on_failure(leg, channel)
     except (Hangup, AgiError, db.DatabaseError) as exc:
-        log(f"while ending the call: {exc}")
+        log(f"while ending the call: {exc or type(exc).__name__}")
     return 1
 

@@ -69,3 +69,20 @@ def call_ids(lead_id: int, count: int, now: float | None = None) -> list[str]:
         ticks, digit = divmod(ticks, 36)
         stamp = _BASE36[digit] + stamp
     return [f"T{stamp}{index}{lead_id:010d}" for index in range(count)]
+
+
+def channel_ids(count: int, now: float | None = None) -> list[tuple[str, str]]:
+    """Uniqueids for the two halves of each outside call's Local channel (Originate's
+    ChannelId and OtherChannelId), so a still-ringing call can be hung up by its id.
+
+    Shaped like Asterisk's own, `<epoch>.<n>`, and 20 characters at most: VICIdial keeps
+    uniqueids in VARCHAR(20) columns and reads the epoch from them. n is `9` + the
+    microsecond + the call's index + the half, far above Asterisk's own counter.
+    """
+    if count > MULTI_MAX:
+        raise ValueError(f"at most {MULTI_MAX} calls per batch")
+    stamp = time.time() if now is None else now
+    seconds = int(stamp)
+    micro = int((stamp - seconds) * 1_000_000)
+    return [(f"{seconds}.9{micro:06d}{index}1", f"{seconds}.9{micro:06d}{index}2")
+            for index in range(count)]

@@ -10,6 +10,7 @@ import time
 from typing import Callable
 
 from . import events as ev
+from . import hangup
 from . import leg as legs
 from . import vicidial
 from .agi import Channel, Hangup
@@ -64,8 +65,16 @@ def answered(leg: Leg, row: dict) -> None:
 
 
 def declined(leg: Leg, row: dict) -> None:
-    if leg.store.end_call(row["call_3way_id"], ev.S_DECLINED, ev.DECLINED, only_from=ev.OPEN):
-        leg.log("Declined")
+    """No press in time, another key, or this leg failed: Declined. A winner whose own leg
+    failed before the agent leg reserved gives the win back, so the calls it defeated can
+    still win."""
+    cid, store = row["call_3way_id"], leg.store
+    gave_back = store.set_status(cid, ev.S_DECLINED, only_from=(ev.S_ACCEPTED,))
+    if gave_back:
+        store.reopen_defeated(row["caller_code"])
+    if gave_back or store.set_status(cid, ev.S_DECLINED, only_from=ev.OPEN):
+        if store.append_event(cid, ev.DECLINED):
+            leg.log("Declined" + (": the win is given back" if gave_back else ""))
 
 
 def hungup(leg: Leg, row: dict) -> None:
@@ -82,24 +91,28 @@ def accepted(leg: Leg, row: dict) -> None:
         store.end_call(cid, ev.S_TOOSLOW, ev.TOO_SLOW, only_from=ev.OPEN + (ev.S_DEFEATED,))
         leg.log("pressed 1 after another call of the batch won: Too Slow")
         return
-    store.append_event(cid, ev.ACCEPTED)
     leg.log("Accepted: waiting for the agent leg to reserve a conference")
     try:
         conf = wait_for_reservation(leg, cid, leg.timeouts[0] if leg.timeouts
                                     else ACCEPT_WAIT_DEFAULT_S)
     except Hangup:
+        hangup.expect()                  # log it whatever else Asterisk says
         store.end_call(cid, ev.S_HUNGUP, ev.HUNGUP, only_from=WINNING)
         store.delete_live(cid)
         leg.log("hung up while waiting for the reservation: Hungup")
         raise
     if conf is None:
         return
-    store.mark_transfer(cid)
-    vicidial.mark_conference_left(leg.conn, leg.server, conf, row["user"])
-    store.delete_live(cid)
+    if not store.mark_transfer(cid):     # the agent leg gave up on this call meanwhile
+        agent_gone(leg, cid, "the call was ended before the transfer")
+        return
     exten = leg.server.conference_exten(conf)
     leg.log(f"Transfer to {exten}@{leg.server.ext_context}")
     leg.channel.goto(leg.server.ext_context, exten)
+    leg.channel.detach()                 # into the conference now; the rest is bookkeeping
+    hangup.expect()
+    vicidial.mark_conference_left(leg.conn, leg.server, conf, row["user"])
+    store.delete_live(cid)
 
 
 def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
@@ -120,9 +133,9 @@ def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
                 agent_gone(leg, cid, f"no reservation within {timeout_s} s")
                 return None
             continue
-        if now >= next_tone:
-            leg.channel.stream_file("hold_tone")
-            next_tone = time.monotonic() + HOLD_TONE_EVERY_S
+        if now >= next_tone and not leg.channel.playing:
+            leg.channel.start_sound("hold_tone")
+            next_tone = now + HOLD_TONE_EVERY_S
         leg.channel.wait(POLL_S)
 
 
@@ -138,4 +151,4 @@ def _on_failure(leg: Leg | None, channel: Channel) -> None:
 
 
 def main(make_channel: Callable[[], Channel] = Channel) -> int:
-    return legs.run(SCRIPT, flow, _on_failure, make_channel)
+    return legs.run(SCRIPT, flow, _on_failure, make_channel, ENDING_STAGES)

@@ -80,26 +80,47 @@ def agent_session(conn: pymysql.Connection, caller_code: str) -> tuple[str, str]
     return rows[0]["server_ip"], m.group(1)
 
 
-def agent_user(conn: pymysql.Connection, lead_id: int, server_ip: str) -> str:
-    rows = query(conn, "SELECT user FROM vicidial_live_agents WHERE lead_id = %s AND server_ip = %s "
-                       "ORDER BY live_agent_id DESC LIMIT 1", (lead_id, server_ip))
+def agent_user(conn: pymysql.Connection, session: str, server_ip: str) -> str:
+    """The agent in this session on this server (by session, not by lead: two agents can
+    hold one lead, and a lead id of 0 matches any idle agent)."""
+    rows = query(conn, "SELECT user FROM vicidial_live_agents WHERE conf_exten = %s "
+                       "AND server_ip = %s ORDER BY live_agent_id DESC LIMIT 1",
+                 (session, server_ip))
     if not rows or not rows[0]["user"]:
-        raise NotFound(f"no live agent for lead {lead_id} on {server_ip}")
+        raise NotFound(f"no live agent in session {session} on {server_ip}")
     return rows[0]["user"]
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """A conference held for one transfer: `tag` is what its extension column says."""
+    conf_exten: str
+    tag: str
+
+
 def reserve_conference(conn: pymysql.Connection, srv: Server, user: str,
-                       own_session: str) -> str | None:
-    """Claim a free conference atomically (one UPDATE); None when none is free."""
+                       own_session: str) -> Reservation | None:
+    """Claim a free conference: pick one, then take it only if it is still free (so two
+    agents never get the same one, and a lost reply is settled by reading the row back).
+    None when none is free."""
     tag = f"Local/8300{user}{time.strftime('%Y%m%d%H%M%S')}"
     table = srv.conference_table
-    if not execute(conn, f"UPDATE {table} SET extension = %s, leave_3way = '0' WHERE server_ip = %s "
-                         "AND (extension = '' OR extension IS NULL) AND conf_exten <> %s "
-                         "ORDER BY conf_exten LIMIT 1", (tag, srv.server_ip, own_session)):
-        return None
-    rows = query(conn, f"SELECT conf_exten FROM {table} WHERE server_ip = %s AND extension = %s "
-                       "ORDER BY conf_exten LIMIT 1", (srv.server_ip, tag))
-    return str(rows[0]["conf_exten"]) if rows else None
+    for _ in range(3):      # another agent may take the one we picked
+        rows = query(conn, f"SELECT conf_exten FROM {table} WHERE server_ip = %s "
+                           "AND (extension = '' OR extension IS NULL) AND conf_exten <> %s "
+                           "ORDER BY conf_exten LIMIT 1", (srv.server_ip, own_session))
+        if not rows:
+            return None
+        conf = str(rows[0]["conf_exten"])
+        if execute(conn, f"UPDATE {table} SET extension = %s, leave_3way = '0' "
+                         "WHERE server_ip = %s AND conf_exten = %s "
+                         "AND (extension = '' OR extension IS NULL)",
+                   (tag, srv.server_ip, conf),
+                   check=lambda: query(conn, f"SELECT 1 FROM {table} WHERE server_ip = %s "
+                                             "AND conf_exten = %s AND extension = %s",
+                                       (srv.server_ip, conf, tag))):
+            return Reservation(conf, tag)
+    return None
 
 
 def mark_conference_left(conn: pymysql.Connection, srv: Server, conf_exten: str, user: str) -> None:
@@ -126,8 +147,9 @@ def set_custom_dialplan(conn: pymysql.Connection, text: str) -> None:
     execute(conn, "UPDATE servers SET rebuild_conf_files = 'Y' WHERE active = 'Y'")
 
 
-def release_conference(conn: pymysql.Connection, srv: Server, conf_exten: str) -> None:
-    """Give back a conference reserved for a transfer that did not happen."""
+def release_conference(conn: pymysql.Connection, srv: Server, held: Reservation) -> None:
+    """Give back a conference reserved for a transfer that did not happen (only while it
+    still carries our reservation)."""
     execute(conn, f"UPDATE {srv.conference_table} SET extension = '' WHERE server_ip = %s "
-                  "AND conf_exten = %s AND extension LIKE %s",
-            (srv.server_ip, conf_exten, "Local/8300%"))
+                  "AND conf_exten = %s AND extension = %s",
+            (srv.server_ip, held.conf_exten, held.tag))

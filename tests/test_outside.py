@@ -182,7 +182,7 @@ def test_hangup_after_the_reservation_removes_the_won_row(site):
     assert store.elect(cid, site.caller_code) and store.reserve(cid, "8600061")
     result = site.outside("hungup", cid, dead=True)
     assert result.exit_code == 0 and live(site, cid) is None
-    assert events(site, cid) == ["Started", "Reserved", "Hungup"]
+    assert events(site, cid) == ["Started", "Accepted", "Reserved", "Hungup"]
 
 
 def test_transfer_flag_only_with_the_transfer_event(site):

@@ -1,0 +1,60 @@
+"""Asterisk's SIGHUP, from the script's first line to its last.
+
+The AGI scripts install this handler before anything else is imported, so a hang-up during
+start-up is never lost. A notice only records itself, except inside `interruptible()` (a
+blocking database, AMI or channel wait), where it raises `Hangup` at once: a call whose
+database is stuck still ends as soon as Asterisk says the channel is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from typing import Iterator
+
+
+class Hangup(Exception):
+    """The channel hung up (SIGHUP, HANGUP line, 511 reply or EOF)."""
+
+
+class _State:
+    received = False        # Asterisk said the channel is gone
+    blocking = 0            # depth of interruptible waits in progress
+    expected = False        # an ending stage (h, t, i): the hang-up is why we run
+
+
+def _on_sighup(signum: int, frame: object) -> None:
+    _State.received = True
+    if _State.blocking and not _State.expected:
+        raise Hangup("SIGHUP from Asterisk")
+
+
+def install() -> None:
+    signal.signal(signal.SIGHUP, _on_sighup)
+
+
+def received() -> bool:
+    """Whether a hang-up counts now (never in an ending stage)."""
+    return _State.received and not _State.expected
+
+
+def note() -> None:
+    """A hang-up learnt another way (a HANGUP line)."""
+    _State.received = True
+
+
+def expect(ending: bool = True) -> None:
+    """Whether this run finishes its work whatever Asterisk says (stages run from h, t, i)."""
+    _State.expected = ending
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """A blocking wait that a SIGHUP cuts short (raises `Hangup`)."""
+    if received():
+        raise Hangup("SIGHUP from Asterisk")
+    _State.blocking += 1
+    try:
+        yield
+    finally:
+        _State.blocking -= 1
