@@ -16,21 +16,22 @@ def test_login_originate_response_hangup_logoff():
         client = AMIClient(ami.host, ami.port).connect()
         client.login("cron", "1234")
         first = client.originate("Local/917275551212@default", "xfer_press_dialplan", "s", 1,
-                                 '"T1" <7275550000>', 30000, {"__lead_id": "7"}, "p3w-T1")
+                                 '"T1" <7275550000>', 30000, {"__lead_id": "7"}, ("1764000000.91", "1764000000.92"))
         second = client.originate("Local/917275551213@default", "xfer_press_dialplan", "s", 1,
-                                  '"T2" <7275550000>', 30000, {"__lead_id": "7"}, "p3w-T2")
+                                  '"T2" <7275550000>', 30000, {"__lead_id": "7"}, ("1764000001.91", "1764000001.92"))
         assert first != second
         while len(client.originates) < 2:
             client.poll(1)
         assert client.originates[first].success
         assert client.originates[first].channel.startswith("Local/917275551212@default")
-        assert client.hangup("p3w-T2")
+        assert client.hangup("1764000001.91")
         assert client.redirect("SIP/x-1", "default", "78600061")
         client.logoff()
     originate = next(a for a in ami.actions if a["Action"] == "Originate")
     assert originate["Async"] == "true" and originate["CallerID"] == '"T1" <7275550000>'
-    assert originate["Timeout"] == "30000" and originate["ChannelId"] == "p3w-T1"
-    assert hung == ["p3w-T2"]
+    assert originate["Timeout"] == "30000" and originate["ChannelId"] == "1764000000.91"
+    assert originate["OtherChannelId"] == "1764000000.92"
+    assert hung == ["1764000001.91"]
     assert ami.actions[-1]["Action"] == "Logoff"
 
 
@@ -38,7 +39,7 @@ def test_failed_originate_is_reported():
     with FakeAMI(on_originate=lambda o: o.respond(False, reason="5")) as ami:
         client = AMIClient(ami.host, ami.port).connect()
         client.login("cron", "1234")
-        action = client.originate("Local/9@default", "c", "s", 1, "x", 1000, {}, "id")
+        action = client.originate("Local/9@default", "c", "s", 1, "x", 1000, {}, ("1.1", "1.2"))
         client.poll(1)
         assert not client.originates[action].success and client.originates[action].reason == "busy"
 
@@ -70,4 +71,4 @@ def test_socket_closed_mid_originate():
         client = AMIClient(ami.host, ami.port).connect()
         client.login("cron", "1234")
         with pytest.raises(AMIError, match="closed"):
-            client.originate("Local/9@default", "c", "s", 1, "x", 1000, {}, "id")
+            client.originate("Local/9@default", "c", "s", 1, "x", 1000, {}, ("1.1", "1.2"))
