@@ -1,0 +1,55 @@
+"""Outside parties on a schedule: what the number does when our call reaches it.
+
+The schedule lives in AstDB (party/<number>/<key>), which the dialplan's [press3way-party]
+reads; the test writes it over AMI before the call. Presses at moments only the test knows
+(after an event) are sent with `press`, AMI PlayDTMF on the party's own channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .dialplan import PARTY_FAMILY
+from .recorder import Recorder
+
+NEVER = 3600.0
+
+
+@dataclass(frozen=True)
+class Party:
+    number: str                  # the 10-digit phone number
+    mode: str = "answer"         # answer | busy | noanswer | congestion
+    ring: float = 0.3            # seconds of ringing before answering (or before busy)
+    press_at: float | None = None    # seconds after answering to press `digits`
+    digits: str = "1"
+    hangup_at: float = NEVER     # seconds after answering to hang up
+
+    def schedule(self) -> dict[str, str]:
+        keys = {"mode": self.mode, "ring": f"{self.ring:g}", "digits": self.digits,
+                "hangup_at": f"{self.hangup_at:g}"}
+        if self.press_at is not None:
+            keys["press_at"] = f"{self.press_at:g}"
+        return keys
+
+
+def arrange(recorder: Recorder, *parties: Party) -> None:
+    """Write each party's schedule (replacing what an earlier test left)."""
+    for party in parties:
+        family = f"{PARTY_FAMILY}/{party.number}"
+        recorder.action("DBDelTree", Family=family)
+        for key, value in party.schedule().items():
+            reply = recorder.action("DBPut", Family=family, Key=key, Val=value)
+            if reply.get("Response") != "Success":
+                raise RuntimeError(f"DBPut {family}/{key} refused: {reply.get('Message')}")
+
+
+def party_channel_prefix(dialstring: str) -> str:
+    """The start of the name of the party's half of our Local call (`;2`: the number's side)."""
+    return f"Local/{dialstring}@default-"
+
+
+def press(recorder: Recorder, channel: str, digit: str = "1", duration_ms: int = 120) -> None:
+    """The party presses `digit` now: DTMF written to its side reaches our outside leg."""
+    reply = recorder.action("PlayDTMF", Channel=channel, Digit=digit, Duration=str(duration_ms))
+    if reply.get("Response") != "Success":
+        raise RuntimeError(f"PlayDTMF on {channel} refused: {reply.get('Message')}")

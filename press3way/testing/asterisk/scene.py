@@ -1,0 +1,154 @@
+"""One 3-way call on the real Asterisk, seen from the test: set up, start, await, inspect.
+
+Channels of a call: the agent leg's AGI runs on `Local/49949907<dialstring>@default-...;2`;
+each outside leg on `Local/<dialstring>@default-...;1` (uniqueid = call id), its party on the
+`;2` half. A call has settled when the agent leg and every outside leg have either hung up or
+joined a conference.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+from ...db import Store
+from ..site import Site
+from . import manager, parties
+from .instance import Instance
+from .recorder import Event, Recorder
+
+AGENT_LEG_PREFIX = "Local/49949907"
+SETTLE_TIMEOUT_S = 60.0
+QUIET_TIMEOUT_S = 15.0
+
+
+@dataclass
+class Ending:
+    """Where a channel ended: hung up (with its cause and last place) or still in a conference."""
+    channel: str
+    hung_up: bool
+    cause: str = ""
+    context: str = ""
+    exten: str = ""
+
+
+class Scene:
+    def __init__(self, instance: Instance, site: Site):
+        self.instance, self.site = instance, site
+        self.since = 0.0
+        self.log_offset = 0
+        self.agent_ids: tuple[str, str] = ("", "")
+        self.threeway_id = ""
+
+    @property
+    def rec(self) -> Recorder:
+        return self.instance.recorder
+
+    # --- setting up ---------------------------------------------------------------------------
+    def begin(self, engine_site: Site | None = None) -> Scene:
+        """Empty tables, empty AGI log, a fresh event window; agent and customer seated."""
+        if engine_site is not None:
+            self.site = engine_site
+        self.site.reset(conf_engine="CONFBRIDGE", ami_port=self.instance.ami_port)
+        self.site.write_conf(str(self.instance.host(self.instance.conf_path)),
+                             self.instance.agi_logs)
+        logs = self.instance.host(self.instance.agi_logs)
+        shutil.rmtree(logs, ignore_errors=True)
+        os.makedirs(logs)
+        self.since = self.rec.now()
+        self.log_offset = self.instance.log_size()
+        self.agent_ids = manager.seat_agent_and_customer(self.rec, self.site.session)
+        return self
+
+    def call(self, *people: parties.Party, prefix: str = "9") -> str:
+        """Start the agent's 3-way call to the parties (two or more: a multi-call)."""
+        parties.arrange(self.rec, *people)
+        if len(people) > 1:                  # what the agent API's multi_dial_phones does
+            with self.site.connect() as conn:
+                Store(conn).arm_multi(self.site.user, [p.number for p in people])
+        self.threeway_id = manager.start_three_way(self.rec, self.site.session,
+                                                   prefix + people[0].number,
+                                                   self.site.caller_code)
+        return self.threeway_id
+
+    # --- what happened --------------------------------------------------------------------------
+    def events(self, name: str, **match: str) -> list[Event]:
+        return self.rec.find(name, self.since, **match)
+
+    def channels_created(self, prefix: str) -> list[str]:
+        return [e["Channel"] for e in self.events("Newchannel", Channel=prefix + "*")]
+
+    def outside_legs(self) -> list[str]:
+        return [c for c in self.channels_created("Local/9") if c.endswith(";1")]
+
+    def agent_leg(self) -> str:
+        legs = [c for c in self.channels_created(AGENT_LEG_PREFIX) if c.endswith(";2")]
+        return legs[0] if legs else ""
+
+    def members(self, conference: str) -> set[str]:
+        """Channels in a conference now, from the Join and Leave events."""
+        inside: set[str] = set()
+        for e in [e for e in self.rec.events if e.at >= self.since
+                  and e.name in ("ConfbridgeJoin", "ConfbridgeLeave")
+                  and e["Conference"] == conference]:
+            (inside.add if e.name == "ConfbridgeJoin" else inside.discard)(e["Channel"])
+        return inside
+
+    def ending(self, channel: str) -> Ending:
+        hangups = self.events("Hangup", Channel=channel)
+        if hangups:
+            h = hangups[-1]
+            return Ending(channel, True, h["Cause-txt"], h["Context"], h["Exten"])
+        return Ending(channel, False)
+
+    def _ended_or_joined(self, channel: str) -> bool:
+        return bool(self.events("Hangup", Channel=channel)) or any(
+            channel in self.members(e["Conference"]) for e in self.events("ConfbridgeJoin",
+                                                                          Channel=channel))
+
+    def settled(self, outside: int) -> bool:
+        legs = self.outside_legs()
+        agent = self.agent_leg()
+        return bool(agent) and self._ended_or_joined(agent) and len(legs) >= outside and all(
+            self._ended_or_joined(c) for c in legs)
+
+    def wait_settled(self, outside: int, timeout: float = SETTLE_TIMEOUT_S) -> None:
+        """Await the end of the batch: the agent leg and `outside` outside legs done."""
+        self.rec.wait(lambda: self.settled(outside), timeout,
+                      f"the agent leg and {outside} outside leg(s) to hang up or join a conference")
+
+    # --- the database -------------------------------------------------------------------------
+    def rows(self, table: str) -> list[dict]:
+        with self.site.connect() as conn, conn.cursor() as cur:
+            cur.execute(f"SELECT * FROM {table} ORDER BY call_3way_id")
+            return list(cur.fetchall())
+
+    def log_rows(self) -> list[dict]:
+        return self.rows("vicidial_3way_press_log")
+
+    def live_rows(self) -> list[dict]:
+        return self.rows("vicidial_3way_press_live")
+
+    def agi_log(self) -> str:
+        logs = self.instance.host(self.instance.agi_logs)
+        return "".join(open(logs / n, encoding="utf-8").read() for n in sorted(os.listdir(logs)))
+
+    def asterisk_log(self) -> str:
+        return self.instance.log_text(self.log_offset)
+
+    # --- afterwards --------------------------------------------------------------------------
+    def end(self) -> None:
+        """Hang up every channel left and await silence, so the next test starts empty."""
+        reply = self.rec.action("Hangup", Channel="/.*/")
+        del reply
+        self.rec.wait(lambda: not self._channels_up(), QUIET_TIMEOUT_S, "every channel to end")
+
+    def _channels_up(self) -> set[str]:
+        up: set[str] = set()
+        for e in self.rec.events:
+            if e.name == "Newchannel":
+                up.add(e["Uniqueid"])
+            elif e.name == "Hangup":
+                up.discard(e["Uniqueid"])
+        return up
