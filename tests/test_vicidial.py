@@ -19,7 +19,7 @@ def test_lead_from_caller_code():
 def test_session_user_and_server(site):
     conn = site.connect()
     assert vicidial.agent_session(conn, site.caller_code) == (site.server_ip, site.session)
-    assert vicidial.agent_user(conn, site.lead_id, site.server_ip) == site.user
+    assert vicidial.agent_user(conn, site.session, site.server_ip) == site.user
     assert vicidial.server(conn, site.server_ip).conference_exten("8600061") == "78600061"
     with pytest.raises(vicidial.NotFound, match="no vicidial_manager row"):
         vicidial.agent_session(conn, "DC999999W0000000001W")
@@ -31,9 +31,32 @@ def test_reservation_skips_own_session_and_release_gives_it_back(site):
     sql(site, "UPDATE vicidial_conferences SET extension = '' WHERE conf_exten = %s",
         (site.session,))
     first = vicidial.reserve_conference(conn, srv, site.user, site.session)
-    assert first == "8600061"                      # not the agent's own 8600051
+    assert first.conf_exten == "8600061"           # not the agent's own 8600051
     vicidial.release_conference(conn, srv, first)
-    assert vicidial.reserve_conference(conn, srv, site.user, site.session) == "8600061"
+    assert vicidial.reserve_conference(conn, srv, site.user, site.session).conf_exten == "8600061"
+
+
+def test_one_user_reserving_twice_in_one_second_gets_two_and_gives_back_each(site):
+    """The tag (user + second) is not unique: each reservation knows its own conference."""
+    conn = site.connect()
+    srv = vicidial.server(conn, site.server_ip)
+    first = vicidial.reserve_conference(conn, srv, site.user, site.session)
+    second = vicidial.reserve_conference(conn, srv, site.user, site.session)
+    assert first.conf_exten != second.conf_exten
+    vicidial.release_conference(conn, srv, second)
+    vicidial.release_conference(conn, srv, first)
+    held = sql(site, "SELECT conf_exten FROM vicidial_conferences WHERE extension LIKE 'Local/8300%%'")
+    assert held == []
+
+
+def test_agent_found_by_session_when_two_agents_hold_one_lead(site):
+    """A closer and the fronter on the same lead: each 3-way call is its own agent's."""
+    sql(site, "INSERT INTO vicidial_live_agents (user, server_ip, conf_exten, status, lead_id, "
+              "campaign_id) VALUES ('7777', %s, '8600052', 'INCALL', %s, 'TESTCAMP')",
+        (site.server_ip, site.lead_id))
+    conn = site.connect()
+    assert vicidial.agent_user(conn, site.session, site.server_ip) == site.user
+    assert vicidial.agent_user(conn, "8600052", site.server_ip) == "7777"
 
 
 def _reserve(args) -> str | None:
@@ -46,5 +69,5 @@ def _reserve(args) -> str | None:
 def test_two_agents_never_get_the_same_conference(site):
     with multiprocessing.get_context("fork").Pool(6) as pool:
         got = pool.map(_reserve, [(site, n) for n in range(6)])
-    reserved = [g for g in got if g is not None]
+    reserved = [g.conf_exten for g in got if g is not None]
     assert len(reserved) == 3 and len(set(reserved)) == 3      # three free conferences
