@@ -139,8 +139,10 @@ class AMIClient:
 
     def stop_playback(self, channel: str) -> bool:
         """End the sound a channel is playing now (an AGI's STREAM FILE returns at once)."""
-        return self.request("ControlPlayback", [("Channel", channel), ("Control", "stop")]
-                            ).get("Response") == "Success"
+        reply = self.request("ControlPlayback", [("Channel", channel), ("Control", "stop")])
+        if reply.get("Response") != "Success":
+            raise AMIError(f"ControlPlayback refused: {reply.get('Message', '')}")
+        return True
 
     def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> bool:
         return self.request("Redirect", [("Channel", channel), ("Context", context),

@@ -16,6 +16,7 @@ MODULES = (
     "bridge_simple", "bridge_softmix", "bridge_builtin_features", "bridge_holding",
     "chan_bridge_media", "app_confbridge",
     "app_dial", "app_playback", "app_senddtmf", "app_exec", "app_verbose",
+    "app_controlplayback",          # also the AMI action ControlPlayback (stops a hold tone)
     "func_db", "func_callerid", "func_channel", "func_strings", "func_logic", "func_math",
     "format_gsm", "format_sln", "format_pcm", "codec_gsm", "codec_ulaw", "codec_alaw",
     "codec_resample",
