@@ -117,9 +117,12 @@ class Batch:
             if n:
                 self.leg.channel.wait(pacing)
                 self.store.touch_heartbeat(self.agent.caller_code)
+            if time.monotonic() >= deadline:    # the rest are never launched, nor logged
+                self.leg.log.error(f"the agent timeout ran out after placing {n} of "
+                                   f"{len(self.calls)} calls")
+                self.calls = self.calls[:n]
+                return
             self.store.start_call(call)
-            if not ami_error and time.monotonic() >= deadline:
-                ami_error = "the agent timeout ran out while placing the calls"
             if ami_error:
                 self._failed(call.call_3way_id, ami_error)
                 continue
