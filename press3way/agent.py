@@ -22,8 +22,11 @@ from .leg import Leg
 SCRIPT = "agi-3way_press_agent.agi"
 AGENT_TIMEOUT_S = 100          # how long the agent and customer wait for a winner
 DIAL_TIMEOUT_S = 80            # how long each outside call may ring
-POLL_S = 0.03
-HEARTBEAT_EVERY_S = 1.0        # the outside legs call us gone after 9 s
+POLL_S = 0.03                  # how often the batch is read when AMI cannot tell us
+SAFETY_POLL_S = 0.5            # ...when AMI wakes us on every event about the batch
+FAST_POLL_S = 0.015            # ...for a moment after such an event
+FAST_WINDOW_S = 1.0
+HEARTBEAT_EVERY_S = 1.5        # the outside legs call us gone after 9 s
 HOLD_TONE_EVERY_S = 5.0
 DEFAULT_PACING_S = 0.025
 OUTSIDE_CONTEXT = "xfer_press_dialplan"
@@ -89,8 +92,10 @@ class Batch:
         # call id -> uniqueids of its Local channel's halves (hang-up by id while ringing)
         self.uniqueids = dict(zip((call.call_3way_id for call in calls),
                                   numbers.channel_ids(len(calls))))
+        self._our_uniqueids = {uid for ids in self.uniqueids.values() for uid in ids}
         self.held: vicidial.Reservation | None = None     # reserved, not yet handed over
         self.handed_over = False                          # the winner holds the conference
+        self._no_conference_logged = False
 
     def run(self, dial_timeout: int, deadline: float, agent_timeout: int) -> None:
         try:
@@ -144,7 +149,9 @@ class Batch:
         srv, cfg = self.leg.server, self.leg.cfg
         try:
             self.ami = AMIClient(cfg.ami_host or srv.telnet_host, cfg.ami_port or srv.telnet_port)
-            self.ami.connect().login(cfg.ami_user or srv.ami_user, cfg.ami_secret or srv.ami_secret)
+            self.ami.connect().login(cfg.ami_user or srv.ami_user, cfg.ami_secret or srv.ami_secret,
+                                     events="call,user")
+            self.ami.watch = self._concerns
             return ""
         except AMIError as exc:
             self.ami = None
@@ -156,28 +163,19 @@ class Batch:
 
     # --- waiting -----------------------------------------------------------------------
     def wait_for_decision(self, deadline: float, agent_timeout: int) -> None:
+        """Read the batch when AMI says something happened to it (a winner's notice, a
+        hang-up, a failed originate), and otherwise only every SAFETY_POLL_S."""
         now = time.monotonic()
+        next_poll, fast_until = now, 0.0
         next_beat, next_tone = now + HEARTBEAT_EVERY_S, now + HOLD_TONE_EVERY_S
-        no_conference_logged = False
         while True:
-            self._collect_originate_failures()
-            rows = self.store.batch(self.agent.caller_code)
-            winner = next((r for r in rows if r["status"] == ev.S_ACCEPTED), None)
-            if winner is not None:
-                if self._transfer(winner, rows):
-                    return
-                if self.held is None and not no_conference_logged:
-                    self.leg.log.error("no free conference to reserve; still trying")
-                    no_conference_logged = True
-            for row in rows:
-                if row["status"] in ev.FINISHED:
-                    self.store.delete_live(row["call_3way_id"])
-            if not any(r["status"] in ev.OPEN + (ev.S_ACCEPTED,) for r in rows):
-                # left: nothing, or calls defeated by a winner who hung up before the transfer
-                self._abandon(ev.DEFEATED, "no outside call can still win")
-                self._end("every outside call ended without a transfer")
-                return
             now = time.monotonic()
+            if now >= next_poll:
+                if self._decided(self.store.batch(self.agent.caller_code)):
+                    return
+                now = time.monotonic()
+                next_poll = now + (POLL_S if self.ami is None else
+                                   FAST_POLL_S if now < fast_until else SAFETY_POLL_S)
             if now >= deadline:
                 self._abandon(ev.TIMEOUT, f"no winner within {agent_timeout} s")
                 self._end("Timeout")
@@ -188,22 +186,57 @@ class Batch:
             if now >= next_tone and not self.leg.channel.playing:
                 self.leg.channel.start_sound("hold_tone")
                 next_tone = now + HOLD_TONE_EVERY_S
-            self.leg.channel.wait(POLL_S)
+            until = min(next_poll, next_beat, next_tone, deadline) - time.monotonic()
+            wake_on = [self.ami.fileno()] if self.ami is not None else []
+            if self.leg.channel.wait(max(until, 0.0), wake_on) and self._collect_ami():
+                fast_until = time.monotonic() + FAST_WINDOW_S
+                next_poll = time.monotonic()
 
-    def _collect_originate_failures(self) -> None:
+    def _decided(self, rows: list[dict]) -> bool:
+        """Act on the batch's rows: transfer to a winner, or end when nobody can win."""
+        winner = next((r for r in rows if r["status"] == ev.S_ACCEPTED), None)
+        if winner is not None:
+            if self._transfer(winner, rows):
+                return True
+            if self.held is None and not self._no_conference_logged:
+                self.leg.log.error("no free conference to reserve; still trying")
+                self._no_conference_logged = True
+        for row in rows:
+            if row["status"] in ev.FINISHED:
+                self.store.delete_live(row["call_3way_id"])
+        if any(r["status"] in ev.OPEN + (ev.S_ACCEPTED,) for r in rows):
+            return False
+        # left: nothing, or calls defeated by a winner who hung up before the transfer
+        self._abandon(ev.DEFEATED, "no outside call can still win")
+        self._end("every outside call ended without a transfer")
+        return True
+
+    def _concerns(self, event: dict[str, str]) -> bool:
+        """AMI events that may change the batch: a winner's notice, one of our calls ending."""
+        name = event.get("Event")
+        if name == "UserEvent":
+            return event.get("UserEvent") == ev.WIN_NOTICE and event.get("Call") in self.uniqueids
+        return name == "Hangup" and event.get("Uniqueid") in self._our_uniqueids
+
+    def _collect_ami(self) -> bool:
+        """Take in AMI's news; True when something about the batch happened."""
         if self.ami is None:
-            return
+            return False
         try:
             self.ami.poll()
         except AMIError as exc:
             self.leg.log.error(f"AMI connection lost: {exc}; watching the database only")
             self.ami = None
-            return
+            return True
+        news = bool(self.ami.noticed)
+        self.ami.noticed.clear()
         for action_id, result in list(self.ami.originates.items()):
             call_id = self.originates.pop(action_id, None)
             del self.ami.originates[action_id]
             if call_id and not result.success:
                 self._failed(call_id, f"originate failed ({result.reason})")
+                news = True
+        return news
 
     # --- the outcomes ------------------------------------------------------------------
     def _transfer(self, winner: dict, rows: list[dict]) -> bool:

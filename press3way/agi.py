@@ -13,7 +13,7 @@ import os
 import re
 import select
 import sys
-from typing import IO, Callable
+from typing import IO, Callable, Sequence
 
 from asterisk import agi as pyst
 
@@ -188,27 +188,31 @@ class Channel:
         self._execute("SET EXTENSION", "i")
         self._execute("SET PRIORITY", 1)
 
-    def wait(self, seconds: float) -> None:
+    def wait(self, seconds: float, wake_on: Sequence[int] = ()) -> bool:
         """Sleep at most `seconds`, waking with `Hangup` as soon as Asterisk says the channel
-        is gone, and early when a sound being played ends."""
+        is gone, early when a sound being played ends, and (returning True) as soon as one of
+        the file descriptors `wake_on` has something to read."""
         self.check()
         try:
             fd = self._stdin.fileno()
         except (OSError, io.UnsupportedOperation):
             fd = None
+        watched = ([fd] if fd is not None else []) + list(wake_on)
         with hangup.interruptible():
-            if fd is None:
-                select.select([], [], [], seconds)
-                ready = False
-            else:
-                ready = bool(select.select([fd], [], [], seconds)[0])
-        if ready:
+            ready = select.select(watched, [], [], seconds)[0] if watched else \
+                select.select([], [], [], seconds)[0]
+        if fd is not None and fd in ready:
             if self._playing:
                 self.finish_sound()
             else:
                 line = os.read(fd, 4096)
                 raise Hangup("EOF on the AGI channel" if not line else "HANGUP line from Asterisk")
         self.check()
+        return any(f in ready for f in wake_on)
+
+    def exec(self, application: str, options: str) -> None:
+        """Run a dialplan application on this channel (AGI EXEC)."""
+        self._execute("EXEC", application, f'"{options}"')
 
 
 def parse_stage(argument: str) -> tuple[str, list[int]]:

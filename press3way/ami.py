@@ -11,6 +11,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Callable
 
 from . import hangup
 
@@ -40,6 +41,8 @@ class AMIClient:
         self._offset = 0                     # where the next unparsed message starts
         self._responses: dict[str, Message] = {}
         self.originates: dict[str, OriginateResult] = {}    # ActionID -> OriginateResponse
+        self.watch: Callable[[Message], bool] | None = None  # events the caller wants to see
+        self.noticed: list[Message] = []                     # ...and here they are
         self.banner = ""
 
     # --- connection ---------------------------------------------------------------------
@@ -58,13 +61,19 @@ class AMIClient:
             raise AMIError(f"not an AMI server at {self.host}:{self.port}: {self.banner[:60]!r}")
         return self
 
-    def login(self, user: str, secret: str) -> None:
+    def login(self, user: str, secret: str, events: str = "call") -> None:
+        """`events`: the classes to receive (OriginateResponse and Hangup are `call`; a busy
+        server's other events are not ours to read)."""
         reply = self.request("Login", [("Username", user), ("Secret", secret),
-                                       # OriginateResponse is a `call` event; the rest of a busy
-                                       # server's events are not ours to read
-                                       ("Events", "call")])
+                                       ("Events", events)])
         if reply.get("Response") != "Success":
             raise AMIError(f"AMI login as {user!r} refused: {reply.get('Message', '')}")
+
+    def fileno(self) -> int:
+        """The socket, to wait on together with other input."""
+        if self._sock is None:
+            raise AMIError("AMI not connected")
+        return self._sock.fileno()
 
     def close(self) -> None:
         if self._sock is not None:
@@ -165,6 +174,8 @@ class AMIClient:
                 REASONS.get(reason, reason))
         elif "Response" in message and "ActionID" in message:
             self._responses[message["ActionID"]] = message
+        elif self.watch is not None and "Event" in message and self.watch(message):
+            self.noticed.append(message)
 
     def _read_message(self, deadline: float) -> Message:
         while (message := self._next_message()) is None:

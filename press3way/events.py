@@ -41,6 +41,9 @@ WON = (S_ACCEPTED, S_RESERVED, S_TRANSFER)
 # The outside call is over; the agent leg removes these rows.
 FINISHED = (S_DECLINED, S_TOOSLOW, S_HUNGUP, S_AGENTGONE)
 
+# The AMI UserEvent a winning outside leg sends, so the agent leg wakes without polling.
+WIN_NOTICE = "Press3wayWon"
+
 SEPARATOR = "|"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 

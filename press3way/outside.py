@@ -13,13 +13,14 @@ from . import events as ev
 from . import hangup
 from . import leg as legs
 from . import vicidial
-from .agi import Channel, Hangup
+from .agi import AgiError, Channel, Hangup
 from .leg import Leg
 
 SCRIPT = "agi-3way_press_outside.agi"
 ACCEPT_WAIT_DEFAULT_S = 10
 WINNING = (ev.S_ACCEPTED, ev.S_RESERVED)    # this call won; its row is its own to remove
-POLL_S = 0.04
+FIRST_POLL_S = 0.01          # the reservation usually comes within tens of milliseconds...
+MAX_POLL_S = 0.25            # ...so the row is read often at first, then less and less
 HOLD_TONE_EVERY_S = 5
 
 
@@ -92,6 +93,10 @@ def accepted(leg: Leg, row: dict) -> None:
         leg.log("pressed 1 after another call of the batch won: Too Slow")
         return
     leg.log("Accepted: waiting for the agent leg to reserve a conference")
+    try:                    # wakes the agent leg at once (else it reads the batch soon anyway)
+        leg.channel.exec("UserEvent", f"{ev.WIN_NOTICE},Call: {cid}")
+    except AgiError as exc:
+        leg.log.error(f"could not notify the agent leg: {exc}")
     try:
         conf = wait_for_reservation(leg, cid, leg.timeouts[0] if leg.timeouts
                                     else ACCEPT_WAIT_DEFAULT_S)
@@ -119,6 +124,7 @@ def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
     """Poll the live row until RESERVED; the conference, or None once Agent Gone was logged."""
     deadline = time.monotonic() + timeout_s
     next_tone = time.monotonic() + HOLD_TONE_EVERY_S
+    poll = FIRST_POLL_S
     while True:
         row = leg.store.live_call(cid)
         if row is None or row["agent_gone"]:
@@ -136,7 +142,8 @@ def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
         if now >= next_tone and not leg.channel.playing:
             leg.channel.start_sound("hold_tone")
             next_tone = now + HOLD_TONE_EVERY_S
-        leg.channel.wait(POLL_S)
+        leg.channel.wait(min(poll, max(deadline - now, 0.0)))
+        poll = min(poll * 1.5, MAX_POLL_S)
 
 
 STAGES = {"answered": answered, "accepted": accepted, "declined": declined, "hungup": hungup}
