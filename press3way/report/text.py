@@ -19,9 +19,11 @@ WIDTH = 100                      # every line of a terminal table fits this many
 INDENT = "    "                  # a call's result text, on the lines under its row
 GAP = "  "
 
-DETAIL_HEADERS = ("Date Time", "User", "Lead", "Phone", "CID", "Channel", "Server", "Xfer")
-# How far each column may shrink when a table is too wide, in this order: (column, width).
-DETAIL_SHRINK = ((5, 8), (6, 8), (4, 8), (1, 8), (3, 10), (2, 7))
+# As VICIdial's own report table: no Transfer column (the colour and the result show it).
+DETAIL_HEADERS = ("Date Time", "User", "Lead", "Phone", "CID", "Channel", "Server")
+# How far columns may shrink when a table is too wide, in this order: (column, width). With
+# every column at its longest (VARCHAR sizes) the channel keeps 9; an IP address is never cut.
+DETAIL_SHRINK = ((5, 16), (1, 10), (4, 11), (3, 14), (5, 9))
 LEAD_HEADERS = ("#", "DATE/TIME", "PHONE", "USER")
 LEAD_SHRINK = ((3, 8), (2, 10))
 PHONE_HEADERS = ("Phone", "Calls", "Answered", "Accepted", "Transfers", "Too Slow", "Defeated",
@@ -115,7 +117,7 @@ def table(report: Report, colour: bool = False) -> str:
 
 def _detail(row: Row) -> tuple[str, ...]:
     return (row.when, row.user, row.lead, row.phone_number, row.outbound_cid, row.call_channel,
-            row.server_ip, str(row.transfer))
+            row.server_ip)
 
 
 def lead_table(lead_id: int, rows: Sequence[Row], archive: bool, colour: bool = False) -> str:
