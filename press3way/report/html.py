@@ -78,7 +78,7 @@ PHONE_HEADERS = ("Phone", "Calls", "Answered", "Accepted", "Transfers", "Too Slo
 MEASURES = (("calls", "#d5dbe3"), ("answered", "#8db6e0"), ("accepted", "#4f8fd0"),
             ("transfers", "#1f5a96"))
 CHART_MAX = 20
-LABEL_W, CHART_W, ROW_H, NOTE_W = 150, 480, 26, 260
+LABEL_W, CHART_W, ROW_H, NOTE_W = 150, 480, 34, 340
 
 
 def _bar(x: float, y: float, w: float, h: float, colour: str, **data: str) -> str:
@@ -113,8 +113,8 @@ def phone_svg(figures: list[PhoneFigures]) -> str:
             parts.append(_bar(LABEL_W, y + 2 + inset, w, ROW_H - 6 - 2 * inset, colour,
                               phone=f.phone, measure=name))
         parts.append(f'<text x="{LABEL_W + CHART_W + 8}" y="{y + ROW_H / 2 + 4:.0f}">'
-                     f"{f.calls} calls, {f.answered} answered, {f.accepted} accepted, "
-                     f"{f.transfers} transfers</text>")
+                     f"calls {f.calls}, answered {f.answered}, accepted {f.accepted}, "
+                     f"transfers {f.transfers}</text>")
     if len(figures) > CHART_MAX:
         parts.append(f'<text x="{LABEL_W}" y="{height - 6}">the {CHART_MAX} most called of '
                      f"{len(figures)} numbers</text>")
