@@ -61,7 +61,7 @@ class Commands(click.Group):
         except Exception as exc:
             if os.environ.get("PRESS3WAY_DEBUG"):
                 raise
-            raise Refused(f"unexpected {type(exc).__name__}: {describe(exc)} "
+            raise Refused(f"internal error, {type(exc).__name__}: {describe(exc)} "
                           "(PRESS3WAY_DEBUG=1 shows where)") from None
 
 
@@ -278,7 +278,7 @@ def _server(text: str) -> dict:
 def simulate(parties, scenario, dialstring, agent_hangup, conf_engine, engine, timeouts,
              dialplan_file, sound_scale, server, quiet):
     """Play whole 3-way calls through the dialplan with fake Asterisk parts and a real DB."""
-    from .testing.demo import dialplan_text, outcome, simulate as run
+    from .testing.demo import dialplan_text, outcome, simulate as run, timeline
 
     try:
         lines = [line.strip() for line in scenario] if scenario else []
@@ -294,11 +294,10 @@ def simulate(parties, scenario, dialstring, agent_hangup, conf_engine, engine, t
     server_settings = _server(server) if server is not None else None
     if server_settings is None:
         _need_throwaway_mariadb()
-    if not quiet:
-        click.echo("Timeline (seconds):")
     result = run(party_list, server=server_settings, engine=engine, timeouts=knobs,
                  dialstring=dialstring, agent_hangup=agent_hangup, conf_engine=conf_engine,
-                 sound_scale=sound_scale, dialplan_text=plan, out=None if quiet else click.echo)
+                 sound_scale=sound_scale, dialplan_text=plan,
+                 out=None if quiet else timeline(click.echo))
     click.echo(("" if quiet else "\n") + outcome(result))
     sys.exit(0 if result.live_rows == 0 else 1)
 

@@ -46,6 +46,19 @@ def simulate(parties: list[Party], *, server: dict | None = None, engine: str = 
         return Simulation(site, conf, parties, out=out, **options).run()
 
 
+def timeline(echo: Callable[[str], None]) -> Callable[[str], None]:
+    """Prints the simulation's events as they happen, under a heading printed with the first
+    (so a simulation that cannot start prints only its error)."""
+    started = []
+
+    def out(line: str) -> None:
+        if not started:
+            started.append(True)
+            echo("Timeline (seconds):")
+        echo(line)
+    return out
+
+
 def outcome(result: SimResult) -> str:
     """Where each channel ended, the batch's log rows and the live rows left: what follows the
     timeline, which the simulation already printed as it went."""
@@ -63,9 +76,10 @@ def run_demo(echo: Callable[[str], None]) -> int:
          "throwaway MariaDB\n")
     for party in DEMO_PARTIES:
         echo(f"  party {party}")
-    echo("\nstarting MariaDB ...\nTimeline (seconds):")
+    echo("\nstarting MariaDB ...")
     result = simulate([parse_party(p) for p in DEMO_PARTIES],
-                      timeouts=Timeouts(agent=20, dial=10, press=5, accept=10), out=echo)
+                      timeouts=Timeouts(agent=20, dial=10, press=5, accept=10),
+                      out=timeline(echo))
     echo("\n" + outcome(result))
     transferred = sum(1 for r in result.log_rows if r["call_transfer"] == "Y")
     echo(f"\n{transferred} transfer, {len(result.log_rows)} calls, {result.live_rows} live rows left")
