@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from press3way.cli import main
 from press3way.testing.site import Site
+from tests.helpers import sql, start_calls
 
 # What a shell can hand a program: no NUL, no lone surrogates.
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
@@ -50,6 +51,9 @@ def world(mariadb, tmp_path_factory):
     site = Site(server=mariadb, db_name="press3way_cli_errors")
     site.create("InnoDB")
     site.reset()
+    for call_id in start_calls(site, 3):         # rows for the reports to render
+        sql(site, "UPDATE vicidial_3way_press_log SET call_date = '2026-03-01 10:00:00', "
+                  "call_channel = %s WHERE call_3way_id = %s", ("SIP/\x1b[2J<b>\"x", call_id))
     base = tmp_path_factory.mktemp("cli-errors")
     (base / "agi").mkdir()
     (base / "text.txt").write_text("hello\n")
@@ -106,6 +110,9 @@ def arguments(command: str, world: dict) -> st.SearchStrategy:
                                                   "--dialplan-file",
                                                   str(world["base"] / "ext.conf"),
                                                   "--dry-run"])
+    if command == "report":                   # often a valid range, so the reports render
+        return st.one_of(generated, generated.map(
+            lambda args: ["--start", "2026-01-01", "--end", "2026-12-31", *args]))
     if command == "live":
         return generated.map(lambda args: args + ["--count", "1"])
     if command == "fake-agi":
