@@ -25,10 +25,13 @@ from . import __version__
 
 
 class Refused(click.ClickException):
-    """A failure shown as exactly one line."""
+    """A failure shown as exactly one line, with any control character of an input spelled
+    out (it must not drive the terminal)."""
 
     def __init__(self, message: str, exit_code: int = 1):
-        super().__init__(" ".join(message.split()))
+        from .report.text import printable
+
+        super().__init__(printable(" ".join(message.split())))
         self.exit_code = exit_code
 
 
@@ -43,8 +46,24 @@ def describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())      # click >= 8.2
+
+
+def _usage(exc: click.UsageError) -> Refused:
+    hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+    return Refused(exc.format_message() + hint, exc.exit_code)
+
+
 class Commands(click.Group):
     """Runs a command and turns its failure into one line (see the module docstring)."""
+
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except _HELP:                          # `press3way` alone shows the help
+            raise
+        except click.UsageError as exc:        # `press3way --bogus`
+            raise _usage(exc) from None
 
     def invoke(self, ctx: click.Context):
         try:
@@ -52,8 +71,7 @@ class Commands(click.Group):
         except (click.exceptions.Exit, click.Abort, Refused):
             raise
         except click.UsageError as exc:
-            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-            raise Refused(exc.format_message() + hint, exc.exit_code) from None
+            raise _usage(exc) from None
         except click.ClickException as exc:
             raise Refused(exc.format_message(), exc.exit_code) from None
         except _admin_errors() as exc:

@@ -151,6 +151,14 @@ def test_every_failure_is_one_line(world, command, monkeypatch):
     one_run()
 
 
+@pytest.mark.parametrize("args", [["--bogus"], ["nosuch"], ["--version", "x"], ["-h", "report"]])
+def test_the_group_itself(world, args):
+    result = CliRunner().invoke(main, args, prog_name="press3way",
+                                env={"PRESS3WAY_CONF": world["conf"]})
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 0 or result.stderr.count("\n") == 1
+
+
 def test_a_refusal_names_the_problem_without_python_words(world):
     """The issue's cases, each in words an administrator reads."""
     runner = CliRunner()

@@ -88,6 +88,15 @@ def test_cancel_withdraws_an_armed_list(site):
     assert multi(site, site.user, PHONES).exit_code == 0             # and may arm again
 
 
+def test_busy_agent_is_refused_and_another_logged_in_agent_is_free(site):
+    start_calls(site, 2)
+    assert f"user {site.user} still has 2 unfinished" in one_error(multi(site, site.user, PHONES))
+    sql(site, "INSERT INTO vicidial_live_agents (user, server_ip, conf_exten, lead_id) "
+              "VALUES ('7777', %s, '8600052', 0)", (site.server_ip,))
+    assert multi(site, "7777", PHONES).exit_code == 0
+    assert [r["user"] for r in sql(site, f"SELECT user FROM {MULTI}")] == ["7777"]
+
+
 def test_show_without_a_list(site):
     shown = multi(site, site.user, "--show")
     assert (shown.exit_code, shown.stdout) == (0, f"user {site.user} has no multi-call list\n")
