@@ -18,6 +18,7 @@ from .db import MULTI, Store
 # How old a NEW list may be and still be dialled (the agent leg's rule, defined in db).
 MAX_AGE_S: int = getattr(db, "MULTI_MAX_AGE_S", 300)
 NEW, PROCESSING, CANCELLED = "NEW", "PROCESSING", "CANCELLED"
+EXPIRED = "EXPIRED"        # set by the agent leg when it finds a NEW list too old to dial
 _NO_SUCH_TABLE = 1146
 
 
@@ -35,7 +36,8 @@ class MultiList:
 
     @property
     def expired(self) -> bool:
-        return self.status == NEW and (self.age_s is None or self.age_s > MAX_AGE_S)
+        return self.status == EXPIRED or (
+            self.status == NEW and (self.age_s is None or self.age_s > MAX_AGE_S))
 
     @property
     def armed(self) -> bool:

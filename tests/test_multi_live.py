@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from press3way import events as ev
+from press3way import db, events as ev
 from press3way.db import LIVE, MULTI, Store, execute
 from press3way.multi import MAX_AGE_S
 from press3way.testing.site import Site
@@ -27,6 +27,13 @@ def multi(site, *args: str):
 def row(site) -> dict:
     (found,) = sql(site, f"SELECT * FROM {MULTI} WHERE user = %s", (site.user,))
     return found
+
+
+def claimed(site) -> list[str] | None:
+    """What the agent leg's next call would dial (claim_multi returns (numbers, why not) on
+    main, the numbers alone before)."""
+    taken = Store(site.connect()).claim_multi(site.user)
+    return taken[0] if isinstance(taken, tuple) else taken
 
 
 def one_error(result, exit_code: int = 1) -> str:
@@ -48,7 +55,7 @@ def test_arm_show_and_the_next_call_takes_it(site):
     assert shown.startswith(f"user {site.user}: 2 number(s) 7275551212, 7275551213, written ")
     assert "status NEW: the next 3-way call dials them (expires in" in shown
 
-    assert Store(site.connect()).claim_multi(site.user) == ["7275551212", "7275551213"]
+    assert claimed(site) == ["7275551212", "7275551213"]
     assert "status PROCESSING: a 3-way call took it" in multi(site, site.user, "--show").stdout
 
 
@@ -72,6 +79,9 @@ def test_an_expired_list_says_so_and_may_be_replaced(site):
             (MAX_AGE_S + 1,))
     shown = multi(site, site.user, "--show").stdout
     assert f"status NEW: expired (older than {MAX_AGE_S} s), no call will dial it" in shown
+    if hasattr(db, "MULTI_MAX_AGE_S"):          # the agent leg knows the rule (main's db.py)
+        assert claimed(site) is None
+    assert f"expired (older than {MAX_AGE_S} s)" in multi(site, site.user, "--show").stdout
     assert multi(site, site.user, "7275559999").exit_code == 0      # nothing armed to lose
     assert row(site)["phone_numbers"] == "7275559999"
 
@@ -82,7 +92,7 @@ def test_cancel_withdraws_an_armed_list(site):
     assert cancelled.exit_code == 0
     assert cancelled.stdout == f"user {site.user}: cancelled the list 7275551212, 7275551213\n"
     assert row(site)["status"] == "CANCELLED"
-    assert Store(site.connect()).claim_multi(site.user) is None     # the agent leg skips it
+    assert claimed(site) is None                                     # the agent leg skips it
     assert "status CANCELLED: cancelled" in multi(site, site.user, "--show").stdout
     assert "has no armed list to cancel" in one_error(multi(site, site.user, "--cancel"))
     assert multi(site, site.user, PHONES).exit_code == 0             # and may arm again
