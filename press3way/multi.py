@@ -44,20 +44,22 @@ class MultiList:
         """The user's next 3-way call would dial it."""
         return self.status == NEW and not self.expired
 
+    def state(self) -> str:
+        """What becomes of the list, in words."""
+        if self.armed:
+            return f"the next 3-way call dials them (expires in {MAX_AGE_S - (self.age_s or 0)} s)"
+        if self.expired:
+            return f"expired (older than {MAX_AGE_S} s), no call will dial it"
+        if self.status == PROCESSING:
+            return "a 3-way call took it"
+        if self.status == CANCELLED:
+            return "cancelled"
+        return "no call will dial it"
+
     def describe(self) -> str:
         age = "at an unknown time" if self.age_s is None else f"{self.age_s} s ago"
-        head = (f"user {self.user}: {len(self.phones)} number(s) {', '.join(self.phones)}, "
-                f"written {age}, status {self.status or '(empty)'}")
-        if self.armed:
-            return (f"{head}: the next 3-way call dials them (expires in "
-                    f"{MAX_AGE_S - (self.age_s or 0)} s)")
-        if self.expired:
-            return f"{head}: expired (older than {MAX_AGE_S} s), no call will dial it"
-        if self.status == PROCESSING:
-            return f"{head}: a 3-way call took it"
-        if self.status == CANCELLED:
-            return f"{head}: cancelled"
-        return f"{head}: no call will dial it"
+        return (f"user {self.user}: {len(self.phones)} number(s) {', '.join(self.phones)}, "
+                f"written {age}, status {self.status or '(empty)'}: {self.state()}")
 
 
 def current(conn: pymysql.Connection, user: str) -> MultiList | None:
@@ -119,7 +121,7 @@ def cancel(conn: pymysql.Connection, user: str) -> MultiList:
     before = current(conn, user)
     if before is None or not before.armed:
         raise MultiError(f"user {user} has no armed list to cancel"
-                         + (f" ({before.describe().split(': ', 1)[1]})" if before else ""))
+                         + (f" (its list: {before.state()})" if before else ""))
     done = db.execute(conn, f"UPDATE {MULTI} SET status = %s WHERE user = %s AND status = %s",
                       (CANCELLED, user, NEW))
     if not done:
