@@ -131,7 +131,7 @@ def test_every_failure_is_one_line(world, command, monkeypatch):
     runner = CliRunner()
     monkeypatch.chdir(world["base"])          # relative paths land in the temporary directory
 
-    @settings(max_examples=40, deadline=None, database=None,
+    @settings(max_examples=80, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(args=arguments(command, world))
     def one_run(args):
