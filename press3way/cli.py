@@ -205,13 +205,13 @@ def fake_agi(script, args, env, variables, digits, hangup_at, hangup_mode, dead,
     sys.exit(0 if result.exit_code == 0 else 1)
 
 
-def _need_throwaway_mariadb() -> None:
+def _need_throwaway_mariadb(otherwise: str = "") -> None:
     """A throwaway MariaDB needs the `sim` extra and MariaDB's server binaries: say which."""
     from .testing.mariadb import binaries
 
     if importlib.util.find_spec("pytest_mysql") is None:
-        raise Refused("a throwaway MariaDB needs the sim extra: pip install 'press3way[sim]' "
-                      "(or give --server HOST:PORT:USER:PASSWORD)")
+        raise Refused("a throwaway MariaDB needs the sim extra: pip install 'press3way[sim]'"
+                      + (f" ({otherwise})" if otherwise else ""))
     binaries()
 
 
@@ -311,7 +311,7 @@ def simulate(parties, scenario, dialstring, agent_hangup, conf_engine, engine, t
                                  param_hint="--dialstring")
     server_settings = _server(server) if server is not None else None
     if server_settings is None:
-        _need_throwaway_mariadb()
+        _need_throwaway_mariadb("or give --server HOST:PORT:USER:PASSWORD")
     result = run(party_list, server=server_settings, engine=engine, timeouts=knobs,
                  dialstring=dialstring, agent_hangup=agent_hangup, conf_engine=conf_engine,
                  sound_scale=sound_scale, dialplan_text=plan,

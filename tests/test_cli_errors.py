@@ -185,9 +185,10 @@ def test_simulate_without_the_sim_extra_says_what_to_install(world):
     imported (sys.modules[name] = None is Python's way to block an import)."""
     hidden = ("import sys; sys.modules['pytest_mysql'] = None; "
               "from press3way.cli import main; main()")
-    done = subprocess.run([sys.executable, "-c", hidden, "simulate"], capture_output=True,
-                          text=True, timeout=60, env={**os.environ,
-                                                      "PRESS3WAY_CONF": world["conf"]})
-    assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr == ("Error: a throwaway MariaDB needs the sim extra: pip install "
-                           "'press3way[sim]' (or give --server HOST:PORT:USER:PASSWORD)\n")
+    says = "Error: a throwaway MariaDB needs the sim extra: pip install 'press3way[sim]'"
+    for command, also in (("simulate", " (or give --server HOST:PORT:USER:PASSWORD)"),
+                          ("demo", "")):
+        done = subprocess.run([sys.executable, "-c", hidden, command], capture_output=True,
+                              text=True, timeout=60,
+                              env={**os.environ, "PRESS3WAY_CONF": world["conf"]})
+        assert (done.returncode, done.stdout, done.stderr) == (1, "", f"{says}{also}\n")
