@@ -68,8 +68,8 @@ class Commands(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.Abort, Refused):
-            raise
+        except (click.exceptions.Exit, click.Abort, Refused, BrokenPipeError):
+            raise                              # click ends a closed pipe quietly
         except click.UsageError as exc:
             raise _usage(exc) from None
         except click.ClickException as exc:
