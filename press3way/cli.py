@@ -1,10 +1,22 @@
-"""The `press3way` command: thin click shells over the library."""
+"""The `press3way` command: thin click shells over the library.
+
+Every failure ends in one line (`Error: ...`) and a non-zero exit, never a traceback: the
+command group turns the errors an administrator can act on, and click's usage errors, into
+that line (PRESS3WAY_DEBUG=1 lets an unexpected error through with its traceback).
+"""
 
 from __future__ import annotations
 
+import calendar
 import contextlib
+import dataclasses
+import importlib.util
+import math
 import os
+import re
 import sys
+import time
+from datetime import date
 from typing import Iterator
 
 import click
@@ -12,10 +24,139 @@ import click
 from . import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Refused(click.ClickException):
+    """A failure shown as exactly one line, with any control character of an input spelled
+    out (it must not drive the terminal)."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        from .report.text import printable
+
+        super().__init__(printable(" ".join(message.split())))
+        self.exit_code = exit_code
+
+
+def describe(exc: BaseException) -> str:
+    """An error in words, without Python's wording (`[Errno 2]`, error tuples)."""
+    import pymysql
+
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    if isinstance(exc, pymysql.Error) and exc.args:
+        return f"database: {exc.args[-1]}"
+    return str(exc) or type(exc).__name__
+
+
+_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())      # click >= 8.2
+
+
+def _usage(exc: click.UsageError) -> Refused:
+    hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+    return Refused(exc.format_message() + hint, exc.exit_code)
+
+
+class Commands(click.Group):
+    """Runs a command and turns its failure into one line (see the module docstring)."""
+
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except _HELP:                          # `press3way` alone shows the help
+            raise
+        except click.UsageError as exc:        # `press3way --bogus`
+            raise _usage(exc) from None
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.Abort, Refused, BrokenPipeError):
+            raise                              # click ends a closed pipe quietly
+        except click.UsageError as exc:
+            raise _usage(exc) from None
+        except click.ClickException as exc:
+            raise Refused(exc.format_message(), exc.exit_code) from None
+        except _admin_errors() as exc:
+            raise Refused(describe(exc)) from None
+        except Exception as exc:
+            if os.environ.get("PRESS3WAY_DEBUG"):
+                raise
+            raise Refused(f"internal error, {type(exc).__name__}: {describe(exc)} "
+                          "(PRESS3WAY_DEBUG=1 shows where)") from None
+
+
+class Day(click.ParamType):
+    """YYYY-MM-DD, a day that exists, in the range the database's DATETIME holds."""
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx) -> date:
+        if isinstance(value, date):
+            return value
+        found = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", str(value).strip())
+        if not found:
+            self.fail(f"{str(value)[:40]!r} is not a date: expected YYYY-MM-DD", param, ctx)
+        year, month, day = map(int, found.groups())
+        if year < 1000:
+            self.fail(f"{value}: the database holds dates from 1000-01-01", param, ctx)
+        if not 1 <= month <= 12:
+            self.fail(f"{value}: there is no month {month:02d}", param, ctx)
+        last = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= last:
+            self.fail(f"{value}: that day does not exist ({calendar.month_name[month]} {year} "
+                      f"has {last} days)", param, ctx)
+        return date(year, month, day)
+
+
+class Seconds(click.ParamType):
+    """A finite number of seconds between two bounds."""
+    name = "SECONDS"
+
+    def __init__(self, low: float, high: float):
+        self.low, self.high = low, high
+
+    def convert(self, value, param, ctx) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if not (math.isfinite(seconds) and self.low <= seconds <= self.high):
+            self.fail(f"{str(value)[:40]!r} is not a number of seconds from {self.low:g} to "
+                      f"{self.high:g}", param, ctx)
+        return seconds
+
+
+MAX_SECONDS = 3600.0
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__)
 def main() -> None:
     """VICIdial 3-way press-1 transfers: tools for the AGI scripts, dialplan and logs."""
+
+
+# --- Asterisk stand-ins: fake-agi, demo, simulate ---------------------------------------
+def _pairs(items: tuple[str, ...], what: str) -> dict[str, str]:
+    """KEY=VALUE items; a line break or NUL would break the AGI environment's lines."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item[:40]!r}: expected KEY=VALUE", param_hint=what)
+        if any(c in item for c in "\n\r\0"):
+            raise click.BadParameter(f"{item[:40]!r}: no line breaks or NUL", param_hint=what)
+        out[key] = value
+    return out
+
+
+def _press(text: str) -> tuple[float, str]:
+    from .testing.fakeagi import parse_press
+
+    try:
+        when, digit = parse_press(text)
+    except ValueError:
+        when, digit = math.nan, ""
+    if not (math.isfinite(when) and 0 <= when <= MAX_SECONDS):
+        raise click.BadParameter(f"{text[:40]!r}: expected DIGIT@SECONDS, for example 1@0.5 "
+                                 f"(0 to {MAX_SECONDS:g} s)", param_hint="--digit")
+    return when, digit
 
 
 @main.command("fake-agi", context_settings={"ignore_unknown_options": True})
@@ -27,7 +168,8 @@ def main() -> None:
               help="A channel variable GET VARIABLE returns (call_3way_id=T...).")
 @click.option("--digit", "digits", multiple=True, metavar="D@SECONDS",
               help="The party presses D this many seconds after the script starts.")
-@click.option("--hangup-at", type=float, help="The channel hangs up after this many seconds.")
+@click.option("--hangup-at", type=Seconds(0, MAX_SECONDS),
+              help="The channel hangs up after this many seconds.")
 @click.option("--hangup-mode", type=click.Choice(["sighup", "line"]), default="sighup",
               show_default=True, help="How Asterisk tells the script: SIGHUP or a HANGUP line.")
 @click.option("--dead", is_flag=True, help="Run as from the h extension (channel already gone).")
@@ -36,29 +178,25 @@ def main() -> None:
 def fake_agi(script, args, env, variables, digits, hangup_at, hangup_mode, dead, interpreter):
     """Run an AGI SCRIPT [ARGS] with this command playing Asterisk's side; print the transcript."""
     from .testing.channel import SimChannel
-    from .testing.fakeagi import FakeAGI, parse_press
+    from .testing.fakeagi import FakeAGI
 
-    def pairs(items, what):
-        out = {}
-        for item in items:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint=what)
-            out[key] = value
-        return out
-
-    try:
-        presses = [parse_press(d) for d in digits]
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--digit") from None
-    agi_env = pairs(env, "--env")
-    channel = SimChannel(agi_env.get("agi_channel", "SIP/fake-00000001"),
-                         variables=pairs(variables, "--var"), presses=presses, hangup_at=hangup_at)
+    presses = [_press(d) for d in digits]
+    agi_env = _pairs(env, "--env")
+    channel_vars = _pairs(variables, "--var")
+    if any("\0" in a for a in args):
+        raise click.BadParameter("an argument holds NUL", param_hint="ARGS")
+    channel = SimChannel(agi_env.get("agi_channel", "SIP/fake-00000001"), variables=channel_vars,
+                         presses=presses, hangup_at=hangup_at)
     run = FakeAGI(os.path.abspath(script), channel, list(args), env=agi_env,
                   context=agi_env.get("agi_context", "default"),
                   extension=agi_env.get("agi_extension", "s"), hangup_mode=hangup_mode,
                   dead=dead, interpreter=interpreter)
-    result = run.run()
+    try:
+        result = run.run()
+    except OSError as exc:
+        raise Refused(f"cannot run {interpreter or script}: {exc.strerror or exc} (a script needs "
+                      "the executable bit and a #! line; --python runs it with an "
+                      "interpreter)") from None
     click.echo(result.format())
     click.echo(f"exit {result.exit_code}; continues at {result.context},{result.extension},"
                f"{result.priority}" + ("; channel hung up" if result.hung_up else ""))
@@ -67,21 +205,81 @@ def fake_agi(script, args, env, variables, digits, hangup_at, hangup_mode, dead,
     sys.exit(0 if result.exit_code == 0 else 1)
 
 
+def _need_throwaway_mariadb(otherwise: str = "") -> None:
+    """A throwaway MariaDB needs the `sim` extra and MariaDB's server binaries: say which."""
+    from .testing.mariadb import binaries
+
+    if importlib.util.find_spec("pytest_mysql") is None:
+        raise Refused("a throwaway MariaDB needs the sim extra: pip install 'press3way[sim]'"
+                      + (f" ({otherwise})" if otherwise else ""))
+    binaries()
+
+
 @main.command()
 def demo() -> None:
     """Play a 3-number multi-call on a throwaway MariaDB and print what happened."""
     from .testing.demo import run_demo
 
+    _need_throwaway_mariadb()
     sys.exit(run_demo(click.echo))
+
+
+PARTY_HELP = ("expected NUMBER:answer=S,press=D@S,press=D@prompt+S,hangup=S,noanswer,busy "
+              f"(S: seconds, 0 to {MAX_SECONDS:g})")
+
+
+def _party(text: str):
+    """One --party value; the simulator's own messages name the bad item."""
+    from .testing.sim import parse_party
+
+    try:
+        party = parse_party(text)
+    except ValueError as exc:
+        own = str(exc).startswith("'") and "float" not in str(exc)
+        raise click.BadParameter(str(exc) if own else f"{text[:60]!r}: {PARTY_HELP}",
+                                 param_hint="--party") from None
+    times = [party.answer, party.hangup] + [t for t, _ in party.presses + party.after_prompt]
+    if not all(t is None or (math.isfinite(t) and 0 <= t <= MAX_SECONDS) for t in times):
+        raise click.BadParameter(f"{text[:60]!r}: {PARTY_HELP}", param_hint="--party")
+    return party
+
+
+def _timeouts(text: str):
+    """agent=50,dial=30,...: whole seconds, 1 to 3600, of the knobs the simulator has."""
+    from .testing.sim import Timeouts
+
+    known = [f.name for f in dataclasses.fields(Timeouts)]
+    values = {}
+    for item in filter(None, (i.strip() for i in text.split(","))):
+        key, _, value = item.partition("=")
+        if key not in known:
+            raise click.BadParameter(f"{item[:40]!r}: expected one of {', '.join(known)}",
+                                     param_hint="--timeouts")
+        if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_SECONDS):
+            raise click.BadParameter(f"{item[:40]!r}: a whole number of seconds, 1 to "
+                                     f"{MAX_SECONDS:g}", param_hint="--timeouts")
+        values[key] = int(value)
+    return Timeouts(**values)
+
+
+def _server(text: str) -> dict:
+    found = re.fullmatch(r"([^:]+):(\d{1,5}):([^:]+):(.*)", text, re.S)
+    if not found or not 1 <= int(found.group(2)) <= 65535:
+        raise click.BadParameter(f"{text[:40]!r}: expected HOST:PORT:USER:PASSWORD",
+                                 param_hint="--server")
+    host, port, user, password = found.groups()
+    return {"host": host, "port": int(port), "user": user, "password": password}
 
 
 @main.command()
 @click.option("--party", "parties", multiple=True, metavar="NUMBER:SPEC",
               help="An outside party, e.g. 7275551212:answer=0.5,press=1@1.2 (seconds after it "
                    "starts ringing); also hangup=S, noanswer, busy. Two or more make a multi-call.")
-@click.option("--scenario", type=click.File(), help="A file with one --party value per line.")
+@click.option("--scenario", type=click.File(encoding="utf-8"),
+              help="A file with one --party value per line.")
 @click.option("--dialstring", help="What the agent dials after 49907 (default 91 + first party).")
-@click.option("--agent-hangup", type=float, help="The agent leg hangs up after S seconds.")
+@click.option("--agent-hangup", type=Seconds(0, MAX_SECONDS),
+              help="The agent leg hangs up after S seconds.")
 @click.option("--conf-engine", type=click.Choice(["MEETME", "CONFBRIDGE"]), default="MEETME",
               show_default=True)
 @click.option("--engine", type=click.Choice(["InnoDB", "MyISAM"]), default="InnoDB",
@@ -90,35 +288,35 @@ def demo() -> None:
               help="The dialplan's timeouts (seconds) to simulate with.")
 @click.option("--dialplan", "dialplan_file", type=click.Path(exists=True, dir_okay=False),
               help="The dialplan to run (default: the one this package installs).")
-@click.option("--sound-scale", type=float, default=1.0, show_default=True,
+@click.option("--sound-scale", type=Seconds(0.01, 100), default=1.0, show_default=True,
               help="Multiply every prompt's length (0.1 = ten times faster).")
 @click.option("--server", metavar="HOST:PORT:USER:PASSWORD",
               help="Use this MariaDB (creates database press3way_sim) instead of a throwaway one.")
-@click.option("--quiet", is_flag=True, help="Print only the summary, not the live timeline.")
+@click.option("--quiet", is_flag=True, help="Print only the outcome, not the live timeline.")
 def simulate(parties, scenario, dialstring, agent_hangup, conf_engine, engine, timeouts,
              dialplan_file, sound_scale, server, quiet):
     """Play whole 3-way calls through the dialplan with fake Asterisk parts and a real DB."""
-    from .testing.demo import dialplan_text, simulate as run
-    from .testing.sim import Timeouts, parse_party
+    from .testing.demo import dialplan_text, outcome, simulate as run, timeline
 
-    specs = list(parties) + ([line.strip() for line in scenario
-                              if line.strip() and not line.startswith("#")] if scenario else [])
     try:
-        party_list = [parse_party(p) for p in specs or ["7275551212:answer=0.5,press=1@1.5"]]
-        knobs = Timeouts(**{k: int(v) for k, v in
-                            (item.split("=", 1) for item in timeouts.split(",") if item)})
-    except (ValueError, TypeError) as exc:
-        raise click.UsageError(str(exc)) from None
-    server_settings = None
-    if server:
-        host, port, user, password = (server.split(":", 3) + ["", "", ""])[:4]
-        server_settings = {"host": host, "port": int(port or 3306), "user": user,
-                           "password": password}
+        lines = [line.strip() for line in scenario] if scenario else []
+        plan = dialplan_text(dialplan_file)
+    except UnicodeDecodeError:
+        raise click.BadParameter("not UTF-8 text", param_hint="--scenario/--dialplan") from None
+    specs = list(parties) + [line for line in lines if line and not line.startswith("#")]
+    party_list = [_party(p) for p in specs or ["7275551212:answer=0.5,press=1@1.5"]]
+    knobs = _timeouts(timeouts)
+    if dialstring is not None and (not dialstring or any(c in dialstring for c in "\n\r\0")):
+        raise click.BadParameter(f"{dialstring[:40]!r}: not empty, no line breaks or NUL",
+                                 param_hint="--dialstring")
+    server_settings = _server(server) if server is not None else None
+    if server_settings is None:
+        _need_throwaway_mariadb("or give --server HOST:PORT:USER:PASSWORD")
     result = run(party_list, server=server_settings, engine=engine, timeouts=knobs,
                  dialstring=dialstring, agent_hangup=agent_hangup, conf_engine=conf_engine,
-                 sound_scale=sound_scale, dialplan_text=dialplan_text(dialplan_file),
-                 out=None if quiet else click.echo)
-    click.echo("\n" + result.format())
+                 sound_scale=sound_scale, dialplan_text=plan,
+                 out=None if quiet else timeline(click.echo))
+    click.echo(("" if quiet else "\n") + outcome(result))
     sys.exit(0 if result.live_rows == 0 else 1)
 
 
@@ -135,13 +333,19 @@ def _config():
 
 def _admin_errors():
     """The errors an administrator can act on, shown as one line instead of a traceback."""
+    import pymysql
+
+    from .config import ConfigError
     from .db import DatabaseError
     from .dialplan import DialplanError
     from .install import InstallError
     from .maintenance import MaintenanceError
+    from .multi import MultiError
+    from .testing.mariadb import MariaDBMissing
     from .vicidial import NotFound
 
-    return (DatabaseError, DialplanError, InstallError, MaintenanceError, NotFound, OSError)
+    return (ConfigError, DatabaseError, DialplanError, InstallError, MaintenanceError,
+            MultiError, MariaDBMissing, NotFound, OSError, pymysql.Error)
 
 
 def _store():
@@ -237,20 +441,36 @@ def check(agi_dir, dialplan_file, use_vicidial) -> None:
 
 @main.command()
 @click.argument("user")
-@click.argument("phones")
-def multi(user, phones) -> None:
+@click.argument("phones", required=False)
+@click.option("--replace", is_flag=True, help="Replace the list USER has armed.")
+@click.option("--show", is_flag=True, help="Show USER's list: its numbers, age and status.")
+@click.option("--cancel", "withdraw", is_flag=True, help="Withdraw the list USER has armed.")
+def multi(user, phones, replace, show, withdraw) -> None:
     """Make USER's next 3-way call ring several outside numbers at once; the first to press 1
     is transferred. PHONES is a comma list (like the agent API's multi_dial_phones): at most
-    10 numbers of 5 to 18 digits, no duplicates. Refused while USER has a 3-way call going."""
-    from .maintenance import arm_multi
+    10 numbers of 5 to 18 digits, no duplicates. USER must be logged in as an agent and have
+    no 3-way call going; an armed list is replaced only with --replace. A list older than
+    MULTI_MAX_AGE_S (300 s) is not dialled."""
+    from .multi import MAX_AGE_S, arm, cancel, current
 
-    try:
-        numbers = arm_multi(_store(), user, phones)
-    except _admin_errors() as exc:
-        raise click.ClickException(str(exc)) from None
+    if sum((phones is not None, show, withdraw)) != 1:
+        raise click.UsageError("give PHONES, --show or --cancel (one of them)")
+    if replace and phones is None:
+        raise click.UsageError("--replace goes with PHONES")
+    store = _store()
+    if show:
+        armed = current(store.conn, user)
+        click.echo(armed.describe() if armed else f"user {user} has no multi-call list")
+        return
+    if withdraw:
+        gone = cancel(store.conn, user)
+        click.echo(f"user {user}: cancelled the list {', '.join(gone.phones)}")
+        return
+    numbers, before = arm(store, user, phones, replace=replace)
+    if before is not None and before.armed:
+        click.echo(f"user {user}: replaced the armed list {', '.join(before.phones)}")
     click.echo(f"user {user}: the next 3-way call dials {len(numbers)} numbers: "
-               + ", ".join(numbers))
-
+               + ", ".join(numbers) + f" (if it starts within {MAX_AGE_S} s)")
 
 @main.command()
 @click.option("--stale", default=60, show_default=True, type=click.IntRange(1),
@@ -306,58 +526,83 @@ def archive(days, batch_size, dry_run) -> None:
             "key (call_date, caller_code, user, call_3way_id); compare them by hand")
 
 
-# --- report ---
-
+# --- report, lead, live ------------------------------------------------------------------
 @contextlib.contextmanager
 def _database() -> Iterator:
-    """A connection from the config (PRESS3WAY_CONF or /etc/astguiclient.conf); a missing
-    config or a database error ends the command with one line, not a traceback."""
-    from .config import ConfigError, load
-    from .db import DatabaseError, connect
+    """A connection from the config (PRESS3WAY_CONF or /etc/astguiclient.conf)."""
+    from .db import connect
 
+    conn = connect(_config())
     try:
-        conn = connect(load())
-        try:
-            yield conn
-        finally:
-            conn.close()
-    except (ConfigError, DatabaseError) as exc:
-        raise click.ClickException(str(exc)) from None
+        yield conn
+    finally:
+        conn.close()
 
 
 @main.command()
-@click.option("--start", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              metavar="YYYY-MM-DD", help="First day.")
-@click.option("--end", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              metavar="YYYY-MM-DD", help="Last day, included to its end.")
+@click.option("--start", required=True, type=Day(), help="First day.")
+@click.option("--end", required=True, type=Day(), help="Last day, included to its end.")
 @click.option("--user", help="Only this agent user.")
 @click.option("--phone", help="Only this outside phone number.")
 @click.option("--archive", is_flag=True, help="Read vicidial_3way_press_log_archive instead.")
+@click.option("--by", "by", type=click.Choice(["call", "phone"]), default="call",
+              show_default=True, help="One row per call, or per outside number (calls, "
+                                      "answered and accepted shares, transfers, medians).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "html"]),
-              default="table", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, writable=True),
+              default="table", show_default=True,
+              help="csv is VICIdial's download, byte for byte (by call).")
+@click.option("--output", type=click.Path(dir_okay=False),
               help="Write to this file instead of standard output.")
-def report(start, end, user, phone, archive, fmt, output) -> None:
+def report(start, end, user, phone, archive, by, fmt, output) -> None:
     """The 3-Way Press Log Report: summary counts and every call, newest first."""
-    from .report import Filters, build
-    from .report_formats import render, wants_colour
+    from .report.model import Filters, build
+    from .report.text import render, wants_colour
 
     if start > end:
-        raise click.BadParameter("is after --end", param_hint="--start")
+        raise click.BadParameter(f"{start} is after --end {end}", param_hint="--start")
     with _database() as conn:
-        result = build(conn, Filters(start.date(), end.date(), user, phone, archive))
+        result = build(conn, Filters(start, end, user, phone, archive))
+    text = render(result, fmt, colour=output is None and wants_colour(sys.stdout), by=by)
     with click.open_file(output or "-", "w", encoding="utf-8") as out:
-        out.write(render(result, fmt, colour=output is None and wants_colour(sys.stdout)))
+        out.write(text)
 
 
 @main.command()
-@click.argument("lead_id", type=click.IntRange(min=0))
+@click.argument("lead_id", type=click.IntRange(0, 4294967295))
 @click.option("--archive", is_flag=True, help="Include the archived calls, marked.")
 def lead(lead_id, archive) -> None:
     """3-WAY PRESS LOGS FOR THIS LEAD: its calls, newest first."""
-    from .report import lead_history
-    from .report_formats import lead_table, wants_colour
+    from .report.model import lead_history
+    from .report.text import lead_table, wants_colour
 
     with _database() as conn:
         rows = lead_history(conn, lead_id, archive=archive)
     click.echo(lead_table(lead_id, rows, archive, colour=wants_colour(sys.stdout)), nl=False)
+
+
+CLEAR = "\x1b[H\x1b[2J"
+
+
+@main.command()
+@click.option("--watch", is_flag=True, help="Refresh until --count screens or Ctrl-C.")
+@click.option("--interval", type=Seconds(0.5, MAX_SECONDS), default=2.0, show_default=True,
+              help="Seconds between refreshes.")
+@click.option("--count", type=click.IntRange(1, 100_000), default=900, show_default=True,
+              help="With --watch: how many screens before it exits.")
+def live(watch, interval, count) -> None:
+    """The 3-way calls in progress, per batch: agent, lead, age, agent heartbeat (GONE when
+    the outside leg would call the agent gone), and each outside number with its status."""
+    from .live import batches, frame
+    from .report.text import wants_colour
+
+    colour = wants_colour(sys.stdout)
+    clear = watch and sys.stdout.isatty()
+    with _database() as conn:
+        try:
+            for n in range(count if watch else 1):
+                if n:
+                    time.sleep(interval)
+                screen = frame(*batches(conn), colour=colour)
+                click.echo((CLEAR if clear else "\n" if n else "") + screen, nl=False)
+        except KeyboardInterrupt:
+            click.echo()

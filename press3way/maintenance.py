@@ -1,5 +1,5 @@
-"""Keeping the feature healthy: arm a multi-call list, end calls a crash left behind, move old
-log rows into the archive."""
+"""Keeping the feature healthy: end calls a crash left behind, move old log rows into the
+archive."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterator
 
-from . import events as ev, numbers
+from . import events as ev
 from .db import Store
 
 MAX_CALL_HOURS = 6     # no 3-way call lasts this long: its row is left over, whatever its heartbeat
@@ -15,23 +15,6 @@ MAX_CALL_HOURS = 6     # no 3-way call lasts this long: its row is left over, wh
 
 class MaintenanceError(Exception):
     """The request was refused; the message names every reason."""
-
-
-# --- multi-call ---------------------------------------------------------------------------
-def arm_multi(store: Store, user: str, phones_text: str) -> list[str]:
-    """The user's next 3-way call dials these numbers at once (first to press 1 wins)."""
-    if not user or len(user) > 20:
-        raise MaintenanceError(f"bad user {user!r}: 1 to 20 characters")
-    try:
-        phones = numbers.phone_list(phones_text)
-    except ValueError as exc:
-        raise MaintenanceError(str(exc)) from None
-    busy = store.live_count_of_user(user)
-    if busy:
-        raise MaintenanceError(f"user {user} still has {busy} unfinished 3-way call(s); "
-                               "try again when they are over")
-    store.arm_multi(user, phones)
-    return phones
 
 
 # --- cleanup ------------------------------------------------------------------------------

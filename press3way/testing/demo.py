@@ -46,6 +46,31 @@ def simulate(parties: list[Party], *, server: dict | None = None, engine: str = 
         return Simulation(site, conf, parties, out=out, **options).run()
 
 
+def timeline(echo: Callable[[str], None]) -> Callable[[str], None]:
+    """Prints the simulation's events as they happen, under a heading printed with the first
+    (so a simulation that cannot start prints only its error)."""
+    started = []
+
+    def out(line: str) -> None:
+        if not started:
+            started.append(True)
+            echo("Timeline (seconds):")
+        echo(line)
+    return out
+
+
+def outcome(result: SimResult) -> str:
+    """Where each channel ended, the batch's log rows and the live rows left: what follows the
+    timeline, which the simulation already printed as it went."""
+    lines = ["Where each channel ended:"]
+    lines += [f"  {label:<12} {end}" for label, end in result.calls.items()]
+    lines.append("\nvicidial_3way_press_log rows of the batch:")
+    lines += [f"  {row['call_3way_id']}  {row['phone_number']}  transfer={row['call_transfer']}"
+              f"  {row['result']}" for row in result.log_rows]
+    lines.append(f"\nlive rows left: {result.live_rows}")
+    return "\n".join(lines)
+
+
 def run_demo(echo: Callable[[str], None]) -> int:
     echo("press3way demo: a 3-number multi-call through extensions_custom.conf, on a "
          "throwaway MariaDB\n")
@@ -53,8 +78,9 @@ def run_demo(echo: Callable[[str], None]) -> int:
         echo(f"  party {party}")
     echo("\nstarting MariaDB ...")
     result = simulate([parse_party(p) for p in DEMO_PARTIES],
-                      timeouts=Timeouts(agent=20, dial=10, press=5, accept=10))
-    echo(result.format())
+                      timeouts=Timeouts(agent=20, dial=10, press=5, accept=10),
+                      out=timeline(echo))
+    echo("\n" + outcome(result))
     transferred = sum(1 for r in result.log_rows if r["call_transfer"] == "Y")
     echo(f"\n{transferred} transfer, {len(result.log_rows)} calls, {result.live_rows} live rows left")
     return 0 if transferred == 1 and result.live_rows == 0 else 1
