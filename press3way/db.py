@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Callable, Iterable
 
 import pymysql
@@ -550,13 +550,11 @@ _REPORT_COLUMNS = ("call_date, call_3way_id, lead_id, phone_number, outbound_cid
 
 def log_rows(conn: pymysql.Connection, start: date, end: date, *, user: str | None = None,
              phone: str | None = None, archive: bool = False) -> list[dict]:
-    """Log (or archive) rows from `start` through the whole of `end`'s day, newest first.
-
-    `call_date < end + 1 day` rather than `<= 'end 23:59:59'`: call_date has microseconds.
-    """
+    """Log (or archive) rows from `start` through the whole of `end`'s day, newest first
+    (to its last microsecond: rows written by older versions carry microseconds)."""
     sql = (f"SELECT {_REPORT_COLUMNS} FROM {ARCHIVE if archive else LOG} "
-           "WHERE call_date >= %s AND call_date < %s")
-    params: list[Any] = [start, end + timedelta(days=1)]
+           "WHERE call_date >= %s AND call_date <= CONCAT(%s, ' 23:59:59.999999')")
+    params: list[Any] = [start, end.isoformat()]
     for column, value in (("user", user), ("phone_number", phone)):
         if value is not None:
             sql += f" AND {column} = %s"

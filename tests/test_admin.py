@@ -124,6 +124,8 @@ def test_multi_is_refused_while_the_user_has_calls(site):
     assert result.exit_code == 1
     assert f"user {site.user} still has 2 unfinished" in result.output
     assert sql(site, f"SELECT * FROM {MULTI}") == []
+    sql(site, "INSERT INTO vicidial_live_agents (user, server_ip, conf_exten, lead_id) "
+              "VALUES ('7777', %s, '8600052', 0)", (site.server_ip,))
     assert multi(site, "7777", "7275551212").exit_code == 0      # another agent is free
 
 

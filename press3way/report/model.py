@@ -27,8 +27,6 @@ FUNNEL = (ev.STARTED, ev.ANSWERED, ev.ACCEPTED, ev.TRANSFER)
 DROP_OFFS = (ev.DECLINED, ev.TOO_SLOW, ev.DEFEATED, ev.HUNGUP, ev.AGENT_GONE, ev.TIMEOUT)
 # VICIdial's CSV shows this for a user that vicidial_users does not hold.
 NAME_NOT_FOUND = "-- NOT FOUND --"
-# db.log_rows reads up to the day after `end`; DATETIME's last day has no day after it.
-LAST_DAY = date(9999, 12, 30)
 _NO_SUCH_TABLE = 1146
 
 
@@ -194,7 +192,7 @@ def full_names(conn: pymysql.Connection, users: set[str]) -> dict[str, str] | No
 
 
 def build(conn: pymysql.Connection, filters: Filters) -> Report:
-    rows = db.log_rows(conn, filters.start, min(filters.end, LAST_DAY), user=filters.user,
+    rows = db.log_rows(conn, filters.start, filters.end, user=filters.user,
                        phone=filters.phone, archive=filters.archive)
     names = full_names(conn, {str(r["user"]) for r in rows if r["user"] is not None})
     return Report(filters, [Row.from_db(r, names) for r in rows])
