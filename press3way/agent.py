@@ -93,6 +93,7 @@ class Batch:
         self.uniqueids = dict(zip((call.call_3way_id for call in calls),
                                   numbers.channel_ids(len(calls))))
         self._our_uniqueids = {uid for ids in self.uniqueids.values() for uid in ids}
+        self.tag = vicidial.reservation_tag(agent.user)
         self.held: vicidial.Reservation | None = None     # reserved, not yet handed over
         self.handed_over = False                          # the winner holds the conference
         self._no_conference_logged = False
@@ -244,8 +245,8 @@ class Batch:
         conference is free, or when the winner is no longer waiting (the conference is
         given back)."""
         if self.held is None:
-            self.held = vicidial.reserve_conference(self.leg.conn, self.leg.server,
-                                                    self.agent.user, self.agent.session)
+            self.held = vicidial.reserve_conference(self.leg.conn, self.leg.server, self.tag,
+                                                    self.agent.session)
             if self.held is None:
                 return False
         if not self.store.reserve(winner["call_3way_id"], self.held.conf_exten):
@@ -293,12 +294,14 @@ class Batch:
         """End every unfinished call with `event`, hang them up, remove the batch's rows and
         give back a conference the winner never took."""
         for row in self.store.batch(self.agent.caller_code):
-            if row["status"] not in ev.FINISHED:
+            # a call that ended otherwise meanwhile (a winner already transferred) is left be
+            if row["status"] not in ev.FINISHED and \
+                    self.store.append_event(row["call_3way_id"], event):
                 self.leg.log(f"{why}: {event} for {row['call_3way_id']}")
-                self.store.append_event(row["call_3way_id"], event)
                 self._hang_up(row)
         self.store.delete_batch(self.agent.caller_code)
-        self._release()
+        self.held = None
+        vicidial.release_tagged(self.leg.conn, self.leg.server, self.tag)
 
     def _end(self, why: str) -> None:
         self.leg.log(f"{why}: buzz")

@@ -269,7 +269,8 @@ class Store:
         done = self._run(f"UPDATE {LIVE} SET status = %s, session_id_3way = %s "
                          "WHERE call_3way_id = %s AND status = %s",
                          (ev.S_RESERVED, conf_exten, call_id, ev.S_ACCEPTED),
-                         check=lambda: self._holds(call_id, conf_exten)) > 0
+                         check=lambda: self._holds(call_id, conf_exten)
+                         or self.has_event(call_id, ev.TRANSFER)) > 0
         if done:
             self._run(f"UPDATE {LOG} SET session_id_3way = %s WHERE call_3way_id = %s",
                       (conf_exten, call_id))
@@ -277,6 +278,8 @@ class Store:
         return done
 
     def _holds(self, call_id: str, conf_exten: str) -> bool:
+        """The live row holds this conference (a winner that already took it may have
+        removed its row: see `reserve`)."""
         rows = self._rows(f"SELECT status, session_id_3way FROM {LIVE} WHERE call_3way_id = %s",
                           (call_id,))
         return bool(rows) and rows[0]["status"] in (ev.S_RESERVED, ev.S_TRANSFER) \

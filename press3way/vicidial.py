@@ -98,12 +98,17 @@ class Reservation:
     tag: str
 
 
-def reserve_conference(conn: pymysql.Connection, srv: Server, user: str,
+def reservation_tag(user: str) -> str:
+    """What a reserved conference's extension says (VICIdial's own format): one per batch, so
+    a batch can give back what it reserved even when it never learnt which conference."""
+    return f"Local/8300{user}{time.strftime('%Y%m%d%H%M%S')}"
+
+
+def reserve_conference(conn: pymysql.Connection, srv: Server, tag: str,
                        own_session: str) -> Reservation | None:
     """Claim a free conference: pick one, then take it only if it is still free (so two
     agents never get the same one, and a lost reply is settled by reading the row back).
     None when none is free."""
-    tag = f"Local/8300{user}{time.strftime('%Y%m%d%H%M%S')}"
     table = srv.conference_table
     for _ in range(3):      # another agent may take the one we picked
         rows = query(conn, f"SELECT conf_exten FROM {table} WHERE server_ip = %s "
@@ -153,3 +158,9 @@ def release_conference(conn: pymysql.Connection, srv: Server, held: Reservation)
     execute(conn, f"UPDATE {srv.conference_table} SET extension = '' WHERE server_ip = %s "
                   "AND conf_exten = %s AND extension = %s",
             (srv.server_ip, held.conf_exten, held.tag))
+
+
+def release_tagged(conn: pymysql.Connection, srv: Server, tag: str) -> None:
+    """Give back every conference still carrying this batch's reservation tag."""
+    execute(conn, f"UPDATE {srv.conference_table} SET extension = '' WHERE server_ip = %s "
+                  "AND extension = %s", (srv.server_ip, tag))

@@ -10,6 +10,10 @@ from press3way import vicidial
 from tests.helpers import sql
 
 
+def reserve(conn, srv, user: str, session: str) -> vicidial.Reservation | None:
+    return vicidial.reserve_conference(conn, srv, vicidial.reservation_tag(user), session)
+
+
 def test_lead_from_caller_code():
     assert vicidial.lead_from_caller_code("DC123456W0001234567W") == 1234567
     assert vicidial.lead_from_caller_code("V1123123450000123456") == 123456
@@ -30,18 +34,18 @@ def test_reservation_skips_own_session_and_release_gives_it_back(site):
     srv = vicidial.server(conn, site.server_ip)
     sql(site, "UPDATE vicidial_conferences SET extension = '' WHERE conf_exten = %s",
         (site.session,))
-    first = vicidial.reserve_conference(conn, srv, site.user, site.session)
+    first = reserve(conn, srv, site.user, site.session)
     assert first.conf_exten == "8600061"           # not the agent's own 8600051
     vicidial.release_conference(conn, srv, first)
-    assert vicidial.reserve_conference(conn, srv, site.user, site.session).conf_exten == "8600061"
+    assert reserve(conn, srv, site.user, site.session).conf_exten == "8600061"
 
 
 def test_one_user_reserving_twice_in_one_second_gets_two_and_gives_back_each(site):
     """The tag (user + second) is not unique: each reservation knows its own conference."""
     conn = site.connect()
     srv = vicidial.server(conn, site.server_ip)
-    first = vicidial.reserve_conference(conn, srv, site.user, site.session)
-    second = vicidial.reserve_conference(conn, srv, site.user, site.session)
+    first = reserve(conn, srv, site.user, site.session)
+    second = reserve(conn, srv, site.user, site.session)
     assert first.conf_exten != second.conf_exten
     vicidial.release_conference(conn, srv, second)
     vicidial.release_conference(conn, srv, first)
@@ -63,7 +67,7 @@ def _reserve(args) -> str | None:
     site, n = args
     conn = site.connect()
     srv = vicidial.server(conn, site.server_ip)
-    return vicidial.reserve_conference(conn, srv, f"agent{n}", site.session)
+    return reserve(conn, srv, f"agent{n}", site.session)
 
 
 def test_two_agents_never_get_the_same_conference(site):
