@@ -35,8 +35,8 @@ def main() -> None:
               help="Run the script with this interpreter instead of its #! line.")
 def fake_agi(script, args, env, variables, digits, hangup_at, hangup_mode, dead, interpreter):
     """Run an AGI SCRIPT [ARGS] with this command playing Asterisk's side; print the transcript."""
-    from .testing.channel import SimChannel
-    from .testing.fakeagi import FakeAGI, parse_press
+    from .testing.standins.channel import SimChannel
+    from .testing.standins.fakeagi import FakeAGI, parse_press
 
     def pairs(items, what):
         out = {}

@@ -16,9 +16,9 @@ import pytest
 
 from press3way import events as ev
 from press3way.db import execute, query
-from press3way.testing.channel import SimChannel
+from press3way.testing.standins.channel import SimChannel
 from press3way.testing.demo import dialplan_text
-from press3way.testing.fakeagi import FakeAGI
+from press3way.testing.standins.fakeagi import FakeAGI
 from press3way.testing.sim import SimResult, Simulation, Timeouts, parse_party
 from tests.conftest import AGENT, OUTSIDE
 

@@ -163,8 +163,8 @@ def test_unreachable_database(site, tmp_path):
     conf.write_text(f"VARserver_ip => 10.10.10.15\nVARDB_server => 127.0.0.1\n"
                     f"VARDB_database => x\nVARDB_user => x\nVARDB_port => 1\n"
                     f"PATHlogs => {tmp_path}\n")
-    from press3way.testing.channel import SimChannel
-    from press3way.testing.fakeagi import FakeAGI
+    from press3way.testing.standins.channel import SimChannel
+    from press3way.testing.standins.fakeagi import FakeAGI
     import os, sys
     from tests.conftest import OUTSIDE
     result = FakeAGI(OUTSIDE, SimChannel("SIP/x-1", variables={"call_3way_id": "T1"}),
