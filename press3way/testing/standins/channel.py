@@ -113,6 +113,11 @@ class SimChannel:
             self._cond.notify_all()
             return True
 
+    def wait_until_playing(self, timeout: float) -> bool:
+        """Block until a sound plays on the channel (for a ControlPlayback to land on it)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: bool(self.playing), timeout)
+
     def _wake(self) -> None:
         self._cond.notify_all()
         for fd in self._wakers:
@@ -168,6 +173,7 @@ class SimChannel:
             if not keep_heard:
                 self._heard.clear()
             self._listening, self.playing, self._stopped = digits, sound, False
+            self._cond.notify_all()
         for delay, digit in schedule:
             self.press_later(delay, digit)
         end = None if seconds is None else time.monotonic() + seconds
