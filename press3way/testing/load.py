@@ -59,8 +59,9 @@ def run_cluster(servers: list[AsteriskServer], batches: list[list[str]], *,
     with contextlib.ExitStack() as stack:
         amis = [stack.enter_context(_ServerAMI()) for _ in servers]
         servers[0].site.reset(ami_port=amis[0].port)
-        for server, ami in zip(servers[1:], amis[1:]):
+        for server, ami in zip(servers[1:], amis[1:]):   # the same room numbers on each
             server.site.add_server(ami_port=ami.port)
+            server.site.add_conferences()
         for n, parties in enumerate(batches):
             where = n % len(servers)
             server = servers[where]

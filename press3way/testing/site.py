@@ -86,6 +86,12 @@ class Site:
         execute(conn, "INSERT INTO vicidial_live_agents (user, server_ip, conf_exten, status, "
                       "lead_id, campaign_id) VALUES (%s, %s, %s, 'INCALL', %s, 'TESTCAMP')",
                 (self.user, self.server_ip, self.session, self.lead_id))
+        conn.close()
+        self.add_conferences()
+
+    def add_conferences(self) -> None:
+        """This agent's session (in use) and its free conferences, on its server."""
+        conn = self.connect()
         for table in ("vicidial_conferences", "vicidial_confbridges"):
             for conf in (int(self.session), *self.conferences):
                 execute(conn, f"INSERT INTO {table} (conf_exten, server_ip, extension) "
