@@ -46,12 +46,15 @@ class Party:
     # (delay, digit): pressed this long after the prompts end ("press 1 now"), however late
     # the prompts came: what a person does, and steady under load.
     after_prompt: list[tuple[float, str]] = field(default_factory=list)
+    # (delay, digit): pressed this long after the prompts start (while they play)
+    during_prompt: list[tuple[float, str]] = field(default_factory=list)
     hangup: float | None = None
     busy: bool = False
 
 
 def parse_party(text: str) -> Party:
-    """`7275551212:answer=0.5,press=1@1.2,hangup=6`, `...:answer=0.3,press=1@prompt+0.2`,
+    """`7275551212:answer=0.5,press=1@1.2,hangup=6`, `...:answer=0.3,press=1@prompt+0.2`
+    (after the prompts end), `...:press=1@prompt_start+0.8` (while they play),
     `7275551213:noanswer`, `...:busy`."""
     number, _, spec = text.partition(":")
     if not number.isdigit():
@@ -64,6 +67,9 @@ def parse_party(text: str) -> Party:
         elif key == "press" and "@prompt+" in value:
             digit, _, delay = value.partition("@prompt+")
             party.after_prompt.append(parse_press(f"{digit}@{delay}"))
+        elif key == "press" and "@prompt_start+" in value:
+            digit, _, delay = value.partition("@prompt_start+")
+            party.during_prompt.append(parse_press(f"{digit}@{delay}"))
         elif key == "press":
             party.presses.append(parse_press(value))
         elif key == "hangup":
@@ -74,7 +80,7 @@ def parse_party(text: str) -> Party:
             party.busy = True
         else:
             raise ValueError(f"{item!r}: expected answer=S, press=D@S, press=D@prompt+S, "
-                             "hangup=S, noanswer or busy")
+                             "press=D@prompt_start+S, hangup=S, noanswer or busy")
     return party
 
 
@@ -102,6 +108,7 @@ class SimCall:
     other_name: str = ""              # a Local channel's other half (hung up with it)
     other_uniqueid: str = ""
     after_prompt: list[tuple[float, str]] = field(default_factory=list)
+    during_prompt: list[tuple[float, str]] = field(default_factory=list)
     answered: bool = False
     ended: str = ""
 
@@ -279,7 +286,7 @@ class Simulation:
             hangup_at=None if party.hangup is None else started + party.hangup)
         call = SimCall(number, channel, caller_name, caller_number,
                        variables.get("call_3way_id", ""), base + ";2", originate.other_uniqueid,
-                       list(party.after_prompt))
+                       list(party.after_prompt), list(party.during_prompt))
         self._add(call)
         self.note(number, f"ringing ({f.get('Channel')}, caller id {f.get('CallerID')}, "
                           f"uniqueid {channel.uniqueid})")
@@ -394,7 +401,9 @@ class Simulation:
             # files in turn; Background keeps a digit pressed during any of them
             for sound in sounds.files(args):
                 what, digit = channel.pause(channel.sound_seconds(sound),
-                                            ALL_DIGITS if app == "background" else "", sound=sound)
+                                            ALL_DIGITS if app == "background" else "", sound=sound,
+                                            schedule=call.during_prompt)
+                call.during_prompt = []
                 if what == "digit":
                     return self._dialled(call, step.context, digit)
                 if what in ("hangup", "redirect"):
