@@ -74,7 +74,7 @@ def test_waitexten_timeout_without_t_hangs_up():
 def test_background_keeps_a_digit_pressed_during_any_of_its_files():
     steps, _ = dialplan_run("prompts", [(0.2, "5"), (1.55, "1")])
     assert "pressed 5 (thrown away)" in steps          # during Playback
-    assert "pressed 1 (kept)" in steps and "dialled 1" in steps   # during Background's 2nd file
+    assert "pressed 1" in steps and "dialled 1" in steps   # during Background's 2nd file
     assert "prompts,1,1 NoOp(one dialled)" in steps
     assert not any("WaitExten" in s for s in steps)
 

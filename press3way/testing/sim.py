@@ -251,7 +251,7 @@ class Simulation:
         call = self.calls.get(label)
         if kind == "dtmf":
             digit, fate = details
-            self.note(label, f"pressed {digit} ({fate})")
+            self.note(label, f"pressed {digit}" + (" (thrown away)" if fate != "kept" else ""))
             if call is not None:
                 for event in ("DTMFBegin", "DTMFEnd"):
                     self._publish(event, "dtmf", channel.name, channel.uniqueid, call,
