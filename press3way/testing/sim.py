@@ -391,36 +391,14 @@ class Simulation:
         (context, exten, priority) to continue at."""
         app, args = step.app.lower(), self._substitute(call, step.args, exten)
         self.note(call.label, f"{step.context},{exten},{step.priority} {step.app}({args})")
-        channel = call.channel
         if app in ("answer", "noop"):
             return None
         if app == "hangup":
-            channel.hang_up("Hangup()")
-            return "hangup"
+            return self._hang_up_here(call.channel, "Hangup()")
         if app in ("playback", "background"):
-            # files in turn; Background keeps a digit pressed during any of them
-            for sound in sounds.files(args):
-                what, digit = channel.pause(channel.sound_seconds(sound),
-                                            ALL_DIGITS if app == "background" else "", sound=sound,
-                                            schedule=call.during_prompt)
-                call.during_prompt = []
-                if what == "digit":
-                    return self._dialled(call, step.context, digit)
-                if what in ("hangup", "redirect"):
-                    return what
-            return None
+            return self._play(call, step, args, keep_digits=app == "background")
         if app == "waitexten":
-            what, digit = channel.pause(float(args or 0), ALL_DIGITS, schedule=call.after_prompt)
-            call.after_prompt = []
-            if what == "digit":
-                return self._dialled(call, step.context, digit)
-            if what in ("hangup", "redirect"):
-                return what
-            # timed out: the next priority when there is one, else t (SPEC section 6)
-            if self.dialplan.step(step.context, step.exten, step.priority + 1) is not None:
-                return None
-            return (step.context, "t", 1) if self.dialplan.find(step.context, "t") else \
-                self._hang_up_here(channel, "WaitExten timed out, no t")
+            return self._wait_exten(call, step, float(args or 0))
         if app == "goto":
             parts = [p.strip() for p in args.split(",")]
             if len(parts) == 1:
@@ -436,6 +414,40 @@ class Simulation:
         if app == "agi":
             return self._agi(call, step, exten, dead=False)
         return None
+
+    def _play(self, call: SimCall, step: Step, args: str, *, keep_digits: bool):
+        """Playback/Background: the files in turn; Background keeps a digit pressed during
+        any of them and dials it, Playback throws it away."""
+        for sound in sounds.files(args):
+            what, digit = call.channel.pause(call.channel.sound_seconds(sound),
+                                             ALL_DIGITS if keep_digits else "", sound=sound,
+                                             schedule=call.during_prompt)
+            call.during_prompt = []
+            outcome = self._listened(call, step.context, what, digit)
+            if outcome is not None:
+                return outcome
+        return None
+
+    def _wait_exten(self, call: SimCall, step: Step, seconds: float):
+        """A digit is dialled; a time-out continues at the next priority when there is one,
+        else at t (SPEC section 6)."""
+        what, digit = call.channel.pause(seconds, ALL_DIGITS, schedule=call.after_prompt)
+        call.after_prompt = []
+        outcome = self._listened(call, step.context, what, digit)
+        if outcome is not None:
+            return outcome
+        if self.dialplan.step(step.context, step.exten, step.priority + 1) is not None:
+            return None
+        if self.dialplan.find(step.context, "t"):
+            return step.context, "t", 1
+        return self._hang_up_here(call.channel, "WaitExten timed out, no t")
+
+    def _listened(self, call: SimCall, context: str, what: str, digit: str):
+        """Where a pause that listened for digits leads: a dialled extension, 'hangup',
+        'redirect', or None when it just ran out (or its sound was stopped)."""
+        if what == "digit":
+            return self._dialled(call, context, digit)
+        return what if what in ("hangup", "redirect") else None
 
     @staticmethod
     def _hang_up_here(channel: SimChannel, why: str) -> str:
