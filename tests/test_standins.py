@@ -33,6 +33,11 @@ exten => s,1,WaitExten(0.2)
 exten => t,1,NoOp(t reached)
 [no_t]
 exten => s,1,WaitExten(0.2)
+[long]
+exten => s,1,Playback(outside-sales)
+exten => s,n,NoOp(after the sound)
+[target]
+exten => s,1,NoOp(redirected here)
 [prompts]
 exten => s,1,Playback(buzz)
 exten => s,n,Background(hold_tone&buzz)
@@ -45,13 +50,28 @@ exten => i,1,NoOp(invalid)
 SCALE = 2.0
 
 
+def simulated_call(presses=(), scale: float = SCALE) -> tuple[Simulation, SimCall]:
+    """A simulator (no database, no manager) with one answered call on it."""
+    sim = Simulation(None, "", [], dialplan_text=DIALPLAN, sound_scale=scale)  # type: ignore[arg-type]
+    call = SimCall("party", sim._channel("party", "Local/91@default-0001;1", presses=list(presses),
+                                         uniqueid="1764000000.9"), "", "",
+                   other_name="Local/91@default-0001;2", other_uniqueid="1764000000.9;2",
+                   answered=True)
+    sim.calls["party"] = call
+    return sim, call
+
+
 def dialplan_run(context: str, presses=()) -> tuple[list[str], str]:
     """Run `context`,s on a channel pressing `presses` (seconds, digit); what it did, where it ended."""
-    sim = Simulation(None, "", [], dialplan_text=DIALPLAN, sound_scale=SCALE)  # type: ignore[arg-type]
-    call = SimCall("party", sim._channel("party", "SIP/party-1", presses=list(presses)), "", "")
-    sim.calls["party"] = call
+    sim, call = simulated_call(presses)
     sim.run_dialplan(call, context, "s")
     return [text for _, _, text in sim.timeline], call.ended
+
+
+def in_background(sim: Simulation, call: SimCall, context: str) -> threading.Thread:
+    thread = threading.Thread(target=sim.run_dialplan, args=(call, context, "s"))
+    thread.start()
+    return thread
 
 
 def test_waitexten_timeout_continues_at_the_next_priority():
@@ -94,6 +114,37 @@ def test_asterisk_waits_for_more_digits_only_where_a_longer_extension_could_matc
     assert matches_more("_49907.", "4") and matches_more("_49907.", "499071")
     assert not matches_more("1", "1") and not matches_more("_49907.", "5")
     assert matches_more("123", "12") and not matches_more("_X", "1")
+
+
+def test_simulator_control_playback_stops_the_sound_of_the_channel_named():
+    sim, call = simulated_call(scale=20)                          # outside-sales: 32 s
+    running = in_background(sim, call, "long")
+    assert call.channel.wait_until_playing(10)
+    assert not sim.ami_control_playback("1764000000.8", "stop")  # no such channel
+    assert sim.ami_control_playback("1764000000.9", "stop")      # by uniqueid
+    running.join(10)
+    steps = [text for _, _, text in sim.timeline]
+    assert "AMI ControlPlayback stop (stopped the sound)" in steps
+    assert "long,s,2 NoOp(after the sound)" in steps      # long before the sound's 32 s
+
+
+def test_simulator_redirect_moves_an_answered_channel():
+    sim, call = simulated_call(scale=20)
+    running = in_background(sim, call, "long")
+    assert call.channel.wait_until_playing(10)
+    assert sim.ami_redirect("Local/91@default-0001;2", "target", "s", 1)   # the other half's name
+    running.join(10)
+    assert call.ended.startswith("hung up (end of dialplan) at target,s")
+    steps = [text for _, _, text in sim.timeline]
+    assert "target,s,1 NoOp(redirected here)" in steps and "long,s,2 NoOp(after the sound)" not in steps
+
+
+def test_simulator_hangs_up_by_either_uniqueid_but_not_a_ringing_redirect():
+    sim, call = simulated_call()
+    call.answered = False
+    assert not sim.ami_redirect("1764000000.9", "target", "s", 1)
+    assert sim.ami_hangup("1764000000.9;2") and call.channel.is_hung_up()
+    assert not sim.ami_hangup("1764000000.9")                  # already gone
 
 
 # --- AGI ---------------------------------------------------------------------------------
