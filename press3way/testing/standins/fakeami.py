@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import queue
 import re
 import socket
 import socketserver
@@ -73,21 +74,37 @@ class Originate:
 
 
 class _Session:
-    """One logged-in manager connection."""
+    """One manager connection. What it is sent waits in its own queue, written by its own
+    thread, as Asterisk queues per session: a session that reads slowly holds up nobody else."""
 
     def __init__(self, sock: socket.socket):
-        self.sock, self.lock, self.alive = sock, threading.Lock(), True
+        self.sock, self.alive = sock, True
         self.events: frozenset[str] = frozenset()
         self.logged_in = False
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write, daemon=True)
+        self._writer.start()
 
     def send(self, pairs: Pairs) -> None:
-        data = ("".join(f"{k}: {v}\r\n" for k, v in pairs) + "\r\n").encode()
-        with self.lock:
+        self._queue.put(("".join(f"{k}: {v}\r\n" for k, v in pairs) + "\r\n").encode())
+
+    def _write(self) -> None:
+        while (data := self._queue.get()) is not None:
             if self.alive:
                 try:
                     self.sock.sendall(data)
                 except OSError:
                     self.alive = False
+
+    def close(self) -> None:
+        """Write what is queued (a Logoff's Goodbye), then close."""
+        self._queue.put(None)
+        self._writer.join(timeout=5)
+        self.alive = False
+        try:
+            self.sock.close()
+        except OSError:
+            pass
 
 
 class FakeAMI:
@@ -148,10 +165,10 @@ class FakeAMI:
 
     # --- one connection -------------------------------------------------------------------
     def _serve(self, sock: socket.socket, rfile) -> None:
+        sock.sendall((BANNER + "\r\n").encode())
         session = _Session(sock)
         with self._lock:
             self._sessions.append(session)
-        sock.sendall((BANNER + "\r\n").encode())
         try:
             while session.alive:
                 message, variables = self._read(rfile)
@@ -170,12 +187,7 @@ class FakeAMI:
         finally:
             with self._lock:
                 self._sessions.remove(session)
-            with session.lock:
-                session.alive = False
-            try:
-                sock.close()
-            except OSError:
-                pass
+            session.close()
 
     def _act(self, session: _Session, action: str, message: dict[str, str],
              variables: dict[str, str]) -> Pairs:
