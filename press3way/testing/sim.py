@@ -208,6 +208,8 @@ class Simulation:
             self.run_dialplan(agent, "default", self.extension)
             for thread in list(self._threads):
                 thread.join(timeout=120)
+            for call in list(self.calls.values()):   # e.g. a hang-up due after the transfer
+                call.channel.cancel_schedule()
         conn = self.site.connect()
         rows = query(conn, f"SELECT * FROM {LOG} WHERE caller_code = %s ORDER BY call_3way_id",
                      (self.site.caller_code,))

@@ -89,10 +89,16 @@ class SimChannel:
                 return
             self.hangup_cause = cause
             self.hungup.set()
-            for timer in self._timers:
-                timer.cancel()
             self._wake()
+        self.cancel_schedule()
         self._tell("hangup", cause)
+
+    def cancel_schedule(self) -> None:
+        """The party's presses and hang-up still to come will not happen (the run is over)."""
+        with self._cond:
+            timers, self._timers = self._timers, []
+        for timer in timers:
+            timer.cancel()
 
     def redirect(self, context: str, exten: str, priority: int = 1) -> bool:
         """AMI Redirect: whatever runs ends (an AGI script is told the channel hung up, as
