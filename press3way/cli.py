@@ -177,8 +177,8 @@ def _press(text: str) -> tuple[float, str]:
               help="Run the script with this interpreter instead of its #! line.")
 def fake_agi(script, args, env, variables, digits, hangup_at, hangup_mode, dead, interpreter):
     """Run an AGI SCRIPT [ARGS] with this command playing Asterisk's side; print the transcript."""
-    from .testing.channel import SimChannel
-    from .testing.fakeagi import FakeAGI
+    from .testing.standins.channel import SimChannel
+    from .testing.standins.fakeagi import FakeAGI
 
     presses = [_press(d) for d in digits]
     agi_env = _pairs(env, "--env")

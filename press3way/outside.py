@@ -93,11 +93,8 @@ def accepted(leg: Leg, row: dict) -> None:
         leg.log("pressed 1 after another call of the batch won: Too Slow")
         return
     leg.log("Accepted: waiting for the agent leg to reserve a conference")
-    try:                    # wakes the agent leg at once (else it reads the batch soon anyway)
-        leg.channel.exec("UserEvent", f"{ev.WIN_NOTICE},Call: {cid}")
-    except AgiError as exc:
-        leg.log.error(f"could not notify the agent leg: {exc}")
     try:
+        notify_agent_leg(leg, cid)
         conf = wait_for_reservation(leg, cid, leg.timeouts[0] if leg.timeouts
                                     else ACCEPT_WAIT_DEFAULT_S)
     except Hangup:
@@ -118,6 +115,14 @@ def accepted(leg: Leg, row: dict) -> None:
     hangup.expect()
     vicidial.mark_conference_left(leg.conn, leg.server, conf, row["user"])
     store.delete_live(cid)
+
+
+def notify_agent_leg(leg: Leg, cid: str) -> None:
+    """Wake the agent leg at once (an AMI UserEvent); without it, it reads the batch soon."""
+    try:
+        leg.channel.exec("UserEvent", f"{ev.WIN_NOTICE},Call: {cid}")
+    except AgiError as exc:
+        leg.log.error(f"could not notify the agent leg: {exc}")
 
 
 def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:

@@ -9,8 +9,8 @@ import sys
 import pytest
 from pytest_mysql import factories
 
-from press3way.testing.channel import SimChannel
-from press3way.testing.fakeagi import AGIResult, FakeAGI
+from press3way.testing.standins.channel import SimChannel
+from press3way.testing.standins.fakeagi import AGIResult, FakeAGI
 from press3way.testing.mariadb import tcp_login
 from press3way.testing.site import Site
 

@@ -9,7 +9,7 @@ import pytest
 from press3way import events as ev
 from press3way.check import SOUNDS
 from press3way.db import ARCHIVE, LOG, MULTI, Store, execute
-from press3way.testing.fakeami import FakeAMI
+from press3way.testing.standins.fakeami import FakeAMI
 from press3way.testing.site import Site
 from tests.helpers import cli, events, live, sql, start_calls
 

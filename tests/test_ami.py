@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from press3way.ami import AMIClient, AMIError
-from press3way.testing.fakeami import FakeAMI
+from press3way.testing.standins.fakeami import FakeAMI
 
 
 def test_login_originate_response_hangup_logoff():
@@ -72,3 +72,102 @@ def test_socket_closed_mid_originate():
         client.login("cron", "1234")
         with pytest.raises(AMIError, match="closed"):
             client.originate("Local/9@default", "c", "s", 1, "x", 1000, {}, ("1.1", "1.2"))
+
+
+class RawSession:
+    """A manager session read message by message (to see events the client does not keep)."""
+
+    def __init__(self, ami: FakeAMI, events: str):
+        self.sock = socket.create_connection((ami.host, ami.port), timeout=5)
+        self.file = self.sock.makefile("rb")
+        self.file.readline()                                   # banner
+        self.send(f"Action: Login\r\nUsername: cron\r\nSecret: 1234\r\nEvents: {events}")
+        assert self.until(lambda m: "Response" in m)["Response"] == "Success"
+
+    def send(self, text: str) -> None:
+        self.sock.sendall((text + "\r\n\r\n").encode())
+
+    def message(self) -> dict[str, str]:
+        found = {}
+        while (line := self.file.readline().decode().rstrip("\r\n")) or not found:
+            if line:
+                key, _, value = line.partition(": ")
+                found[key] = value
+        return found
+
+    def until(self, wanted, seen: list | None = None) -> dict[str, str]:
+        """Read until a message `wanted` accepts (every message read goes into `seen`)."""
+        for _ in range(50):
+            message = self.message()
+            if seen is not None:
+                seen.append(message)
+            if wanted(message):
+                return message
+        raise AssertionError("the message never came")
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+def test_every_call_event_goes_to_every_session_that_takes_call_events():
+    """Real AMI broadcasts: a session sees other sessions' OriginateResponse events."""
+    with FakeAMI() as ami:
+        deaf = RawSession(ami, "off")                       # first: the event reaches it first
+        other = RawSession(ami, "call")
+        client = AMIClient(ami.host, ami.port).connect()
+        client.login("cron", "1234")
+        action = client.originate("Local/917275551212@default", "xfer_press_dialplan", "s", 1,
+                                  '"T1" <7275550000>', 30000, {},
+                                  ("1764000000.17", "1764000000.18"))
+        while action not in client.originates:
+            client.poll(1)
+        event = other.until(lambda m: m.get("Event") == "OriginateResponse")
+        assert event["ActionID"] == action and event["Uniqueid"] == "1764000000.17"
+        assert event["Privilege"] == "call,all"
+        seen: list = []
+        deaf.send("Action: Ping\r\nActionID: after")
+        deaf.until(lambda m: m.get("ActionID") == "after", seen)
+        assert [m for m in seen if "Event" in m] == []
+        client.logoff()
+        other.close()
+        deaf.close()
+
+
+def test_channel_ids_of_an_originate():
+    """ChannelId is the new channel's uniqueid; the Local channel's other half gets
+    OtherChannelId, by default ChannelId + ';2'; without either Asterisk makes `epoch.n`."""
+    received = []
+    with FakeAMI(on_originate=received.append) as ami:
+        client = AMIClient(ami.host, ami.port).connect()
+        client.login("cron", "1234")
+        client.request("Originate", [("Channel", "Local/91@default"), ("Context", "c"),
+                                     ("Exten", "s"), ("Priority", "1"), ("Async", "true"),
+                                     ("ChannelId", "1764000000.1")])
+        client.originate("Local/92@default", "c", "s", 1, "x", 1000, {},
+                         ("1764000000.2", "1764000000.3"))
+        client.request("Originate", [("Channel", "Local/93@default"), ("Context", "c"),
+                                     ("Exten", "s"), ("Priority", "1"), ("Async", "true")])
+        client.logoff()
+    assert [(o.uniqueid, o.other_uniqueid) for o in received[:2]] == [
+        ("1764000000.1", "1764000000.1;2"), ("1764000000.2", "1764000000.3")]
+    epoch, _, serial = received[2].uniqueid.partition(".")
+    assert epoch.isdigit() and serial.isdigit() and received[2].other_uniqueid != received[2].uniqueid
+
+
+def test_control_playback_and_redirect_replies():
+    controls = []
+    with FakeAMI(on_control_playback=lambda ch, c: controls.append((ch, c)) or ch == "SIP/x-1",
+                 on_redirect=lambda ch, *target: ch == "SIP/x-1") as ami:
+        client = AMIClient(ami.host, ami.port).connect()
+        client.login("cron", "1234")
+        stop = client.request("ControlPlayback", [("Channel", "SIP/x-1"), ("Control", "stop")])
+        unknown = client.request("ControlPlayback", [("Channel", "SIP/y-2"), ("Control", "stop")])
+        no_control = client.request("ControlPlayback", [("Channel", "SIP/x-1")])
+        assert client.redirect("SIP/x-1", "default", "78600061")
+        assert not client.redirect("SIP/y-2", "default", "78600061")
+        client.logoff()
+    assert stop["Response"] == "Success"
+    assert unknown["Message"] == "No such channel"
+    assert no_control["Message"] == "Control not specified"
+    assert controls == [("SIP/x-1", "stop"), ("SIP/y-2", "stop")]

@@ -16,18 +16,18 @@ import pytest
 
 from press3way import events as ev
 from press3way.db import execute, query
-from press3way.testing.channel import SimChannel
+from press3way.testing.standins.channel import SimChannel
 from press3way.testing.demo import dialplan_text
-from press3way.testing.fakeagi import FakeAGI
+from press3way.testing.standins.fakeagi import FakeAGI
 from press3way.testing.sim import SimResult, Simulation, Timeouts, parse_party
 from tests.conftest import AGENT, OUTSIDE
 
 FAST = Timeouts(agent=6, dial=3, press=2, accept=4)
 SCENARIOS = {
-    "single": ["7275551212:answer=0.2,press=1@0.7"],
-    "multi": ["7275551212:answer=0.2,press=1@0.7", "7275551213:answer=0.2,press=1@1.0",
+    "single": ["7275551212:answer=0.2,press=1@prompt+0.1"],
+    "multi": ["7275551212:answer=0.2,press=1@prompt+0.1", "7275551213:answer=0.2,press=1@prompt+0.4",
               "7275551214:answer=0.3"],
-    "declined": ["7275551212:answer=0.2,press=5@0.7"],     # the buzz paths of both legs
+    "declined": ["7275551212:answer=0.2,press=5@prompt+0.1"],     # the buzz paths of both legs
 }
 
 
@@ -95,7 +95,7 @@ def test_database_connection_killed_mid_wait(site):
                 pass
     killer = threading.Thread(target=kill_agent_connections)
     killer.start()
-    result = play(site, ["7275551212:answer=0.2,press=1@1.2"])
+    result = play(site, ["7275551212:answer=0.2,press=1@prompt+0.5"])
     killer.join()
     assert problems(site, result) == []
     assert ev.terminal_event(result.log_rows[0]["result"]) == ev.TRANSFER

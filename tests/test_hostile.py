@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from press3way import agent, outside
 from press3way.agi import Channel
 from press3way.db import Store, query
-from press3way.testing.channel import SimChannel
-from press3way.testing.fakeagi import FakeAGI
+from press3way.testing.standins.channel import SimChannel
+from press3way.testing.standins.fakeagi import FakeAGI
 from tests.conftest import OUTSIDE
 
 AGI_COMMAND = re.compile(r"^(GET VARIABLE|STREAM FILE|SET CONTEXT|SET EXTENSION|SET PRIORITY) ")

@@ -94,7 +94,8 @@ def test_accepted_without_reservation_times_out_as_agent_gone(site):
 def test_hangup_during_the_accepted_wait(site, mode):
     (cid,) = start_calls(site)
     site.outside("answered", cid)
-    result = site.outside("accepted", cid, hangup_at=0.6, hangup_mode=mode)
+    # hung up as the winner's notice to the agent leg (its second command) goes out
+    result = site.outside("accepted", cid, hangup_on_command=2, hangup_mode=mode)
     assert result.exit_code == 0 and result.hung_up
     assert live(site, cid) is None          # a won call removes its own row
     assert events(site, cid) == ["Started", "Answered", "Accepted", "Hungup"]
@@ -163,8 +164,8 @@ def test_unreachable_database(site, tmp_path):
     conf.write_text(f"VARserver_ip => 10.10.10.15\nVARDB_server => 127.0.0.1\n"
                     f"VARDB_database => x\nVARDB_user => x\nVARDB_port => 1\n"
                     f"PATHlogs => {tmp_path}\n")
-    from press3way.testing.channel import SimChannel
-    from press3way.testing.fakeagi import FakeAGI
+    from press3way.testing.standins.channel import SimChannel
+    from press3way.testing.standins.fakeagi import FakeAGI
     import os, sys
     from tests.conftest import OUTSIDE
     result = FakeAGI(OUTSIDE, SimChannel("SIP/x-1", variables={"call_3way_id": "T1"}),

@@ -15,8 +15,9 @@ FAST = Timeouts(agent=8, dial=4, press=2, accept=5)
 
 def simulate(site, *parties: str, **options) -> SimResult:
     options.setdefault("timeouts", FAST)
+    options.setdefault("sound_scale", 0.1)       # ten times faster than the real sounds
     result = Simulation(site, site.conf_path, [parse_party(p) for p in parties],
-                        dialplan_text=dialplan_text(), sound_scale=0.1, **options).run()
+                        dialplan_text=dialplan_text(), **options).run()
     assert result.live_rows == 0, result.format()
     return result
 
@@ -30,13 +31,24 @@ def terminal(result: SimResult) -> dict[str, str]:
     return {r["phone_number"]: ev.terminal_event(r["result"]) for r in result.log_rows}
 
 
+def steps(result: SimResult, who: str) -> list[str]:
+    return [text for _, w, text in result.timeline if w == who]
+
+
+def party_heard_buzz(result: SimResult, exten: str) -> bool:
+    """The outside party went through `exten` (t or i): declined, then Playback(buzz)."""
+    done = steps(result, "7275551212")
+    return (f"xfer_press_dialplan,{exten},1 AGI(agi-3way_press_outside.agi,declined)" in done
+            and f"xfer_press_dialplan,{exten},2 Playback(buzz)" in done)
+
+
 def agent_heard_buzz(result: SimResult) -> bool:
     return any(who == "agent" and "STREAM FILE buzz" in text for _, who, text in result.timeline)
 
 
 @pytest.mark.parametrize("conf_engine, exten", [("MEETME", "78600061"), ("CONFBRIDGE", "88600061")])
 def test_single_accept(site, conf_engine, exten):
-    result = simulate(site, "7275551212:answer=0.3,press=1@0.8", conf_engine=conf_engine)
+    result = simulate(site, "7275551212:answer=0.3,press=1@prompt+0.1", conf_engine=conf_engine)
     assert events(result, "7275551212") == ["Started", "Answered", "Accepted", "Reserved", "Transfer"]
     assert result.log_rows[0]["call_transfer"] == "Y"
     assert result.calls["agent"] == f"in conference 8600061 (default,{exten})"
@@ -44,18 +56,20 @@ def test_single_accept(site, conf_engine, exten):
 
 
 def test_no_press_is_declined_and_the_agent_hears_buzz(site):
+    """WaitExten times out, continues at its next priority (Goto(t,1)): declined, buzz."""
     result = simulate(site, "7275551212:answer=0.3")
     assert events(result, "7275551212") == ["Started", "Answered", "Declined"]
+    assert "xfer_press_dialplan,s,7 Goto(t,1)" in steps(result, "7275551212")
+    assert party_heard_buzz(result, "t")
     assert result.calls["7275551212"].startswith("hung up (Hangup())")
     assert agent_heard_buzz(result)
     assert result.calls["agent"].startswith("hung up")
 
 
 def test_wrong_key_is_declined(site):
-    result = simulate(site, "7275551212:answer=0.3,press=5@0.8")
+    result = simulate(site, "7275551212:answer=0.3,press=5@prompt+0.1")
     assert events(result, "7275551212") == ["Started", "Answered", "Declined"]
-    assert any(who == "7275551212" and text.startswith("xfer_press_dialplan,i,1")
-               for _, who, text in result.timeline)
+    assert party_heard_buzz(result, "i")
     assert agent_heard_buzz(result)
 
 
@@ -80,8 +94,8 @@ def test_busy(site):
 
 
 def test_multi_call_first_to_press_wins(site):
-    result = simulate(site, "7275551212:answer=0.2,press=1@0.7", "7275551213:answer=0.2,press=1@1.2",
-                      "7275551214:noanswer")
+    result = simulate(site, "7275551212:answer=0.2,press=1@prompt+0.1",
+                      "7275551213:answer=0.2,press=1@prompt+0.6", "7275551214:noanswer")
     assert len(result.log_rows) == 3
     assert events(result, "7275551212")[-1] == "Transfer"
     assert terminal(result)["7275551213"] in ("Defeated", "Too Slow")
@@ -94,7 +108,7 @@ def test_multi_call_first_to_press_wins(site):
 
 def test_five_simultaneous_presses_one_winner(site):
     numbers = [f"72755512{n:02d}" for n in range(10, 15)]
-    result = simulate(site, *(f"{n}:answer=0.2,press=1@0.9" for n in numbers))
+    result = simulate(site, *(f"{n}:answer=0.2,press=1@prompt+0.1" for n in numbers))
     ends = terminal(result)
     assert sorted(ends.values()).count("Transfer") == 1
     assert all(e in ("Transfer", "Too Slow", "Defeated") for e in ends.values()), ends
@@ -109,7 +123,7 @@ def test_agent_hangs_up_while_calls_ring(site):
 
 
 def test_ami_unreachable_buzzes_at_once(site):
-    result = simulate(site, "7275551212:answer=0.3,press=1@0.8", ami_up=False)
+    result = simulate(site, "7275551212:answer=0.3,press=1@prompt+0.1", ami_up=False)
     assert events(result, "7275551212") == ["Started", "Hungup"]
     buzz = next(t for t, who, text in result.timeline if who == "agent" and "buzz" in text)
     start = next(t for t, who, text in result.timeline if who == "agent" and "AGI(" in text)
@@ -133,8 +147,26 @@ def test_dialstring_with_non_digits_buzzes_and_writes_nothing(site):
 def test_no_free_conference_waits_then_times_out(site):
     def fill(s):
         execute(s.connect(), "UPDATE vicidial_conferences SET extension = 'SIP/busy'")
-    result = simulate(site, "7275551212:answer=0.2,press=1@0.6", prepare=fill,
+    result = simulate(site, "7275551212:answer=0.2,press=1@prompt+0.1", prepare=fill,
                       timeouts=Timeouts(agent=3, dial=2, press=2, accept=10))
     assert events(result, "7275551212") == ["Started", "Answered", "Accepted", "Timeout"]
     assert agent_heard_buzz(result)
     assert result.calls["7275551212"].startswith("hung up")
+
+
+def test_press_while_the_prompts_play_is_kept(site):
+    """Real sound lengths: a press in the middle of Background(outside-sales&press-1&now)
+    dials 1 at once; WaitExten never runs."""
+    result = simulate(site, "7275551212:answer=0.3,press=1@prompt_start+1.5", sound_scale=1.0)
+    assert events(result, "7275551212")[-1] == "Transfer"
+    done = steps(result, "7275551212")
+    assert "pressed 1" in done and "dialled 1" in done
+    assert not any("WaitExten" in step for step in done)
+
+
+def test_press_while_the_answered_agi_runs_is_thrown_away(site):
+    """res_agi throws away digits that arrive while a script runs: a press 10 ms after answering
+    lands in the `answered` stage, so the party has not pressed anything the dialplan saw."""
+    result = simulate(site, "7275551212:answer=0.3,press=1@0.31")
+    assert "pressed 1 (thrown away)" in steps(result, "7275551212")
+    assert events(result, "7275551212") == ["Started", "Answered", "Declined"]

@@ -1,2 +1,3 @@
-"""Stand-ins for Asterisk at the protocol level (fake AGI, fake AMI, a whole-call simulator)
-and a throwaway MariaDB: for tests, demos, and for admins trying a change before it goes live."""
+"""Asterisk stand-ins (`standins/`: channel, fake AGI, fake AMI, dialplan, sounds), a whole-call
+simulator on one server or a cluster of them, and a throwaway MariaDB: for tests, demos, and
+for admins trying a change before it goes live."""

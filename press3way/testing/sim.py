@@ -4,6 +4,9 @@ Runs our own extensions_custom.conf: the agent leg enters at its `_49907.` exten
 the ${TRUNKloop} loop), each AMI Originate the agent leg sends becomes an outside channel that
 rings, answers, hears the prompts, presses keys or hangs up as its `Party` says, and every
 AGI(...) step runs the real script through the fake-AGI harness against a real database.
+It follows a real Asterisk's rules (SPEC section 6): WaitExten, which digits are kept or thrown
+away, real sound lengths, every manager event to every session; docs/notes-standins.md lists
+where it still differs.
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..db import LIVE, LOG, Store, query
-from .channel import SimChannel
-from .dialplan import Dialplan, Step
-from .fakeagi import FakeAGI, parse_press
-from .fakeami import FakeAMI, Originate, channel_matches
 from .site import Site
+from .standins import sounds
+from .standins.channel import ALL_DIGITS, SimChannel, new_uniqueid
+from .standins.dialplan import Dialplan, Step
+from .standins.fakeagi import FakeAGI, parse_press, split_arguments
+from .standins.fakeami import FakeAMI, Originate, channel_matches
 
-ALL_DIGITS = "0123456789*#"
+# Asterisk's TIMEOUT(digit): how long it waits for a further digit that could extend the
+# extension dialled so far.
+DIGIT_TIMEOUT_S = 5.0
 # Channel names are unique across simulations sharing one fake Asterisk, as in a real one.
 _CHANNEL_SERIAL = itertools.count(1)
 OUTSIDE_CONTEXT = "xfer_press_dialplan"
@@ -40,12 +46,15 @@ class Party:
     # (delay, digit): pressed this long after the prompts end ("press 1 now"), however late
     # the prompts came: what a person does, and steady under load.
     after_prompt: list[tuple[float, str]] = field(default_factory=list)
+    # (delay, digit): pressed this long after the prompts start (while they play)
+    during_prompt: list[tuple[float, str]] = field(default_factory=list)
     hangup: float | None = None
     busy: bool = False
 
 
 def parse_party(text: str) -> Party:
-    """`7275551212:answer=0.5,press=1@1.2,hangup=6`, `...:answer=0.3,press=1@prompt+0.2`,
+    """`7275551212:answer=0.5,press=1@1.2,hangup=6`, `...:answer=0.3,press=1@prompt+0.2`
+    (after the prompts end), `...:press=1@prompt_start+0.8` (while they play),
     `7275551213:noanswer`, `...:busy`."""
     number, _, spec = text.partition(":")
     if not number.isdigit():
@@ -58,6 +67,9 @@ def parse_party(text: str) -> Party:
         elif key == "press" and "@prompt+" in value:
             digit, _, delay = value.partition("@prompt+")
             party.after_prompt.append(parse_press(f"{digit}@{delay}"))
+        elif key == "press" and "@prompt_start+" in value:
+            digit, _, delay = value.partition("@prompt_start+")
+            party.during_prompt.append(parse_press(f"{digit}@{delay}"))
         elif key == "press":
             party.presses.append(parse_press(value))
         elif key == "hangup":
@@ -68,7 +80,7 @@ def parse_party(text: str) -> Party:
             party.busy = True
         else:
             raise ValueError(f"{item!r}: expected answer=S, press=D@S, press=D@prompt+S, "
-                             "hangup=S, noanswer or busy")
+                             "press=D@prompt_start+S, hangup=S, noanswer or busy")
     return party
 
 
@@ -89,13 +101,21 @@ class Timeouts:
 @dataclass
 class SimCall:
     label: str
-    channel: SimChannel
+    channel: SimChannel               # the half that runs the dialplan
     caller_name: str
     caller_number: str
     call_id: str = ""
-    channel_id: str = ""           # the ChannelId the agent leg set at originate
+    other_name: str = ""              # a Local channel's other half (hung up with it)
+    other_uniqueid: str = ""
     after_prompt: list[tuple[float, str]] = field(default_factory=list)
+    during_prompt: list[tuple[float, str]] = field(default_factory=list)
+    answered: bool = False
     ended: str = ""
+
+    def known_as(self, target: str) -> bool:
+        """Does AMI's `Channel:` (name, uniqueid or /regex/) name this call?"""
+        return channel_matches(target, (self.channel.name, self.other_name),
+                               (self.channel.uniqueid, self.other_uniqueid))
 
 
 @dataclass
@@ -138,9 +158,12 @@ class Simulation:
                  prepare: Callable[[Site], None] | None = None,
                  hangup_at_command: tuple[str, int, int] | None = None,
                  out: Callable[[str], None] | None = None):
-        """`ami`: a shared FakeAMI whose originates the caller routes to `originated` (load
-        runs, with `reset=False` so agents share one site database); `hangup_at_command`:
-        (channel label, its Nth AGI run, command number) where that channel hangs up."""
+        """`ami`: the shared FakeAMI of this simulation's Asterisk server, whose actions the
+        caller routes to `originated`/`ami_hangup`/`ami_redirect`/`ami_control_playback`
+        (load and cluster runs, with `reset=False` so agents share one site database);
+        `sound_scale`: every sound's length times this (1.0: the real lengths);
+        `hangup_at_command`: (channel label, its Nth AGI run, command number) where that
+        channel hangs up."""
         self.site, self.conf_path, self.parties = site, conf_path, {p.number: p for p in parties}
         self.dialplan = Dialplan((timeouts or Timeouts()).apply(dialplan_text))
         first = parties[0].number if parties else "7275551212"
@@ -150,6 +173,7 @@ class Simulation:
         self.conf_engine, self.ami_users, self.ami_up, self.out = conf_engine, ami_users, ami_up, out
         self.prepare = prepare          # changes the site after its reset (fill conferences...)
         self.ami_close_on, self.shared_ami, self.reset = ami_close_on, ami, reset
+        self.ami: FakeAMI | None = ami
         self.hangup_at_command = hangup_at_command
         self.agi_runs: list[AGIRun] = []
         self.t0 = time.monotonic()
@@ -161,11 +185,12 @@ class Simulation:
     # --- the run ------------------------------------------------------------------------
     def run(self) -> SimResult:
         with contextlib.ExitStack() as stack:
-            ami = self.shared_ami or stack.enter_context(FakeAMI(
+            self.ami = self.shared_ami or stack.enter_context(FakeAMI(
                 users=self.ami_users, on_originate=self.originated, on_hangup=self.ami_hangup,
+                on_redirect=self.ami_redirect, on_control_playback=self.ami_control_playback,
                 close_on_action=self.ami_close_on))
             if self.reset:
-                port = ami.port if self.ami_up else _closed_port()
+                port = self.ami.port if self.ami_up else _closed_port()
                 self.site.reset(ami_port=port, conf_engine=self.conf_engine)
             if self.prepare:
                 self.prepare(self.site)
@@ -173,14 +198,18 @@ class Simulation:
             if len(self.parties) > 1:
                 Store(self.site.connect()).arm_multi(self.site.user, list(self.parties))
                 self.note("agent API", f"multi_dial_phones={','.join(self.parties)}")
-            agent = SimCall("agent", self._channel(f"Local/{self.site.session}@default-"
-                                                   f"{next(_CHANNEL_SERIAL):08x};2",
-                                                   hangup_at=self.agent_hangup),
-                            self.site.caller_code, "7275550000")
-            self.calls["agent"] = agent
+            serial = next(_CHANNEL_SERIAL)
+            agent = SimCall("agent", self._channel("agent", f"Local/{self.site.session}@default-"
+                                                   f"{serial:08x};2", hangup_at=self.agent_hangup),
+                            self.site.caller_code, "7275550000",
+                            other_name=f"Local/{self.site.session}@default-{serial:08x};1",
+                            other_uniqueid=new_uniqueid(), answered=True)
+            self._add(agent)
             self.run_dialplan(agent, "default", self.extension)
             for thread in list(self._threads):
                 thread.join(timeout=120)
+            for call in list(self.calls.values()):   # e.g. a hang-up due after the transfer
+                call.channel.cancel_schedule()
         conn = self.site.connect()
         rows = query(conn, f"SELECT * FROM {LOG} WHERE caller_code = %s ORDER BY call_3way_id",
                      (self.site.caller_code,))
@@ -197,8 +226,43 @@ class Simulation:
         if self.out:
             self.out(f"{t:8.3f}  {who:<12} {text}")
 
-    def _channel(self, name: str, **kw) -> SimChannel:
-        return SimChannel(name, sound_scale=self.sound_scale, t0=self.t0, **kw)
+    def _channel(self, label: str, name: str, **kw) -> SimChannel:
+        channel = SimChannel(name, sound_scale=self.sound_scale, t0=self.t0, **kw)
+        channel.observer = lambda *what: self._channel_event(label, channel, *what)
+        return channel
+
+    def _add(self, call: SimCall) -> None:
+        with self._lock:
+            self.calls[call.label] = call
+        for name, uid in ((call.channel.name, call.channel.uniqueid),
+                          (call.other_name, call.other_uniqueid)):
+            self._publish("Newchannel", "call", name, uid, call,
+                          [("ChannelState", "4" if call.answered else "0"),
+                           ("ChannelStateDesc", "Ring")])
+
+    def _publish(self, event: str, event_class: str, name: str, uid: str, call: SimCall,
+                 extra: list[tuple[str, str]]) -> None:
+        """An event of this server's Asterisk, to every manager session that takes it."""
+        if self.ami is not None:
+            self.ami.publish(event, event_class, [
+                ("Channel", name), ("CallerIDNum", call.caller_number),
+                ("CallerIDName", call.caller_name), ("Uniqueid", uid),
+                ("Linkedid", call.channel.uniqueid)] + extra)
+
+    def _channel_event(self, label: str, channel: SimChannel, kind: str, *details: str) -> None:
+        call = self.calls.get(label)
+        if kind == "dtmf":
+            digit, fate = details
+            self.note(label, f"pressed {digit}" + (" (thrown away)" if fate != "kept" else ""))
+            if call is not None:
+                for event in ("DTMFBegin", "DTMFEnd"):
+                    self._publish(event, "dtmf", channel.name, channel.uniqueid, call,
+                                  [("Digit", digit), ("Direction", "Received")])
+        elif kind == "hangup" and call is not None:
+            for name, uid in ((channel.name, channel.uniqueid),
+                              (call.other_name, call.other_uniqueid)):
+                self._publish("Hangup", "call", name, uid, call,
+                              [("Cause", "16"), ("Cause-txt", details[0])])
 
     # --- outside calls (AMI Originate) ----------------------------------------------------
     def originated(self, originate: Originate) -> None:
@@ -217,16 +281,17 @@ class Simulation:
         caller_name, caller_number = (name_match.group(1).strip(), name_match.group(2)) \
             if name_match else ("", "")
         variables = {k.lstrip("_"): v for k, v in originate.variables.items()}
+        base = f"Local/{dialstring}@default-{next(_CHANNEL_SERIAL):08x}"
         channel = self._channel(
-            f"Local/{dialstring}@default-{next(_CHANNEL_SERIAL):08x};1", variables=variables,
+            number, base + ";1", variables=variables, uniqueid=originate.uniqueid,
             presses=[(started + t, d) for t, d in party.presses],
             hangup_at=None if party.hangup is None else started + party.hangup)
         call = SimCall(number, channel, caller_name, caller_number,
-                       variables.get("call_3way_id", ""), f.get("ChannelId", ""),
-                       list(party.after_prompt))
-        with self._lock:
-            self.calls[number] = call
-        self.note(number, f"ringing ({f.get('Channel')}, caller id {f.get('CallerID')})")
+                       variables.get("call_3way_id", ""), base + ";2", originate.other_uniqueid,
+                       list(party.after_prompt), list(party.during_prompt))
+        self._add(call)
+        self.note(number, f"ringing ({f.get('Channel')}, caller id {f.get('CallerID')}, "
+                          f"uniqueid {channel.uniqueid})")
         dial_timeout = int(f.get("Timeout", "30000")) / 1000
         if party.busy:
             channel.hungup.wait(0.1)
@@ -239,7 +304,10 @@ class Simulation:
         if party.answer is None or party.answer > dial_timeout:
             self._fail(call, originate, "3", "no answer")
             return
+        call.answered = True
         self.note(number, "answered")
+        self._publish("Newstate", "call", channel.name, channel.uniqueid, call,
+                      [("ChannelState", "6"), ("ChannelStateDesc", "Up")])
         originate.respond(True, channel.name)
         self.run_dialplan(call, f.get("Context", OUTSIDE_CONTEXT), f.get("Exten", "s"),
                           int(f.get("Priority", "1")))
@@ -250,13 +318,33 @@ class Simulation:
         self.note(call.label, why)
         originate.respond(False, "", reason)
 
-    def ami_hangup(self, target: str) -> bool:
+    # --- AMI actions on channels ----------------------------------------------------------
+    def _named(self, target: str) -> list[SimCall]:
         with self._lock:
-            found = [c for c in self.calls.values()
-                     if channel_matches(target, c.channel.name, c.channel_id)]
+            return [c for c in self.calls.values()
+                    if not c.channel.is_hung_up() and c.known_as(target)]
+
+    def ami_hangup(self, target: str) -> bool:
+        found = self._named(target)
         for call in found:
             self.note(call.label, f"AMI Hangup {target}")
             call.channel.hang_up("AMI Hangup")
+        return bool(found)
+
+    def ami_redirect(self, target: str, context: str, exten: str, priority: int) -> bool:
+        """Only a channel running the dialplan can be redirected here (not a ringing one)."""
+        found = [c for c in self._named(target) if c.answered]
+        for call in found:
+            self.note(call.label, f"AMI Redirect {target} to {context},{exten},{priority}")
+            call.channel.redirect(context, exten, priority)
+        return bool(found)
+
+    def ami_control_playback(self, target: str, control: str) -> bool:
+        found = self._named(target)
+        for call in found:
+            stopped = control == "stop" and call.channel.stop_playback()
+            self.note(call.label, f"AMI ControlPlayback {control}"
+                                  + (" (stopped the sound)" if stopped else " (nothing stopped)"))
         return bool(found)
 
     # --- the dialplan -------------------------------------------------------------------
@@ -265,6 +353,10 @@ class Simulation:
         while True:
             if call.channel.is_hung_up():
                 return self._hung_up(call, context, exten)
+            goto = call.channel.take_goto()
+            if goto is not None:
+                context, exten, priority = goto
+                entry = self.dialplan.find(context, exten)
             step = self.dialplan.step(context, entry, priority) if entry else None
             if step is None:
                 if entry is None and re.fullmatch(r"[78]\d+", exten):
@@ -281,7 +373,7 @@ class Simulation:
                 return self._hung_up(call, context, exten)
             elif outcome == "left":
                 return None
-            else:
+            elif outcome != "redirect":       # a redirect is taken at the top of the loop
                 context, exten, priority = outcome
                 entry = self.dialplan.find(context, exten)
 
@@ -291,39 +383,31 @@ class Simulation:
         self.note(call.label, f"hung up ({call.channel.hangup_cause})")
         h = self.dialplan.step(context, "h", 1) if self.dialplan.find(context, "h") else None
         while h is not None:
+            self.note(call.label, f"{context},h,{h.priority} {h.app}({h.args})")
             if h.app.upper() == "AGI":
                 self._agi(call, h, "h", dead=True)
             h = self.dialplan.step(context, "h", h.priority + 1)
 
     def _execute(self, call: SimCall, step: Step, exten: str):
+        """Run one priority; None (next priority), 'hangup', 'left', 'redirect' or a
+        (context, exten, priority) to continue at."""
         app, args = step.app.lower(), self._substitute(call, step.args, exten)
         self.note(call.label, f"{step.context},{exten},{step.priority} {step.app}({args})")
-        channel = call.channel
         if app in ("answer", "noop"):
             return None
         if app == "hangup":
-            channel.hang_up("Hangup()")
-            return "hangup"
-        if app in ("playback", "background", "waitexten"):
-            if app == "waitexten":
-                for delay, digit in call.after_prompt:
-                    channel.press_later(delay, digit)
-                call.after_prompt = []
-            digits = "" if app == "playback" else ALL_DIGITS
-            seconds = float(args or 0) if app == "waitexten" else channel.sound_seconds(args)
-            what, digit = channel.pause(seconds, digits)
-            if what == "hangup":
-                return "hangup"
-            if what == "digit":
-                self.note(call.label, f"pressed {digit}")
-                target = digit if self.dialplan.find(step.context, digit) else "i"
-                return step.context, target, 1
-            if app == "waitexten":
-                return step.context, "t", 1
-            return None
+            return self._hang_up_here(call.channel, "Hangup()")
+        if app in ("playback", "background"):
+            return self._play(call, step, args, keep_digits=app == "background")
+        if app == "waitexten":
+            return self._wait_exten(call, step, float(args or 0))
         if app == "goto":
             parts = [p.strip() for p in args.split(",")]
-            return parts[0], parts[1], int(parts[2]) if len(parts) > 2 else 1
+            if len(parts) == 1:
+                return step.context, exten, int(parts[0])
+            if len(parts) == 2:
+                return step.context, parts[0], int(parts[1])
+            return parts[0], parts[1], int(parts[2])
         if app == "dial" and args.startswith("TRUNKloop/"):
             # the loop trunk dials back into this same dialplan: follow it on this channel
             target = args.split("/", 1)[1].split(",", 1)[0]
@@ -332,6 +416,63 @@ class Simulation:
         if app == "agi":
             return self._agi(call, step, exten, dead=False)
         return None
+
+    def _play(self, call: SimCall, step: Step, args: str, *, keep_digits: bool):
+        """Playback/Background: the files in turn; Background keeps a digit pressed during
+        any of them and dials it, Playback throws it away."""
+        for sound in sounds.files(args):
+            what, digit = call.channel.pause(call.channel.sound_seconds(sound),
+                                             ALL_DIGITS if keep_digits else "", sound=sound,
+                                             schedule=call.during_prompt)
+            call.during_prompt = []
+            outcome = self._listened(call, step.context, what, digit)
+            if outcome is not None:
+                return outcome
+        return None
+
+    def _wait_exten(self, call: SimCall, step: Step, seconds: float):
+        """A digit is dialled; a time-out continues at the next priority when there is one,
+        else at t (SPEC section 6)."""
+        what, digit = call.channel.pause(seconds, ALL_DIGITS, schedule=call.after_prompt)
+        call.after_prompt = []
+        outcome = self._listened(call, step.context, what, digit)
+        if outcome is not None:
+            return outcome
+        if self.dialplan.step(step.context, step.exten, step.priority + 1) is not None:
+            return None
+        if self.dialplan.find(step.context, "t"):
+            return step.context, "t", 1
+        return self._hang_up_here(call.channel, "WaitExten timed out, no t")
+
+    def _listened(self, call: SimCall, context: str, what: str, digit: str):
+        """Where a pause that listened for digits leads: a dialled extension, 'hangup',
+        'redirect', or None when it just ran out (or its sound was stopped)."""
+        if what == "digit":
+            return self._dialled(call, context, digit)
+        return what if what in ("hangup", "redirect") else None
+
+    @staticmethod
+    def _hang_up_here(channel: SimChannel, why: str) -> str:
+        channel.hang_up(why)
+        return "hangup"
+
+    def _dialled(self, call: SimCall, context: str, digit: str):
+        """Asterisk's digit collection: wait the digit timeout for more digits while a longer
+        extension could still match, then go to what was dialled, or to `i`."""
+        digits = digit
+        while self.dialplan.can_match_more(context, digits):
+            what, more = call.channel.pause(DIGIT_TIMEOUT_S, ALL_DIGITS, keep_heard=True)
+            if what in ("hangup", "redirect"):
+                return what
+            if what != "digit":
+                break
+            digits += more
+        self.note(call.label, f"dialled {digits}")
+        if self.dialplan.find(context, digits):
+            return context, digits, 1
+        if self.dialplan.find(context, "i"):
+            return context, "i", 1
+        return self._hang_up_here(call.channel, f"dialled {digits}: no such extension, no i")
 
     def _agi(self, call: SimCall, step: Step, exten: str, *, dead: bool):
         script, _, args = step.args.partition(",")
@@ -347,7 +488,7 @@ class Simulation:
                       extension=exten, priority=step.priority, dead=dead,
                       interpreter=sys.executable,
                       process_env=dict(os.environ, PRESS3WAY_CONF=self.conf_path),
-                      observer=lambda way, text: self.note(call.label, f"  AGI {way} {text}"),
+                      observer=lambda way, text: self._agi_event(call, way, text),
                       hangup_on_command=hangup_on)
         result = run.run(timeout=300)
         record.commands, record.exit_code = len(result.commands), result.exit_code
@@ -358,9 +499,31 @@ class Simulation:
             return None
         if result.hung_up:
             return "hangup"
+        if result.redirected:
+            return "redirect"
         if (result.context, result.extension, result.priority) != (step.context, exten, step.priority):
             return result.context, result.extension, result.priority
         return None
+
+    def _agi_event(self, call: SimCall, way: str, text: str) -> None:
+        self.note(call.label, f"  AGI {way} {text}")
+        if way in ("->", "<-"):
+            event = "AGIExecStart" if way == "->" else "AGIExecEnd"
+            field_name = "Command" if way == "->" else "Result"
+            self._publish(event, "agi", call.channel.name, call.channel.uniqueid, call,
+                          [(field_name, text)])
+        words = split_arguments(text) if way == "->" else []
+        if words[:2] == ["EXEC", "UserEvent"] and len(words) > 2:
+            self._user_event(call, words[2])
+
+    def _user_event(self, call: SimCall, options: str) -> None:
+        """The UserEvent application: `name[,Key: value...]`, an event of class `user`."""
+        name, *body = options.split(",")
+        pairs = [("UserEvent", name)]
+        for item in body:
+            key, _, value = item.partition(":")
+            pairs.append((key.strip(), value.strip()))
+        self._publish("UserEvent", "user", call.channel.name, call.channel.uniqueid, call, pairs)
 
     @staticmethod
     def _substitute(call: SimCall, text: str, exten: str) -> str:

@@ -53,18 +53,28 @@ class Site:
 
     def reset(self, *, conf_engine: str = "MEETME", agi_output: str = "FILE",
               ami_port: int = 5038, calls_per_second: int = 20) -> None:
-        """Empty every table and put back the rows of one agent in a call with lead_id."""
+        """Empty every table and put back this server and one agent in a call with lead_id."""
         conn = self.connect()
         for table in VICIDIAL_TABLES + FEATURE_TABLES:
             execute(conn, f"DELETE FROM {table}")
-        execute(conn, "INSERT INTO servers (server_id, server_ip, telnet_host, telnet_port, "
-                      "ASTmgrUSERNAME, ASTmgrSECRET, ext_context, agi_output, conf_engine, "
-                      "outbound_calls_per_second) VALUES "
-                      "('sim', %s, '127.0.0.1', %s, 'cron', '1234', 'default', %s, %s, %s)",
-                (self.server_ip, ami_port, agi_output, conf_engine, calls_per_second))
         execute(conn, "INSERT INTO system_settings (version) VALUES ('2.14-press3way-sim')")
         conn.close()
+        self.add_server(conf_engine=conf_engine, agi_output=agi_output, ami_port=ami_port,
+                        calls_per_second=calls_per_second)
         self.add_agent()
+
+    def add_server(self, *, conf_engine: str = "MEETME", agi_output: str = "FILE",
+                   ami_port: int = 5038, calls_per_second: int = 20) -> None:
+        """The `servers` row of this site's server_ip (one more Asterisk server of a cluster),
+        its manager on loopback at `ami_port`."""
+        conn = self.connect()
+        execute(conn, "INSERT INTO servers (server_id, server_ip, telnet_host, "
+                "telnet_port, ASTmgrUSERNAME, ASTmgrSECRET, ext_context, agi_output, conf_engine, "
+                "outbound_calls_per_second) VALUES "
+                "(%s, %s, '127.0.0.1', %s, 'cron', '1234', 'default', %s, %s, %s)",
+                (f"sim{self.server_ip.rsplit('.', 1)[-1]}", self.server_ip, ami_port, agi_output,
+                 conf_engine, calls_per_second))
+        conn.close()
 
     def add_agent(self) -> None:
         """This agent's rows: its 3-way originate, its live-agent row, its free conferences."""
@@ -76,6 +86,12 @@ class Site:
         execute(conn, "INSERT INTO vicidial_live_agents (user, server_ip, conf_exten, status, "
                       "lead_id, campaign_id) VALUES (%s, %s, %s, 'INCALL', %s, 'TESTCAMP')",
                 (self.user, self.server_ip, self.session, self.lead_id))
+        conn.close()
+        self.add_conferences()
+
+    def add_conferences(self) -> None:
+        """This agent's session (in use) and its free conferences, on its server."""
+        conn = self.connect()
         for table in ("vicidial_conferences", "vicidial_confbridges"):
             for conf in (int(self.session), *self.conferences):
                 execute(conn, f"INSERT INTO {table} (conf_exten, server_ip, extension) "

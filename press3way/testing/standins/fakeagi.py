@@ -2,8 +2,10 @@
 
 Starts the script, writes the `agi_*` environment, and answers each command the way Asterisk
 does: `200 result=...`, `510` for an unknown command, `511` once the channel is dead. A digit
-pressed on the `SimChannel` lands in `STREAM FILE` / `WAIT FOR DIGIT`; a hang-up sends SIGHUP
-(or a `HANGUP` line) and 511s from then on.
+pressed on the `SimChannel` lands in `WAIT FOR DIGIT`, and in `STREAM FILE` when it is one of
+its escape digits; at any other moment of the run res_agi throws it away. `STREAM FILE` blocks
+the script as long as the sound lasts (or until AMI ControlPlayback stops it). A hang-up, or an
+AMI Redirect, sends SIGHUP (or a `HANGUP` line) and 511s from then on.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .channel import SimChannel
+from . import sounds
+from .channel import ALL_DIGITS, SimChannel
 
 DEAD_CHANNEL = "511 Command Not Permitted on a dead channel or intercept routine"
 # Commands an AGI may still run on a dead channel (the `h` extension).
@@ -26,6 +29,9 @@ DEAD_OK = ("GET VARIABLE", "GET FULL VARIABLE", "SET VARIABLE", "VERBOSE", "NOOP
            "SET CONTEXT", "SET EXTENSION", "SET PRIORITY")
 KNOWN = ("ANSWER", "STREAM FILE", "WAIT FOR DIGIT", "HANGUP", "EXEC", "CHANNEL STATUS") + DEAD_OK
 SAMPLES_PER_S = 8000
+# What STREAM FILE answers when AMI ControlPlayback stopped its sound. Unconfirmed: being checked
+# on a real Asterisk (its waitstream may hand back the control frame's code instead of 0).
+STOPPED_RESULT = 0
 
 
 @dataclass
@@ -37,6 +43,7 @@ class AGIResult:
     priority: int
     stderr: str
     hung_up: bool
+    redirected: bool = False          # an AMI Redirect ended the run (the channel lives on)
 
     @property
     def commands(self) -> list[str]:
@@ -78,7 +85,7 @@ class FakeAGI:
         script = os.path.basename(self.script)
         env = {
             "agi_request": script, "agi_channel": self.channel.name, "agi_language": "en",
-            "agi_type": self.channel.name.split("/")[0], "agi_uniqueid": f"{time.time():.6f}",
+            "agi_type": self.channel.name.split("/")[0], "agi_uniqueid": self.channel.uniqueid,
             "agi_version": "18.21.0", "agi_callerid": "unknown", "agi_calleridname": "unknown",
             "agi_callingpres": "0", "agi_callingani2": "0", "agi_callington": "0",
             "agi_callingtns": "0", "agi_dnid": "unknown", "agi_rdnis": "unknown",
@@ -100,7 +107,7 @@ class FakeAGI:
         deadline = time.monotonic() + timeout
         finished = False
         try:
-            with self.channel.hangup_pipe() as hangup_fd:
+            with self.channel.interrupt_pipe() as hangup_fd:
                 self._converse(deadline, timeout, hangup_fd)
             finished = True
         except BrokenPipeError:
@@ -117,8 +124,9 @@ class FakeAGI:
             stderr.seek(0)
             err = stderr.read().decode("utf-8", "replace")
             stderr.close()
+        hung_up = self.channel.is_hung_up()
         return AGIResult(exit_code, self.transcript, self.context, self.extension, self.priority,
-                         err, self.channel.hungup.is_set())
+                         err, hung_up, not hung_up and self.channel.interrupted())
 
     def _converse(self, deadline: float, timeout: float, hangup_fd: int) -> None:
         """Write the environment, then answer command after command until the script exits."""
@@ -135,7 +143,7 @@ class FakeAGI:
         poller.register(hangup_fd, select.POLLIN)
         watching_hangup = True
         while True:
-            if self.channel.is_hung_up() and not self.dead:
+            if self.channel.interrupted() and not self.dead:
                 self._notify_hangup()
             if watching_hangup and (self._notified or self.dead):
                 poller.unregister(hangup_fd)
@@ -143,9 +151,7 @@ class FakeAGI:
             if b"\n" not in buffer:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{self.script} still running after {timeout} s")
-                until_hangup = self.channel.seconds_to_hangup()
-                wait = 1.0 if until_hangup is None else min(until_hangup, 1.0)
-                if any(fd == out_fd for fd, _ in poller.poll(wait * 1000)):
+                if any(fd == out_fd for fd, _ in poller.poll(1000)):
                     chunk = os.read(out_fd, 65536)
                     if not chunk:
                         return
@@ -180,7 +186,9 @@ class FakeAGI:
         if self._notified:
             return
         self._notified = True
-        self._log("!!", f"channel hung up ({self.channel.hangup_cause}): "
+        why = (f"hung up ({self.channel.hangup_cause})" if self.channel.is_hung_up()
+               else "redirected (AMI Redirect)")
+        self._log("!!", f"channel {why}: "
                         f"{'SIGHUP' if self.hangup_mode == 'sighup' else 'HANGUP line'}")
         if self.hangup_mode == "line":
             self._send("HANGUP\n", log=False)
@@ -194,19 +202,19 @@ class FakeAGI:
             return "510 Invalid or unknown command"
         if self.dead and command not in DEAD_OK:
             return DEAD_CHANNEL
-        if self._notified or (not self.dead and self.channel.is_hung_up()):
+        if self._notified or (not self.dead and self.channel.interrupted()):
             self._notify_hangup()
             return DEAD_CHANNEL
-        args = _split(line[len(command):])
+        args = split_arguments(line[len(command):])
         handler = getattr(self, "_" + command.lower().replace(" ", "_"))
         return handler(args)
 
     def _answer(self, args: list[str]) -> str:
         return "200 result=0"
 
-    def _play(self, seconds: float | None, digits: str) -> tuple[str, str, float]:
+    def _play(self, seconds: float | None, digits: str, sound: str = "") -> tuple[str, str, float]:
         start = self.channel.elapsed()
-        what, digit = self.channel.pause(seconds, digits)
+        what, digit = self.channel.pause(seconds, digits, sound=sound)
         return what, digit, self.channel.elapsed() - start
 
     def _stream_file(self, args: list[str]) -> str:
@@ -214,17 +222,22 @@ class FakeAGI:
         digits = args[1] if len(args) > 1 else ""
         if sound in self.missing_sounds:
             return "200 result=-1 endpos=0"
-        what, digit, took = self._play(self.channel.sound_seconds(sound), digits)
-        endpos = int(took * SAMPLES_PER_S)
-        if what == "hangup":
+        what, digit, took = self._play(self.channel.sound_seconds(sound), digits, sound)
+        # samples of the sound played: all of them, or as far as it got (in the sound's time)
+        played = sounds.seconds(sound) if what == "done" else \
+            took / (self.channel.sound_scale or 1.0)
+        endpos = int(played * SAMPLES_PER_S)
+        if what in ("hangup", "redirect"):
             self._notify_hangup()
             return f"200 result=-1 endpos={endpos}"
+        if what == "stopped":
+            return f"200 result={STOPPED_RESULT} endpos={endpos}"
         return f"200 result={ord(digit) if digit else 0} endpos={endpos}"
 
     def _wait_for_digit(self, args: list[str]) -> str:
         ms = int(args[0]) if args and args[0].lstrip("-").isdigit() else -1
-        what, digit, _ = self._play(None if ms < 0 else ms / 1000, "0123456789*#")
-        if what == "hangup":
+        what, digit, _ = self._play(None if ms < 0 else ms / 1000, ALL_DIGITS)
+        if what in ("hangup", "redirect"):
             self._notify_hangup()
             return "200 result=-1"
         return f"200 result={ord(digit) if digit else 0}"
@@ -271,7 +284,7 @@ class FakeAGI:
         return "200 result=6"
 
 
-def _split(text: str) -> list[str]:
+def split_arguments(text: str) -> list[str]:
     """AGI arguments: words, or double-quoted strings (possibly empty)."""
     return [m.group(1) if m.group(1) is not None else m.group(2)
             for m in re.finditer(r'"([^"]*)"|(\S+)', text)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..dialplan import entries
+from ...dialplan import entries
 
 _APP = re.compile(r"^(\w+)(?:\((.*)\))?\s*$")
 
@@ -46,29 +46,44 @@ class Dialplan:
     def step(self, context: str, entry: str, priority: int) -> Step | None:
         return self.steps.get((context, entry), {}).get(priority)
 
+    def can_match_more(self, context: str, digits: str) -> bool:
+        """Could more digits after `digits` still dial an extension of `context`? (Asterisk
+        then waits the digit timeout for them before deciding.)"""
+        return any(matches_more(exten, digits) for c, exten in self.steps if c == context)
+
+
+def _elements(pattern: str) -> list[str]:
+    """A pattern's positions as regex character classes; '.' and '!' stay themselves."""
+    out, body, i = [], pattern[1:], 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "[":
+            end = body.index("]", i)
+            out.append("[" + body[i + 1:end] + "]")
+            i = end
+        else:
+            out.append({"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]"}.get(ch, ch if ch in ".!"
+                                                                        else re.escape(ch)))
+        i += 1
+    return out
+
 
 def matches(pattern: str, exten: str) -> bool:
     """Asterisk extension pattern match: X=0-9, Z=1-9, N=2-9, [..] a set, . one or more, ! zero or more."""
-    regex = ""
-    body = pattern[1:]
-    i = 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "X":
-            regex += "[0-9]"
-        elif ch == "Z":
-            regex += "[1-9]"
-        elif ch == "N":
-            regex += "[2-9]"
-        elif ch == "[":
-            end = body.index("]", i)
-            regex += "[" + body[i + 1:end] + "]"
-            i = end
-        elif ch == ".":
-            regex += ".+"
-        elif ch == "!":
-            regex += ".*"
-        else:
-            regex += re.escape(ch)
-        i += 1
+    regex = "".join({".": ".+", "!": ".*"}.get(e, e) for e in _elements(pattern))
     return re.fullmatch(regex, exten) is not None
+
+
+def matches_more(exten: str, digits: str) -> bool:
+    """Is `digits` a proper beginning of something `exten` (literal or pattern) matches?"""
+    if not exten.startswith("_"):
+        return exten.startswith(digits) and len(exten) > len(digits)
+    elements = _elements(exten)
+    for n, digit in enumerate(digits):
+        if n >= len(elements):
+            return False
+        if elements[n] in (".", "!"):
+            return True
+        if not re.fullmatch(elements[n], digit):
+            return False
+    return len(elements) > len(digits)

@@ -1,0 +1,62 @@
+"""A VICIdial cluster: two Asterisk servers (two `servers` rows, two managers, two sets of
+conferences with the same numbers) on one database, batches on both at the same time. Each
+agent leg must originate and hang up only on its own server's manager, reserve only its own
+server's conferences, and every row must end where it should."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from press3way import events as ev
+from press3way.db import query
+from press3way.testing.load import AsteriskServer, agent_site, run_cluster
+from press3way.testing.sim import Timeouts
+
+BATCH = ["7275551210:answer=0.3,press=1@prompt+0.1", "7275551211:answer=0.3,press=1@prompt+0.1",
+         "7275551212:answer=0.3,press=5@prompt+0.05", "7275551213:noanswer"]
+BATCHES = 6
+SERVER_B = "10.10.10.16"
+
+
+def test_two_servers_keep_to_their_own_calls_and_conferences(site, tmp_path, capsys):
+    site_b = replace(site, server_ip=SERVER_B)
+    conf_b = site_b.write_conf(str(tmp_path / "astguiclient-b.conf"), site.logs_dir)
+    servers = [AsteriskServer(site, site.conf_path), AsteriskServer(site_b, conf_b)]
+    results = run_cluster(servers, [BATCH] * BATCHES, sound_scale=0.1,
+                          timeouts=Timeouts(agent=30, dial=20, press=10, accept=20))
+    assert len(results) == BATCHES
+    conn = site.connect()
+    assert query(conn, "SELECT * FROM vicidial_3way_press_live") == []
+    assert query(conn, "SELECT * FROM vicidial_conferences WHERE extension LIKE %s",
+                 ("Local/8300%",)) == []          # no reservation left hanging
+
+    used: list[set[str]] = []
+    for server in servers:
+        ip = server.site.server_ip
+        agents = [agent_site(server.site, n, slot) for slot, n in enumerate(server.batches)]
+        rows = [row for n in server.batches for row in results[n].log_rows]
+        # every batch of this server decided: one Transfer, every call ended once, logged here
+        for n in server.batches:
+            ends = [ev.terminal_event(r["result"]) for r in results[n].log_rows]
+            assert len(ends) == len(BATCH) and ends.count(ev.TRANSFER) == 1, results[n].format()
+            assert results[n].calls["agent"].startswith("in conference")
+        assert {r["server_ip"] for r in rows} == {ip}
+        # its manager saw only its own calls
+        call_ids = {r["call_3way_id"] for r in rows}
+        channels = call_ids | {r["call_channel"] for r in rows if r["call_channel"]}
+        originated = [a["ChannelId"] for a in server.actions if a.get("Action") == "Originate"]
+        hung_up = [a["Channel"] for a in server.actions if a.get("Action") == "Hangup"]
+        assert sorted(originated) == sorted(call_ids)
+        assert hung_up and set(hung_up) <= channels, (hung_up, channels)
+        # its conferences: each agent's winner in a room of this server, marked for that agent
+        taken = query(conn, "SELECT conf_exten, extension FROM vicidial_conferences "
+                            "WHERE server_ip = %s AND extension LIKE %s", (ip, "3WAY_%"))
+        assert sorted(r["extension"] for r in taken) == sorted(f"3WAY_{a.user}" for a in agents)
+        rooms = {results[n].calls["agent"].split()[2] for n in server.batches}
+        assert {str(r["conf_exten"]) for r in taken} == rooms
+        used.append(rooms)
+    # both servers have rooms 8600061-8600063 and each took all three: same numbers, own rows
+    assert used[0] == used[1] == {"8600061", "8600062", "8600063"}
+    with capsys.disabled():
+        print(f"\n[cluster] {BATCHES} batches on 2 servers at once: each server's calls, "
+              "hang-ups and conferences stayed its own")
