@@ -7,7 +7,7 @@ import os
 import pytest
 
 from press3way import events as ev
-from press3way.check import SOUNDS
+from press3way.admin.check import SOUNDS
 from press3way.db import ARCHIVE, LOG, MULTI, Store, execute
 from press3way.testing.fakeami import FakeAMI
 from press3way.testing.site import Site
