@@ -16,13 +16,12 @@ from press3way.admin import block as dialplan, conf
 from press3way.db import FEATURE_TABLES, execute, query
 from press3way.testing.site import Site
 from tests.helpers import cli
+from tests.seed import reference_block
 
 # Asterisk's main dialplan file in these tests: it loads the dialplan file from [default].
 EXTENSIONS_CONF = "[general]\nstatic=yes\n\n[default]\nexten => 8300,1,Hangup()\n" \
                   "#include extensions_custom.conf\n"
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SEED = os.path.join(ROOT, "..", "shared", "seed", "000_cda9d9423e9c5705.txt")
 # VICIdial's reference schema (the seed document), as older installs have it.
 REFERENCE_SCHEMA = """
 CREATE TABLE vicidial_3way_press_live (
@@ -290,15 +289,6 @@ def test_vicidial_target_on_a_database_without_its_columns_changes_nothing(bare)
     assert result.exit_code == 1
     assert "system_settings has no column reload_timestamp" in result.output
     assert snapshot(bare) == before
-
-
-def reference_block() -> str:
-    """The reference's dialplan, as VICIdial's document (the seed) gives it."""
-    if not os.path.exists(SEED):
-        pytest.skip(f"the seed document {SEED} is not here")
-    text = open(SEED).read()
-    start = text.index("; VICIdial agent initation")
-    return text[start:text.index("-----", start)].rstrip() + "\n"
 
 
 def test_vicidial_entry_with_the_reference_block_is_refused_then_replaced(bare):

@@ -60,7 +60,7 @@ def whole_dialplan_conflicts(target: Target, after: str) -> list[str]:
     if target.path not in loaded.texts:
         return []                     # not loaded yet: said after the install, with the fix
     return [f"{r.item}: {r.detail}" for r in landing.judge(target.asterisk_dir, "", loaded)
-            if r.ok is False]
+            if r.ok is False and not r.item.startswith(landing.MISSING_INCLUDE)]
 
 
 def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool,
@@ -95,14 +95,21 @@ def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool
                 echo("Dry run: nothing was changed.")
                 return
             migrate.apply(conn, tables)
-            changes.commit(then=lambda: dialplan.after != dialplan.before
-                           and target.apply(dialplan.after))
+            changes.commit(then=_store_if_changed(target, dialplan.before, dialplan.after))
         finally:
             changes.discard()
     finally:
         conn.close()
     echo("Done.")
     _after_install(target, echo)
+
+
+def _store_if_changed(target: Target, before: str, after: str) -> Callable[[], None]:
+    """The last step of a commit: the Custom Dialplan Entry (a file target is staged)."""
+    def store() -> None:
+        if after != before:
+            target.apply(after)
+    return store
 
 
 def _stage_dialplan(target: Target, change: DialplanChange, changes: Changes, would: str,
@@ -152,7 +159,7 @@ def uninstall(agi_dir: str, target: Target, dry_run: bool, echo: Echo) -> None:
         if dry_run:
             echo("Dry run: nothing was changed.")
             return
-        changes.commit(then=lambda: after != before and target.apply(after))
+        changes.commit(then=_store_if_changed(target, before, after))
     finally:
         changes.discard()
     echo("The feature tables and their rows are left in place.")

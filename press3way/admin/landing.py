@@ -10,6 +10,7 @@ from . import block, conf
 from .results import Result
 
 MAIN = "extensions.conf"
+MISSING_INCLUDE = "dialplan file #included from"
 
 
 @dataclass
@@ -48,7 +49,7 @@ def judge(asterisk_dir: str, not_loaded_fix: str, dialplan: conf.Loaded | None =
         return [Result("dialplan as Asterisk loads it", False,
                        f"{main} not found: give --asterisk-dir, Asterisk's configuration "
                        "directory")]
-    results = [Result(f"dialplan file #included from {main}", False,
+    results = [Result(f"{MISSING_INCLUDE} {main}", False,
                       f"{path} is missing: create it or remove its #include line")
                for path in dialplan.missing]
     found = placements(dialplan, ours)
