@@ -115,7 +115,7 @@ def entries(text: str) -> list[conf.Line]:
 
 def open_context(text: str) -> str | None:
     """The context lines appended to this text land in."""
-    headers = [m.group(1).strip() for m in (conf._HEADER.match(conf.strip_comment(l))
+    headers = [m.group(1).strip() for m in (conf.HEADER.match(conf.strip_comment(l))
                                             for l in text.splitlines()) if m]
     return headers[-1] if headers else None
 
@@ -166,7 +166,7 @@ def _shape(lines: list[str]) -> list[tuple[int, str]]:
     out, exten = [], ""
     for i, raw in enumerate(lines):
         line = conf.strip_comment(raw)
-        if header := conf._HEADER.match(line):
+        if header := conf.HEADER.match(line):
             out.append((i, f"[{header.group(1).strip()}]"))
             exten = ""
         elif m := _EXTEN.match(line):

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-_HEADER = re.compile(r"^\[([^\]]+)\]")
+HEADER = re.compile(r"^\[([^\]]+)\]")
 _DIRECTIVE = re.compile(r"^#\s*(include|tryinclude)\s+(.+)$", re.IGNORECASE)
 _ASSIGN = re.compile(r"^(exten|same|include)\s*=>?\s*(.*)$", re.IGNORECASE)
 _LABEL = re.compile(r"\(.*\)$")
@@ -91,13 +91,13 @@ def _read(path: str, replaced: Mapping[str, str]) -> str | None:
 
 
 def _parse(text: str, path: str, context: str | None, out: Loaded, conf_dir: str | None,
-           replaced: Mapping[str, str], depth: int) -> str | None:
+           replaced: Mapping[str, str], depth: int) -> None:
     out.texts[path] = text
     last: dict[tuple[str | None, str], int] = {}
     exten = ""
     for no, raw in enumerate(text.splitlines(), 1):
         line = strip_comment(raw)
-        if header := _HEADER.match(line):
+        if header := HEADER.match(line):
             context, exten = header.group(1).strip(), ""
             continue
         if directive := _DIRECTIVE.match(line):
@@ -127,7 +127,6 @@ def _parse(text: str, path: str, context: str | None, out: Loaded, conf_dir: str
             priority = str(last[key])
         out.lines.append(Line(path, no, context, "exten", exten, priority,
                               ",".join(fields[1:]).strip(), raw.strip()))
-    return context
 
 
 def _include(directive: re.Match, context: str | None, out: Loaded, conf_dir: str,

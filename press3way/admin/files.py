@@ -71,7 +71,9 @@ class _Step:
 
 @dataclass
 class Changes:
-    """File changes staged now and applied together by `commit`."""
+    """File changes staged now and applied together by `commit`; with `dry_run` nothing is
+    staged (not even a temporary file)."""
+    dry_run: bool = False
     _temps: list[str] = field(default_factory=list)
     _steps: list[_Step] = field(default_factory=list)
 
@@ -79,6 +81,8 @@ class Changes:
     def write(self, path: str, data: bytes, mode: int = 0o644) -> None:
         """`path` gets `data`; an existing file keeps its owner and mode (`mode` for a new one;
         an executable gets its execute bits kept)."""
+        if self.dry_run:
+            return
         old = _lstat(path)
         keep_mode = stat.S_IMODE(old.st_mode) if old and stat.S_ISREG(old.st_mode) else mode
         temp = self._temp(path)
@@ -96,6 +100,8 @@ class Changes:
         self._replace(temp, path)
 
     def symlink(self, path: str, source: str) -> None:
+        if self.dry_run:
+            return
         temp = self._temp(path, create=False)
         try:
             os.symlink(source, temp)
@@ -106,19 +112,26 @@ class Changes:
 
     def keep_as(self, path: str, backup: str) -> None:
         """The file now at `path` is also kept as `backup` (a hard link: no space needed)."""
-        self._steps.append(_Step(lambda: os.link(path, backup, follow_symlinks=False),
-                                 lambda: os.unlink(backup)))
+        self._add(lambda: os.link(path, backup, follow_symlinks=False),
+                  lambda: os.unlink(backup))
 
     def move(self, source: str, path: str) -> None:
         """`source` (a backup) goes back to `path`, replacing what is there."""
+        if self.dry_run:
+            return
         saved = self._temp(path, create=False)
-        self._steps.append(_Step(lambda: _link_then_rename(path, saved, source),
-                                 lambda: (os.rename(path, source), os.rename(saved, path))))
+        self._add(lambda: _link_then_rename(path, saved, source),
+                  lambda: (os.rename(path, source), os.rename(saved, path)))
 
     def remove(self, path: str) -> None:
+        if self.dry_run:
+            return
         saved = self._temp(path, create=False)
-        self._steps.append(_Step(lambda: os.rename(path, saved),
-                                 lambda: os.rename(saved, path)))
+        self._add(lambda: os.rename(path, saved), lambda: os.rename(saved, path))
+
+    def _add(self, do: Callable[[], None], undo: Callable[[], None]) -> None:
+        if not self.dry_run:
+            self._steps.append(_Step(do, undo))
 
     def _temp(self, path: str, create: bool = True) -> str:
         directory, name = os.path.split(os.path.abspath(path))
@@ -147,7 +160,7 @@ class Changes:
                 os.rename(saved, path)
             else:
                 os.unlink(path)
-        self._steps.append(_Step(do, undo))
+        self._add(do, undo)
 
     # --- applying ------------------------------------------------------------------------
     def commit(self, then: Callable[[], None] | None = None) -> None:
@@ -206,7 +219,7 @@ def _fsync_dir(directory: str) -> None:
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
     """SIGINT, SIGHUP, SIGTERM and SIGPIPE wait until the block is over, then act."""
-    names = [s for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE)]
+    names = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE)
     caught: list[int] = []
     try:
         previous = {s: signal.signal(s, lambda n, _f: caught.append(n)) for s in names}

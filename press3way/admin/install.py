@@ -82,7 +82,7 @@ def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool
         if problems:
             raise InstallError("nothing was changed:\n  " + "\n  ".join(problems))
 
-        changes = Changes()
+        changes = Changes(dry_run)
         try:
             echo(f"[1/3] AGI scripts in {agi_dir}")
             scripts.stage_install(agi_dir, link, changes, would, echo)
@@ -146,7 +146,7 @@ def uninstall(agi_dir: str, target: Target, dry_run: bool, echo: Echo) -> None:
         problems += target.problems(len(after.encode("utf-8", "surrogateescape")) + MARGIN)
     if problems:
         raise InstallError("nothing was changed:\n  " + "\n  ".join(problems))
-    changes = Changes()
+    changes = Changes(dry_run)
     try:
         echo(f"[1/2] Dialplan block in {target.label}")
         if after == before:

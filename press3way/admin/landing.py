@@ -39,10 +39,10 @@ def placements(dialplan: conf.Loaded, ours: str) -> list[Placement]:
     return out
 
 
-def judge(asterisk_dir: str, not_loaded_fix: str, dialplan: conf.Loaded | None = None,
-          ours: str | None = None) -> list[Result]:
+def judge(asterisk_dir: str, not_loaded_fix: str,
+          dialplan: conf.Loaded | None = None) -> list[Result]:
     """The results for the dialplan under `asterisk_dir` (or `dialplan`, already loaded)."""
-    ours = ours or block.ours()
+    ours = block.ours()
     main = os.path.join(asterisk_dir, MAIN)
     dialplan = dialplan or conf.load(main)
     if main in dialplan.missing:

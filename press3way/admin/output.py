@@ -20,7 +20,6 @@ class PipeSafeEcho:
             return
         try:
             click.echo(line)
-            sys.stdout.flush()
         except BrokenPipeError:
             self.closed = True
             # Python flushes stdout again at exit; point it at /dev/null so that is quiet too.

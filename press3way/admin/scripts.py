@@ -66,6 +66,10 @@ def stage_install(agi_dir: str, link: bool, changes: Changes, would: str, echo: 
             echo(f"  {name}: up to date")
             continue
         if os.path.lexists(target) and not is_ours(target):
+            if os.path.lexists(target + BACKUP):
+                raise ScriptError(f"{target} is not press3way's and {target}{BACKUP} already "
+                                  "holds an earlier one: move one of them away, then install "
+                                  "again")
             echo(f"  {name}: {would}keep the script already there (not ours) as {name}{BACKUP}")
             changes.keep_as(target, target + BACKUP)
         echo(f"  {name}: {would}" + (f"link to {source}" if link
