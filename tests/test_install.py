@@ -297,7 +297,7 @@ def test_vicidial_entry_with_the_reference_block_is_refused_then_replaced(bare):
     execute(conn, "UPDATE system_settings SET custom_dialplan_entry = %s", (entry,))
     result = vicidial(bare, "install")
     assert result.exit_code == 1
-    assert "[xfer_press_dialplan] exten s priority 1" in result.output
+    assert "lines 4-40 are the reference's (Perl) 3-way press-1 block" in result.output
     assert "--replace-reference" in result.output
     assert query(conn, "SELECT custom_dialplan_entry AS e FROM system_settings")[0]["e"] == entry
 

@@ -81,13 +81,17 @@ def insert(text: str, our_block: str) -> str:
     break of its own (so `remove` can take back exactly what was added)."""
     conflicts = conflicts_with(text, our_block)
     if conflicts:
-        hint = ("\nthat is the reference's (Perl) block: run `press3way install "
-                "--replace-reference` to replace it with ours (a backup is kept)"
-                if find_reference(text) else
-                "\nremove or rename those lines (an older 3-way press-1 setup?), then install "
-                "again")
+        reference = find_reference(text)
+        if reference:
+            first = text.count("\n", 0, reference[0]) + 1
+            last = text.count("\n", 0, reference[1] - 1) + 1
+            raise DialplanError(f"lines {first}-{last} are the reference's (Perl) 3-way press-1 "
+                                "block, which defines the extensions ours does: run `press3way "
+                                "install --replace-reference` to replace it with ours (the text "
+                                "as it is now is kept in a backup)")
         raise DialplanError("the dialplan already defines what press3way needs:\n  "
-                            + "\n  ".join(conflicts) + hint)
+                            + "\n  ".join(conflicts) + "\nremove or rename those lines (an "
+                            "older 3-way press-1 setup?), then install again")
     found = find(text)
     if found:
         return text[:found[0]] + our_block + text[found[1]:]
