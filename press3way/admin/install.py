@@ -70,10 +70,12 @@ def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool
     try:
         tables = migrate.plan(conn)
         dialplan = plan_dialplan(target, replace_reference)
+        # The old files stay on disk until the renames (they are kept to undo a failed commit),
+        # so the room needed is the new files' size.
         needed = scripts.bytes_needed(link) + MARGIN
         problems = ([p] if (p := writable_problem(agi_dir, needed)) else [])
         problems += target.problems(len(dialplan.after.encode("utf-8", "surrogateescape"))
-                                    + len(dialplan.before) + MARGIN)
+                                    + MARGIN)
         if dialplan.replaced_reference:
             backup_dir = os.path.dirname(target.backup_path())
             if p := writable_problem(backup_dir, len(dialplan.before) + MARGIN):
@@ -96,6 +98,8 @@ def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool
                 return
             migrate.apply(conn, tables)
             changes.commit(then=_store_if_changed(target, dialplan.before, dialplan.after))
+        except FileChangeError as exc:
+            raise InstallError(f"no file was changed: {exc}") from None
         finally:
             changes.discard()
     finally:
@@ -160,6 +164,8 @@ def uninstall(agi_dir: str, target: Target, dry_run: bool, echo: Echo) -> None:
             echo("Dry run: nothing was changed.")
             return
         changes.commit(then=_store_if_changed(target, before, after))
+    except FileChangeError as exc:
+        raise InstallError(f"nothing was changed: {exc}") from None
     finally:
         changes.discard()
     echo("The feature tables and their rows are left in place.")
