@@ -10,7 +10,7 @@ import pytest
 
 from press3way.admin import block
 from press3way.admin.files import TEMP_PREFIX, Changes, FileChangeError
-from press3way.db import FEATURE_TABLES, execute
+from press3way.db import FEATURE_TABLES, DatabaseError, execute
 from press3way.testing.site import Site
 from tests.helpers import cli
 
@@ -144,3 +144,35 @@ def test_a_replaced_file_keeps_its_mode_and_owner(small_fs):
     assert (target.read_bytes(), st.st_uid, st.st_gid, st.st_mode & 0o777) == \
         (b"; new\n", 1234, 5678, 0o640)
     assert no_temporaries(small_fs)
+
+
+def test_a_commit_that_fails_half_way_puts_back_what_it_had_done(small_fs, tmp_path):
+    """Two files on two file systems; the second turns read-only between staging and commit:
+    the first, already renamed into place, is put back."""
+    first, second = tmp_path / "first.conf", small_fs / "asterisk" / "extensions_custom.conf"
+    first.write_bytes(b"; first as it was\n")
+    before = second.read_bytes()
+    changes = Changes()
+    changes.write(str(first), b"; first, new\n")
+    changes.write(str(second), b"; second, new\n")
+    remount_read_only(small_fs)
+    with pytest.raises(FileChangeError, match="read-only file system"):
+        changes.commit()
+    assert (first.read_bytes(), second.read_bytes()) == (b"; first as it was\n", before)
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(TEMP_PREFIX)]
+
+
+def test_a_failed_last_step_puts_the_files_back(tmp_path):
+    """The Custom Dialplan Entry is written after the renames; if that fails, they are undone."""
+    script = tmp_path / "agi-3way_press_agent.agi"
+    script.write_bytes(b"#!/usr/bin/perl\n")
+    changes = Changes()
+    changes.keep_as(str(script), str(script) + ".press3way-backup")
+    changes.write(str(script), b"#!/usr/bin/python3\n", 0o755)
+
+    def database_refuses() -> None:
+        raise DatabaseError("the database went away")
+    with pytest.raises(DatabaseError):
+        changes.commit(then=database_refuses)
+    assert os.listdir(tmp_path) == ["agi-3way_press_agent.agi"]
+    assert script.read_bytes() == b"#!/usr/bin/perl\n"

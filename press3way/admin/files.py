@@ -170,27 +170,29 @@ class Changes:
         done: list[_Step] = []
         with _signals_deferred():
             try:
-                for step in self._steps:
-                    step.do()
-                    done.append(step)
+                try:
+                    for step in self._steps:
+                        step.do()
+                        done.append(step)
+                except OSError as exc:
+                    raise FileChangeError(describe(exc, exc.filename or "a file")) from None
                 if then is not None:
                     then()
-            except BaseException as exc:
+            except BaseException:
                 for step in reversed(done):
                     with contextlib.suppress(OSError):
                         step.undo()
                 self.discard()
-                if isinstance(exc, OSError):
-                    raise FileChangeError(describe(exc, exc.filename or "a file")) from None
                 raise
             for directory in {os.path.dirname(t) for t in self._temps}:
                 _fsync_dir(directory)
         self.discard()
 
     def discard(self) -> None:
-        """Remove every temporary file (after a commit: the saved old versions)."""
+        """Remove every temporary file (after a commit: the saved old versions); one on a file
+        system that has gone read-only stays, a hidden file beside its target."""
         for temp in self._temps:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 os.unlink(temp)
         self._temps.clear()
         self._steps.clear()
