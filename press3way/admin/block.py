@@ -117,30 +117,23 @@ def entries(text: str) -> list[conf.Line]:
     return [line for line in conf.parse(text).lines if line.kind == "exten"]
 
 
-def open_context(text: str) -> str | None:
-    """The context lines appended to this text land in."""
-    headers = [m.group(1).strip() for m in (conf.HEADER.match(conf.strip_comment(l))
-                                            for l in text.splitlines()) if m]
-    return headers[-1] if headers else None
-
-
-def triples(lines: list[conf.Line], tail: str | None = None) -> dict[tuple, conf.Line]:
-    """(context, extension, priority) of each extension line; context-less lines join `tail`."""
-    return {(l.context if l.context is not None else tail, l.exten, l.priority): l
-            for l in lines if l.kind == "exten"}
+def triples(lines: list[conf.Line]) -> dict[tuple, conf.Line]:
+    """(context, extension, priority) of each extension line."""
+    return {(l.context, l.exten, l.priority): l for l in lines if l.kind == "exten"}
 
 
 def conflicts_with(text: str, our_block: str) -> list[str]:
     """Our (context, extension, priority) triples the text outside our block already defines."""
     found = find(text)
     outside = text[:found[0]] + text[found[1]:] if found else text
-    return conflicts(triples(entries(outside)), our_block, open_context(outside))
+    return conflicts(triples(entries(outside)), our_block)
 
 
-def conflicts(theirs: dict[tuple, conf.Line], our_block: str, tail: str | None = None,
+def conflicts(theirs: dict[tuple, conf.Line], our_block: str,
               show_path: bool = False) -> list[str]:
+    """A line for each of our (context, extension, priority) triples `theirs` also has."""
     messages = []
-    for key in triples(entries(our_block), tail):
+    for key in triples(entries(our_block)):
         if key in theirs:
             e = theirs[key]
             where = f"[{key[0]}]" if key[0] is not None else "(no context)"

@@ -59,11 +59,10 @@ def strip_comment(raw: str) -> str:
     return re.split(r"(?<!\\);", raw, maxsplit=1)[0].strip()
 
 
-def parse(text: str, path: str = "<text>", context: str | None = None,
-          loaded: Loaded | None = None) -> Loaded:
-    """The lines of one text (no #include followed); `context` is open at its start."""
-    out = loaded or Loaded()
-    _parse(text, path, context, out, None, {}, 0)
+def parse(text: str) -> Loaded:
+    """The lines of one text on its own (no #include followed)."""
+    out = Loaded()
+    _parse(text, "<text>", None, out, None, {}, 0)
     return out
 
 
