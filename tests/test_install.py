@@ -335,6 +335,17 @@ def test_replace_reference_in_a_file_keeps_a_backup_and_puts_ours_where_it_was(b
     assert open(bare.dialplan).read() == "; my own\n; after\n"
 
 
+def test_a_symlinked_dialplan_file_stays_a_symlink(bare, tmp_path):
+    real = tmp_path / "managed" / "custom.conf"
+    real.parent.mkdir()
+    real.write_text("; kept elsewhere\n")
+    os.symlink(real, bare.dialplan)
+    assert install(bare).exit_code == 0
+    assert os.path.islink(bare.dialplan) and dialplan.find(real.read_text())
+    assert uninstall(bare).exit_code == 0
+    assert os.path.islink(bare.dialplan) and real.read_text() == "; kept elsewhere\n"
+
+
 def test_install_finishes_when_its_output_is_cut_short(bare):
     """`press3way install | head -2`: stdout closes after two lines; the install completes."""
     command = (f"{shlex.quote(os.path.join(os.path.dirname(sys.executable), 'press3way'))} "

@@ -46,11 +46,12 @@ class DialplanFile:
             return ""
 
     def problems(self, new_bytes: int) -> list[str]:
-        problem = writable_problem(os.path.dirname(self.path), new_bytes)
+        problem = writable_problem(os.path.dirname(os.path.realpath(self.path)), new_bytes)
         return [problem] if problem else []
 
     def stage(self, changes: Changes, text: str) -> None:
-        changes.write(self.path, text.encode("utf-8", "surrogateescape"))
+        """Through a symlink, the file it points at changes (the link stays)."""
+        changes.write(os.path.realpath(self.path), text.encode("utf-8", "surrogateescape"))
 
     def apply(self, text: str) -> None:
         """Nothing left to do: the staged file is the change."""
