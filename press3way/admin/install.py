@@ -59,7 +59,7 @@ def whole_dialplan_conflicts(target: Target, after: str) -> list[str]:
     loaded = conf.load(os.path.join(target.asterisk_dir, landing.MAIN), {target.path: after})
     if target.path not in loaded.texts:
         return []                     # not loaded yet: said after the install, with the fix
-    return [f"{r.item}: {r.detail}" for r in landing.judge(target.asterisk_dir, "", loaded)
+    return [f"{r.item}: {r.detail}" for r in landing.judge(target.asterisk_dir, "", "", loaded)
             if r.ok is False and not r.item.startswith(landing.MISSING_INCLUDE)]
 
 
@@ -178,4 +178,4 @@ ADMIN_ERRORS = (db.DatabaseError, block.DialplanError, InstallError, FileChangeE
 
 def landing_results(target: Target) -> list[Result]:
     """`check`'s view of where the block lands, for either target."""
-    return landing.judge(target.asterisk_dir, target.not_loaded_fix())
+    return landing.judge(target.asterisk_dir, target.not_loaded_fix(), target.outdated_fix())

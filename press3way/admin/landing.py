@@ -39,9 +39,10 @@ def placements(dialplan: conf.Loaded, ours: str) -> list[Placement]:
     return out
 
 
-def judge(asterisk_dir: str, not_loaded_fix: str,
+def judge(asterisk_dir: str, not_loaded_fix: str, outdated_fix: str = "run `press3way install`",
           dialplan: conf.Loaded | None = None) -> list[Result]:
-    """The results for the dialplan under `asterisk_dir` (or `dialplan`, already loaded)."""
+    """The results for the dialplan under `asterisk_dir` (or `dialplan`, already loaded); the
+    fixes are the target's: what to do when no loaded file has the block, or an old one."""
     ours = block.ours()
     main = os.path.join(asterisk_dir, MAIN)
     dialplan = dialplan or conf.load(main)
@@ -61,7 +62,7 @@ def judge(asterisk_dir: str, not_loaded_fix: str,
                               f"loaded more than once ({where}): remove all but one"))
     elif not found[0].current:
         results.append(Result("block loaded by Asterisk", False,
-                              f"{where} holds another version: run `press3way install`"))
+                              f"{where} holds another version: {outdated_fix}"))
     else:
         results.append(Result("block loaded by Asterisk", True, where))
     return results + _lands(dialplan, found, ours) + _routes(dialplan, found)

@@ -9,7 +9,7 @@ import time
 import pymysql
 
 from ..db import execute, query
-from . import landing
+from . import block, landing
 from .files import Changes, writable_problem
 
 DEFAULT_ASTERISK_DIR = "/etc/asterisk"
@@ -67,6 +67,9 @@ class DialplanFile:
                 f"Asterisk never reads it: add the line `#include {include}` at the end of "
                 f"{self.asterisk_dir}/{landing.MAIN}, then {self.reload_hint}")
 
+    def outdated_fix(self) -> str:
+        return "run `press3way install` again"
+
 
 class VicidialDialplan:
     """System Settings' Custom Dialplan Entry; VICIdial rebuilds and reloads the dialplan."""
@@ -113,6 +116,19 @@ class VicidialDialplan:
                                      "AND active = 'Y' LIMIT 1"))
 
     def not_loaded_fix(self) -> str:
+        generated = os.path.join(self.asterisk_dir, VICIDIAL_FILE)
+        try:
+            with open(generated, encoding="utf-8", errors="replace") as f:
+                has_block = block.find(f.read()) is not None
+        except (OSError, block.DialplanError):
+            has_block = False
+        if has_block:
+            return (f"{generated} has the block but {self.asterisk_dir}/{landing.MAIN} does not "
+                    f"#include it: add the line `#include {VICIDIAL_FILE}` (VICIdial's stock "
+                    f"{landing.MAIN} has it right after [globals])")
+        return self.outdated_fix()
+
+    def outdated_fix(self) -> str:
         generated = os.path.join(self.asterisk_dir, VICIDIAL_FILE)
         if self.reload_pending():
             return (f"not yet in {generated}: VICIdial's keepalive rebuilds it within a minute "
