@@ -88,8 +88,8 @@ def insert(text: str, our_block: str) -> str:
                                 "block, which defines the extensions ours does: run `press3way "
                                 "install --replace-reference` to replace it with ours (the text "
                                 "as it is now is kept in a backup)")
-        raise DialplanError("the dialplan already defines what press3way needs:\n  "
-                            + "\n  ".join(conflicts) + "\nremove or rename those lines (an "
+        raise DialplanError("the dialplan already defines what press3way needs: "
+                            + "; ".join(conflicts) + "; remove or rename those lines (an "
                             "older 3-way press-1 setup?), then install again")
     found = find(text)
     if found:

@@ -82,7 +82,7 @@ def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool
                 problems.append(f"backup of the reference's block: {p}")
         problems += whole_dialplan_conflicts(target, dialplan.after)
         if problems:
-            raise InstallError("nothing was changed:\n  " + "\n  ".join(problems))
+            raise InstallError("nothing was changed: " + "; ".join(problems))
 
         changes = Changes(dry_run)
         try:
@@ -149,7 +149,7 @@ def uninstall(agi_dir: str, target: Target, dry_run: bool, echo: Echo) -> None:
     if after != before:
         problems += target.problems(len(after.encode("utf-8", "surrogateescape")) + MARGIN)
     if problems:
-        raise InstallError("nothing was changed:\n  " + "\n  ".join(problems))
+        raise InstallError("nothing was changed: " + "; ".join(problems))
     changes = Changes(dry_run)
     try:
         echo(f"[1/2] Dialplan block in {target.label}")
