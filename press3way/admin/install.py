@@ -51,14 +51,13 @@ def plan_dialplan(target: Target, replace_reference: bool) -> DialplanChange:
     return DialplanChange(before, block.insert(text, ours), text != before)
 
 
-def whole_dialplan_conflicts(target: Target, after: str) -> list[str]:
-    """What in the dialplan Asterisk will load (the file target with its new text) would
-    keep the agent's dial from reaching our block."""
-    if not isinstance(target, DialplanFile):
-        return []
-    loaded = conf.load(os.path.join(target.asterisk_dir, landing.MAIN), {target.path: after})
-    if target.path not in loaded.texts:
-        return []                     # not loaded yet: said after the install, with the fix
+def whole_dialplan_conflicts(target: Target, change: DialplanChange) -> list[str]:
+    """What in the dialplan Asterisk will load once the target has its new text would keep
+    the agent's dial from reaching our block."""
+    future = target.future_files(change.before, change.after)
+    loaded = conf.load(os.path.join(target.asterisk_dir, landing.MAIN), future)
+    if not set(future) & set(loaded.texts):
+        return []                     # not loaded (yet): said after the install, with the fix
     return [f"{r.item}: {r.detail}" for r in landing.judge(target.asterisk_dir, "", "", loaded)
             if r.ok is False and not r.item.startswith(landing.MISSING_INCLUDE)]
 
@@ -80,7 +79,7 @@ def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool
             backup_dir = os.path.dirname(target.backup_path())
             if p := writable_problem(backup_dir, len(dialplan.before) + MARGIN):
                 problems.append(f"backup of the reference's block: {p}")
-        problems += whole_dialplan_conflicts(target, dialplan.after)
+        problems += whole_dialplan_conflicts(target, dialplan)
         if problems:
             raise InstallError("nothing was changed: " + "; ".join(problems))
 

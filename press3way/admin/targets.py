@@ -56,6 +56,10 @@ class DialplanFile:
     def apply(self, text: str) -> None:
         """Nothing left to do: the staged file is the change."""
 
+    def future_files(self, before: str, after: str) -> dict[str, str]:
+        """The dialplan files as they will be: this one with its new text."""
+        return {self.path: after}
+
     def backup_path(self) -> str:
         return backup_name(self.path)
 
@@ -110,6 +114,22 @@ class VicidialDialplan:
 
     def backup_path(self) -> str:
         return backup_name(os.path.join(self.asterisk_dir, "custom_dialplan_entry"))
+
+    def future_files(self, before: str, after: str) -> dict[str, str]:
+        """extensions-vicidial.conf as VICIdial's next rebuild writes it: the entry under its
+        context header, the old entry's text replaced (nothing when the file is not there or
+        does not hold the entry as it is now)."""
+        generated = os.path.join(self.asterisk_dir, VICIDIAL_FILE)
+        try:
+            with open(generated, encoding="utf-8", errors="surrogateescape") as f:
+                text = f.read()
+        except OSError:
+            return {}
+        header = text.find(f"[{VICIDIAL_CONTEXT}]")
+        start = text.find("\n", header) + 1 if header >= 0 else -1
+        if start <= 0 or not text.startswith(before, start):
+            return {}
+        return {generated: text[:start] + after + text[start + len(before):]}
 
     def reload_pending(self) -> bool:
         return bool(query(self.conn, "SELECT 1 FROM servers WHERE rebuild_conf_files = 'Y' "

@@ -158,3 +158,18 @@ def test_upgrade_from_the_reference_block_in_a_file(vicidial):
     assert result.exit_code == 0, result.output
     assert open(custom).read().startswith("[default]\n\n" + block.BEGIN)
     assert dialplan_lines(run(vicidial, "check").output)[4:] == REACHED
+
+
+def test_vicidial_target_refused_while_a_loaded_file_still_has_the_reference_block(vicidial):
+    """The old setup pasted into a file: the entry would be shadowed by it after the rebuild."""
+    custom = path(vicidial, "extensions_custom.conf")
+    with open(custom, "w") as f:
+        f.write("[default]\n" + reference_block())
+    append(vicidial, "extensions.conf", "\n#include extensions_custom.conf\n")
+    result = run(vicidial, "install", "--vicidial")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: nothing was changed: no other lines in the block's "
+                                    f"extensions: {custom}:10: [xfer_press_dialplan] exten s "
+                                    "priority 1: exten => s,1,Answer")
+    assert f"reaches [default] exten _49907. at {custom}:3 first" in result.output
+    assert entry(vicidial) == "" and os.listdir(vicidial.agi_dir) == []
