@@ -134,7 +134,7 @@ def _stage_dialplan(target: Target, change: DialplanChange, changes: Changes, wo
 def _after_install(target: Target, echo: Echo) -> None:
     """Where the block lands now (a file target), and what is left to do."""
     if isinstance(target, DialplanFile):
-        for result in landing.judge(target.asterisk_dir, target.not_loaded_fix()):
+        for result in landing_results(target):
             echo(result.line())
     echo(f"Next: reload the dialplan: {target.reload_hint}; then run `press3way check`.")
 

@@ -39,7 +39,7 @@ def placements(dialplan: conf.Loaded, ours: str) -> list[Placement]:
     return out
 
 
-def judge(asterisk_dir: str, not_loaded_fix: str, outdated_fix: str = "run `press3way install`",
+def judge(asterisk_dir: str, not_loaded_fix: str, outdated_fix: str,
           dialplan: conf.Loaded | None = None) -> list[Result]:
     """The results for the dialplan under `asterisk_dir` (or `dialplan`, already loaded); the
     fixes are the target's: what to do when no loaded file has the block, or an old one."""
