@@ -335,17 +335,14 @@ def _admin_errors():
     """The errors an administrator can act on, shown as one line instead of a traceback."""
     import pymysql
 
+    from .admin.install import ADMIN_ERRORS
     from .config import ConfigError
-    from .db import DatabaseError
-    from .dialplan import DialplanError
-    from .install import InstallError
-    from .maintenance import MaintenanceError
     from .multi import MultiError
     from .testing.mariadb import MariaDBMissing
     from .vicidial import NotFound
 
-    return (ConfigError, DatabaseError, DialplanError, InstallError, MaintenanceError,
-            MultiError, MariaDBMissing, NotFound, OSError, pymysql.Error)
+    return ADMIN_ERRORS + (ConfigError, MultiError, MariaDBMissing, NotFound, OSError,
+                           pymysql.Error)
 
 
 def _store():
@@ -355,14 +352,18 @@ def _store():
 
 
 def _dialplan_options(f):
-    """--dialplan-file FILE | --vicidial: where the dialplan block goes."""
+    """--asterisk-dir DIR, --dialplan-file FILE | --vicidial: where the dialplan block goes."""
     f = click.option("--vicidial", "use_vicidial", is_flag=True,
                      help="Use VICIdial's System Settings > Custom Dialplan Entry instead of a "
                           "file (VICIdial then rebuilds and reloads the dialplan on every "
                           "server).")(f)
-    return click.option("--dialplan-file", type=click.Path(dir_okay=False), default=None,
-                        help="The dialplan file Asterisk includes "
-                             "[default: /etc/asterisk/extensions_custom.conf].")(f)
+    f = click.option("--dialplan-file", type=click.Path(dir_okay=False), default=None,
+                     help="The dialplan file for the block "
+                          "[default: ASTERISK_DIR/extensions_custom.conf].")(f)
+    return click.option("--asterisk-dir", type=click.Path(file_okay=False),
+                        default="/etc/asterisk", show_default=True,
+                        help="Asterisk's configuration directory: its extensions.conf and "
+                             "the files it #includes are read to see where the block lands.")(f)
 
 
 _agi_dir_option = click.option(
@@ -373,12 +374,12 @@ _dry_run_option = click.option("--dry-run", is_flag=True,
                                help="Say what would be done; change nothing.")
 
 
-def _target(cfg, dialplan_file, use_vicidial):
-    from .install import dialplan_target
+def _target(cfg, asterisk_dir, dialplan_file, use_vicidial):
+    from .admin.install import dialplan_target
 
     if dialplan_file and use_vicidial:
         raise click.UsageError("give --dialplan-file or --vicidial, not both")
-    return dialplan_target(cfg, dialplan_file, use_vicidial)
+    return dialplan_target(cfg, asterisk_dir, dialplan_file, use_vicidial)
 
 
 @main.command()
@@ -387,18 +388,25 @@ def _target(cfg, dialplan_file, use_vicidial):
 @click.option("--link", is_flag=True,
               help="Symlink the scripts pip installed instead of copying them "
                    "(they follow upgrades of the package).")
+@click.option("--replace-reference", is_flag=True,
+              help="Replace the reference's (Perl version's) dialplan block, found in the "
+                   "target, with ours; the text as it was is kept in a backup file.")
 @_dry_run_option
-def install(agi_dir, dialplan_file, use_vicidial, link, dry_run) -> None:
+def install(agi_dir, asterisk_dir, dialplan_file, use_vicidial, link, replace_reference,
+            dry_run) -> None:
     """Install the feature on this server: the two AGI scripts into agi-bin, the four
     vicidial_3way_press_* tables (created, or completed when an older install made them;
     no row is lost, engines are kept), and the dialplan block between
-    '; BEGIN press3way' and '; END press3way' markers. Running it again changes nothing."""
-    from .install import install as run
+    '; BEGIN press3way' and '; END press3way' markers. Every precondition is checked first:
+    when one fails nothing is changed. Running it again changes nothing."""
+    from .admin.install import install as run
+    from .admin.output import PipeSafeEcho
 
     cfg = _config()
     try:
-        target = _target(cfg, dialplan_file, use_vicidial)
-        run(cfg, agi_dir or cfg.agi_dir, target, link, dry_run, click.echo)
+        target = _target(cfg, asterisk_dir, dialplan_file, use_vicidial)
+        run(cfg, agi_dir or cfg.agi_dir, target, link, dry_run, PipeSafeEcho(),
+            replace_reference=replace_reference)
     except _admin_errors() as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -407,14 +415,16 @@ def install(agi_dir, dialplan_file, use_vicidial, link, dry_run) -> None:
 @_agi_dir_option
 @_dialplan_options
 @_dry_run_option
-def uninstall(agi_dir, dialplan_file, use_vicidial, dry_run) -> None:
+def uninstall(agi_dir, asterisk_dir, dialplan_file, use_vicidial, dry_run) -> None:
     """Remove the dialplan block and the AGI scripts that `install` put there (a script that
     was there before is put back). The tables and their rows stay."""
-    from .install import uninstall as run
+    from .admin.install import uninstall as run
+    from .admin.output import PipeSafeEcho
 
     cfg = _config()
     try:
-        run(agi_dir or cfg.agi_dir, _target(cfg, dialplan_file, use_vicidial), dry_run, click.echo)
+        run(agi_dir or cfg.agi_dir, _target(cfg, asterisk_dir, dialplan_file, use_vicidial),
+            dry_run, PipeSafeEcho())
     except _admin_errors() as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -422,16 +432,19 @@ def uninstall(agi_dir, dialplan_file, use_vicidial, dry_run) -> None:
 @main.command()
 @_agi_dir_option
 @_dialplan_options
-def check(agi_dir, dialplan_file, use_vicidial) -> None:
+def check(agi_dir, asterisk_dir, dialplan_file, use_vicidial) -> None:
     """Check everything the feature needs: config file, AGI scripts, sound files, database
     login, the four tables (every column and index, and their engines), this server's
-    `servers` row, the AMI login, the dialplan block. One line per item, OK or the fix;
-    exits non-zero if anything is wrong."""
-    from .check import run
+    `servers` row, the AMI login, the dialplan block and where it lands in the dialplan
+    Asterisk loads (extensions.conf and its #includes): whether the agent's 49907 dial from
+    [default] reaches it. One line per item, OK or the fix; exits non-zero if anything is
+    wrong."""
+    from .admin.check import run
 
     failed = False
     try:
-        for result in run(None, agi_dir, lambda cfg: _target(cfg, dialplan_file, use_vicidial)):
+        for result in run(None, agi_dir, lambda cfg: _target(cfg, asterisk_dir, dialplan_file,
+                                                             use_vicidial)):
             click.echo(result.line())
             failed = failed or result.ok is not True
     except _admin_errors() as exc:
@@ -503,7 +516,9 @@ def archive(days, batch_size, dry_run) -> None:
     try:
         store = _store()
         plan = archive_plan(store, days)
-        click.echo(f"{plan.rows} log row(s) older than {plan.cutoff} ({days} days)")
+        click.echo(f"{plan.rows} log row(s) older than {plan.cutoff} ({days} days)"
+                   + (f"; {plan.in_progress} more of calls still in progress stay in the log"
+                      if plan.in_progress else ""))
         if dry_run or not plan.rows:
             if dry_run:
                 click.echo(f"would move them in {-(-plan.rows // batch_size)} batch(es) "

@@ -450,7 +450,8 @@ class Store:
     def archive_cutoff(self, days: int) -> tuple[datetime, int]:
         """(cutoff time, log rows older than it): fixed once so every batch agrees."""
         cutoff = self._rows("SELECT NOW() - INTERVAL %s DAY AS t", (days,))[0]["t"]
-        count = self._rows(f"SELECT COUNT(*) AS n FROM {LOG} WHERE call_date < %s", (cutoff,))
+        where, params = _after(cutoff, None)
+        count = self._rows(f"SELECT COUNT(*) AS n FROM {LOG} l WHERE {where}", params)
         return cutoff, count[0]["n"]
 
     def archive_batch_end(self, cutoff: datetime, after: tuple | None, size: int) -> tuple | None:
@@ -483,8 +484,11 @@ class Store:
 
 
 def _after(cutoff: datetime, after: tuple | None) -> tuple[str, list]:
-    """Log rows older than the cutoff and past the (call_date, call_3way_id) key `after`."""
-    where, params = "l.call_date < %s", [cutoff]
+    """Log rows older than the cutoff and past the (call_date, call_3way_id) key `after`, of
+    calls that are over (a call with a live row still gets events appended to its log row)."""
+    where = (f"l.call_date < %s AND NOT EXISTS (SELECT 1 FROM {LIVE} v "
+             "WHERE v.call_3way_id = l.call_3way_id)")
+    params = [cutoff]
     if after is not None:
         where += " AND (l.call_date > %s OR (l.call_date = %s AND l.call_3way_id > %s))"
         params += [after[0], after[0], after[1]]

@@ -8,20 +8,17 @@ from datetime import datetime
 from typing import Callable, Iterator
 
 from . import events as ev
-from .db import Store
+from .db import LIVE, LOG, Store, query
 
 MAX_CALL_HOURS = 6     # no 3-way call lasts this long: its row is left over, whatever its heartbeat
-
-
-class MaintenanceError(Exception):
-    """The request was refused; the message names every reason."""
 
 
 # --- cleanup ------------------------------------------------------------------------------
 def cleanup(store: Store, stale_s: int, dry_run: bool, echo: Callable[[str], None]) -> int:
     """End the live rows of calls whose agent leg is gone, then delete them; how many.
 
-    `append_event` refuses after a terminal event, so a call that had ended keeps its ending."""
+    `append_event` refuses after a terminal event, so a call that had ended keeps its ending.
+    Silent when there is nothing to do (it runs from cron every minute)."""
     rows = store.stale_calls(stale_s, MAX_CALL_HOURS)
     for row in rows:
         event = ev.TIMEOUT if row["too_old"] else ev.AGENT_GONE
@@ -33,7 +30,8 @@ def cleanup(store: Store, stale_s: int, dry_run: bool, echo: Callable[[str], Non
              + ("would delete the live row" if dry_run else "deleted the live row"))
         if not dry_run:
             store.delete_live(row["call_3way_id"])
-    echo(f"{len(rows)} stale live row(s)" + (" found" if dry_run else " ended"))
+    if rows or dry_run:
+        echo(f"{len(rows)} stale live row(s)" + (" found" if dry_run else " ended"))
     return len(rows)
 
 
@@ -41,11 +39,16 @@ def cleanup(store: Store, stale_s: int, dry_run: bool, echo: Callable[[str], Non
 @dataclass
 class ArchivePlan:
     cutoff: datetime
-    rows: int
+    rows: int              # log rows to move
+    in_progress: int       # old enough, but their call still has a live row: they stay
 
 
 def archive_plan(store: Store, days: int) -> ArchivePlan:
-    return ArchivePlan(*store.archive_cutoff(days))
+    cutoff, rows = store.archive_cutoff(days)
+    held = query(store.conn, f"SELECT COUNT(*) AS n FROM {LOG} l JOIN {LIVE} v "
+                             "ON v.call_3way_id = l.call_3way_id WHERE l.call_date < %s",
+                 (cutoff,))
+    return ArchivePlan(cutoff, rows, held[0]["n"])
 
 
 def archive(store: Store, plan: ArchivePlan, batch_size: int) -> Iterator[dict[str, int]]:

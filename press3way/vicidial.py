@@ -135,23 +135,6 @@ def mark_conference_left(conn: pymysql.Connection, srv: Server, conf_exten: str,
           (f"3WAY_{user}", srv.server_ip, conf_exten))
 
 
-def custom_dialplan(conn: pymysql.Connection) -> str:
-    """System Settings' "Custom Dialplan Entry" (VICIdial writes it into every server's
-    dialplan when it rebuilds the conf files)."""
-    rows = query(conn, "SELECT custom_dialplan_entry FROM system_settings LIMIT 1")
-    if not rows:
-        raise NotFound("system_settings has no row: is this a VICIdial database?")
-    return rows[0]["custom_dialplan_entry"] or ""
-
-
-def set_custom_dialplan(conn: pymysql.Connection, text: str) -> None:
-    """Store the entry and ask for the reload, as the admin page does on submit: the flag in
-    system_settings, and a conf rebuild on every active server."""
-    execute(conn, "UPDATE system_settings SET custom_dialplan_entry = %s, "
-                  "reload_dialplan_on_servers = '1'", (text,))
-    execute(conn, "UPDATE servers SET rebuild_conf_files = 'Y' WHERE active = 'Y'")
-
-
 def release_conference(conn: pymysql.Connection, srv: Server, held: Reservation) -> None:
     """Give back a conference reserved for a transfer that did not happen (only while it
     still carries our reservation)."""

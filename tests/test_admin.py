@@ -7,7 +7,7 @@ import os
 import pytest
 
 from press3way import events as ev
-from press3way.check import SOUNDS
+from press3way.admin.check import SOUNDS
 from press3way.db import ARCHIVE, LOG, MULTI, Store, execute
 from press3way.testing.standins.fakeami import FakeAMI
 from press3way.testing.site import Site
@@ -17,18 +17,25 @@ from tests.helpers import cli, events, live, sql, start_calls
 # --- check --------------------------------------------------------------------------------
 @pytest.fixture
 def server_files(tmp_path):
-    """A sounds directory with the six prompts (some in en/, various formats) and an agi-bin."""
+    """A sounds directory with the six prompts (some in en/, various formats), an agi-bin, and
+    an Asterisk configuration directory whose extensions.conf includes ext.conf."""
     sounds = tmp_path / "sounds"
     os.makedirs(sounds / "en")
     for n, name in enumerate(SOUNDS):
         (sounds / ("en" if n % 2 else "") / f"{name}.{('wav', 'gsm', 'ulaw')[n % 3]}").write_bytes(b"x")
     os.makedirs(tmp_path / "agi-bin")
+    (tmp_path / "extensions.conf").write_text("[default]\nexten => 8300,1,Hangup()\n"
+                                              "#include ext.conf\n")
     return tmp_path
 
 
+def dialplan_args(files) -> list[str]:
+    return ["--agi-dir", str(files / "agi-bin"), "--asterisk-dir", str(files),
+            "--dialplan-file", str(files / "ext.conf")]
+
+
 def check(conf: str, files, *extra: str):
-    return cli(conf, "check", "--agi-dir", str(files / "agi-bin"),
-               "--dialplan-file", str(files / "ext.conf"), *extra)
+    return cli(conf, "check", *dialplan_args(files), *extra)
 
 
 def test_check_fails_on_an_empty_database(mariadb, server_files):
@@ -59,8 +66,7 @@ def test_check_names_the_missing_config(tmp_path):
 def test_check_passes_on_an_installed_server(site, server_files):
     conf = site.write_conf(str(server_files / "a.conf"), str(server_files),
                            str(server_files / "sounds"))
-    assert cli(conf, "install", "--agi-dir", str(server_files / "agi-bin"),
-               "--dialplan-file", str(server_files / "ext.conf")).exit_code == 0
+    assert cli(conf, "install", *dialplan_args(server_files)).exit_code == 0
     with FakeAMI(users={"cron": "1234"}) as ami:
         site.reset(ami_port=ami.port)
         result = check(conf, server_files)
@@ -82,9 +88,54 @@ def test_check_passes_on_an_installed_server(site, server_files):
         assert broken.exit_code == 1
         assert ("FAIL  table vicidial_3way_press_live (InnoDB): add column agent_heartbeat "
                 "DATETIME: run `press3way install`") in broken.output.splitlines()
-        assert cli(conf, "install", "--agi-dir", str(server_files / "agi-bin"),   # the fix works
-                   "--dialplan-file", str(server_files / "ext.conf")).exit_code == 0
+        assert cli(conf, "install", *dialplan_args(server_files)).exit_code == 0  # the fix works
         assert check(conf, server_files).exit_code == 0
+
+
+def dialplan_lines(output: str) -> list[str]:
+    """check's lines from the dialplan block on."""
+    lines = output.splitlines()
+    return lines[next(i for i, l in enumerate(lines) if "dialplan block" in l):]
+
+
+def test_check_follows_the_dialplan_asterisk_loads(site, server_files):
+    conf = site.write_conf(str(server_files / "a.conf"), str(server_files))
+    assert cli(conf, "install", *dialplan_args(server_files)).exit_code == 0
+    ext = str(server_files / "ext.conf")
+    lines = dialplan_lines(check(conf, server_files).output)
+    assert lines == [
+        f"OK    dialplan block in {ext}",
+        f"OK    block loaded by Asterisk: {ext}:2-61",
+        "OK    block's contexts: [press3way-agent-dial], [xfer_press_dialplan]; [default] "
+        "includes press3way-agent-dial",
+        "OK    no other lines in the block's extensions",
+        "OK    agent's dial 49907917275551212 from [default]: [default] -> "
+        f"[press3way-agent-dial] exten _49907. ({ext}:17)",
+        "OK    trunk loop 49949907917275551212 back into [default]: [default] -> "
+        f"[press3way-agent-dial] exten _49949907. ({ext}:19)",
+        f"OK    agent leg 49907917275551212 in [xfer_press_dialplan]: [xfer_press_dialplan] "
+        f"exten _49907. ({ext}:55)",
+        f"OK    outside call s in [xfer_press_dialplan]: [xfer_press_dialplan] exten s ({ext}:24)"]
+
+    main = server_files / "extensions.conf"
+    main.write_text("[default]\nexten => 8300,1,Hangup()\n")          # not included any more
+    result = check(conf, server_files)
+    assert result.exit_code == 1
+    assert dialplan_lines(result.output)[1] == (
+        f"FAIL  block loaded by Asterisk: {ext} is not #included from {server_files}/"
+        "extensions.conf, so Asterisk never reads it: add the line `#include ext.conf` at the end "
+        f"of {server_files}/extensions.conf, then asterisk -rx \"dialplan reload\"")
+
+    # Someone else's lines: a pattern in [default] that catches the dial first, and a second
+    # [xfer_press_dialplan] (contexts of the same name merge) with one of our extensions.
+    main.write_text("[default]\nexten => _49907X.,1,Dial(SIP/old/${EXTEN})\n#include ext.conf\n"
+                    "[xfer_press_dialplan]\nexten => t,1,Playback(buzz)\n")
+    lines = dialplan_lines(check(conf, server_files).output)
+    assert (f"FAIL  no other lines in the block's extensions: {main}:5: [xfer_press_dialplan] exten "
+            "t priority 1: exten => t,1,Playback(buzz): Asterisk keeps only the first of each, "
+            "remove or rename the others (an older 3-way setup?)") in lines
+    assert ("FAIL  agent's dial 49907917275551212 from [default]: reaches [default] exten "
+            f"_49907X. at {main}:2 first: remove or rename that line, or make it not match") in lines
 
 
 # --- multi --------------------------------------------------------------------------------
@@ -161,10 +212,29 @@ def test_cleanup_ends_stale_calls_with_exactly_one_terminal_event(any_site):
     assert events(any_site, open_call) == ["Started", "Agent Gone"]
 
 
+def test_cleanup_is_silent_when_there_is_nothing_to_do(site):
+    """It runs from cron every minute: cron mails whatever it prints."""
+    start_calls(site, 1)
+    quiet = cli(site.conf_path, "cleanup")
+    assert (quiet.exit_code, quiet.output) == (0, "")
+    assert "0 stale live row(s) found" in cli(site.conf_path, "cleanup", "--dry-run").output
+    execute(site.connect(), "DROP TABLE vicidial_3way_press_live")
+    try:
+        failed = cli(site.conf_path, "cleanup")
+        assert failed.exit_code == 1 and len(failed.output.splitlines()) == 1
+        assert failed.output.startswith("Error: ")
+    finally:
+        site.create()
+
+
 # --- archive ------------------------------------------------------------------------------
 def old_batch(site, n: int, days: int = 800) -> list[str]:
-    """A multi-call batch logged `days` ago: same call_date, caller_code and user."""
+    """A multi-call batch logged `days` ago, long over (no live rows): same call_date,
+    caller_code and user."""
     ids = start_calls(site, n)
+    store = Store(site.connect())
+    for call_id in ids:
+        store.delete_live(call_id)
     execute(site.connect(), f"UPDATE {LOG} SET call_date = NOW(6) - INTERVAL %s DAY "
                             f"WHERE call_3way_id IN ({', '.join(['%s'] * n)})", [days] + ids)
     return ids
@@ -192,6 +262,20 @@ def test_archive_keeps_every_call_of_a_multi_call_batch(any_site):
     assert [r["call_3way_id"] for r in rows_of(any_site, ARCHIVE)] == sorted(batch)
     assert rows_of(any_site, ARCHIVE) == [r for r in logged if r["call_3way_id"] in batch]
     assert [r["call_3way_id"] for r in rows_of(any_site, LOG)] == recent
+
+
+def test_archive_leaves_calls_still_in_progress_in_the_log(any_site):
+    """`archive --days 0` must not move the row of a call whose later events are still to come."""
+    ended, in_progress = start_calls(any_site, 2)
+    Store(any_site.connect()).delete_live(ended)
+    execute(any_site.connect(), f"UPDATE {LOG} SET call_date = NOW(6) - INTERVAL 1 MINUTE")
+    result = cli(any_site.conf_path, "archive", "--days", "0")
+    assert result.exit_code == 0, result.output
+    assert "1 more of calls still in progress stay in the log" in result.output
+    assert [r["call_3way_id"] for r in rows_of(any_site, LOG)] == [in_progress]
+    assert [r["call_3way_id"] for r in rows_of(any_site, ARCHIVE)] == [ended]
+    Store(any_site.connect()).append_event(in_progress, ev.HUNGUP)     # its later event lands
+    assert events(any_site, in_progress) == ["Started", "Hungup"]
 
 
 def test_archive_resumes_and_never_deletes_a_row_it_could_not_store(any_site):

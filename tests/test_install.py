@@ -1,9 +1,10 @@
-"""`press3way install` / `uninstall` on the real MariaDB, a temporary agi-bin and dialplan file,
-and the dialplan text functions they rest on."""
+"""`press3way install` / `uninstall` on the real MariaDB, a temporary agi-bin and Asterisk
+configuration directory, and the dialplan text functions they rest on."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 import subprocess
 import sys
@@ -11,10 +12,15 @@ import sys
 import pytest
 from hypothesis import given, strategies as st
 
-from press3way import dialplan
+from press3way.admin import block as dialplan, conf
 from press3way.db import FEATURE_TABLES, execute, query
 from press3way.testing.site import Site
 from tests.helpers import cli
+from tests.seed import reference_block
+
+# Asterisk's main dialplan file in these tests: it loads the dialplan file from [default].
+EXTENSIONS_CONF = "[general]\nstatic=yes\n\n[default]\nexten => 8300,1,Hangup()\n" \
+                  "#include extensions_custom.conf\n"
 
 # VICIdial's reference schema (the seed document), as older installs have it.
 REFERENCE_SCHEMA = """
@@ -46,7 +52,8 @@ LOG_ROW = ("INSERT INTO {table} (call_date, caller_code, call_3way_id, lead_id, 
 
 @pytest.fixture
 def bare(mariadb, tmp_path) -> Site:
-    """A VICIdial database without the feature tables, a config, an agi-bin, a dialplan file."""
+    """A VICIdial database without the feature tables, a config, an agi-bin, an Asterisk
+    configuration directory whose extensions.conf includes the dialplan file."""
     site = Site(server=mariadb, db_name="press3way_install")
     site.create()
     site.reset()
@@ -56,18 +63,22 @@ def bare(mariadb, tmp_path) -> Site:
     site.conf_path = site.write_conf(str(tmp_path / "astguiclient.conf"), str(tmp_path))
     site.agi_dir = str(tmp_path / "agi-bin")
     os.makedirs(site.agi_dir)
-    site.dialplan = str(tmp_path / "extensions_custom.conf")
+    site.asterisk_dir = str(tmp_path / "asterisk")
+    os.makedirs(site.asterisk_dir)
+    with open(os.path.join(site.asterisk_dir, "extensions.conf"), "w") as f:
+        f.write(EXTENSIONS_CONF)
+    site.dialplan = os.path.join(site.asterisk_dir, "extensions_custom.conf")
     return site
 
 
 def install(site: Site, *extra: str):
     return cli(site.conf_path, "install", "--agi-dir", site.agi_dir,
-               "--dialplan-file", site.dialplan, *extra)
+               "--asterisk-dir", site.asterisk_dir, *extra)
 
 
 def uninstall(site: Site, *extra: str):
     return cli(site.conf_path, "uninstall", "--agi-dir", site.agi_dir,
-               "--dialplan-file", site.dialplan, *extra)
+               "--asterisk-dir", site.asterisk_dir, *extra)
 
 
 def snapshot(site: Site) -> dict:
@@ -116,7 +127,7 @@ def test_installed_script_runs_with_this_interpreter(bare):
 
 
 def test_dialplan_file_and_vicidial_exclude_each_other(bare):
-    result = install(bare, "--vicidial")
+    result = install(bare, "--vicidial", "--dialplan-file", bare.dialplan)
     assert result.exit_code == 2 and "not both" in result.output
 
 
@@ -179,31 +190,174 @@ def test_install_refuses_to_shadow_existing_lines_and_changes_nothing(bare):
     assert snapshot(bare) == before
 
 
+def test_the_block_opens_its_own_contexts_whatever_the_file_left_open(bare):
+    with open(bare.dialplan, "w") as f:
+        f.write("[my-ivr]\nexten => s,1,Playback(welcome)\n")
+    assert install(bare).exit_code == 0
+    lines = conf.parse(open(bare.dialplan).read()).lines
+    assert {l.context for l in lines if l.exten == "_49907."} == {dialplan.ENTRY_CONTEXT,
+                                                                  dialplan.OUTSIDE_CONTEXT}
+    assert [(l.context, l.exten) for l in lines if l.context == "my-ivr"] == [("my-ivr", "s")]
+    assert [(l.context, l.exten) for l in lines if l.kind == "include"] == [
+        ("default", dialplan.ENTRY_CONTEXT)]
+
+
+def test_install_says_where_the_block_lands_and_the_fix_when_asterisk_does_not_load_it(bare):
+    with open(os.path.join(bare.asterisk_dir, "extensions.conf"), "w") as f:
+        f.write("[default]\nexten => 8300,1,Hangup()\n")         # no #include
+    result = install(bare)
+    assert result.exit_code == 0, result.output
+    assert (f"FAIL  block loaded by Asterisk: {bare.dialplan} is not #included from "
+            f"{bare.asterisk_dir}/extensions.conf, so Asterisk never reads it: add the line "
+            "`#include extensions_custom.conf` at the end of") in result.output
+    with open(os.path.join(bare.asterisk_dir, "extensions.conf"), "a") as f:
+        f.write("#include extensions_custom.conf\n")
+    again = install(bare)
+    assert "OK    agent's dial 49907917275551212 from [default]: [default] -> " \
+           "[press3way-agent-dial] exten _49907." in again.output
+
+
+def test_a_line_that_catches_the_agents_dial_first_is_refused(bare):
+    with open(os.path.join(bare.asterisk_dir, "extensions.conf"), "w") as f:
+        f.write("[default]\nexten => _4X.,1,Dial(SIP/carrier/${EXTEN})\n"
+                "#include extensions_custom.conf\n")
+    before = snapshot(bare)
+    result = install(bare)
+    assert result.exit_code == 1
+    assert "nothing was changed" in result.output
+    assert f"reaches [default] exten _4X. at {bare.asterisk_dir}/extensions.conf:2 first" \
+        in result.output
+    assert snapshot(bare) == before
+
+
+@pytest.mark.parametrize("breakage, message", [
+    ("no agi-bin", "the directory {agi} does not exist"),
+    ("no database", "cannot connect to"),
+])
+def test_a_failed_precondition_changes_nothing(bare, breakage, message):
+    with open(bare.dialplan, "w") as f:
+        f.write("; site\n")
+    before = snapshot(bare)
+    if breakage == "no agi-bin":
+        os.rmdir(bare.agi_dir)
+    else:
+        with open(bare.conf_path, "a") as f:
+            f.write("VARDB_port => 1\n")
+    result = install(bare)
+    assert result.exit_code == 1
+    assert message.format(agi=bare.agi_dir) in result.output
+    os.makedirs(bare.agi_dir, exist_ok=True)
+    assert snapshot(bare) == before
+    assert not [n for n in os.listdir(bare.asterisk_dir) if n.startswith(".press3way-")]
+
+
+def vicidial(site: Site, command: str, *extra: str):
+    return cli(site.conf_path, command, "--agi-dir", site.agi_dir, "--asterisk-dir",
+               site.asterisk_dir, "--vicidial", *extra)
+
+
 def test_install_into_vicidial_system_settings(bare):
     conn = bare.connect()
-    execute(conn, "UPDATE system_settings SET custom_dialplan_entry = %s", ("; site lines\n",))
+    execute(conn, "UPDATE system_settings SET custom_dialplan_entry = %s, reload_timestamp = "
+                  "'2020-01-01 00:00:00'", ("; site lines\n",))
     execute(conn, "UPDATE servers SET rebuild_conf_files = 'N'")
-    args = ("--agi-dir", bare.agi_dir, "--vicidial")
-    assert cli(bare.conf_path, "install", *args).exit_code == 0
-    row = query(conn, "SELECT custom_dialplan_entry AS e, reload_dialplan_on_servers AS r "
-                      "FROM system_settings")[0]
-    assert row["r"] == "1" and dialplan.source_text() in row["e"]
-    assert query(conn, "SELECT rebuild_conf_files AS r FROM servers")[0]["r"] == "Y"
-    assert "unchanged" in cli(bare.conf_path, "install", *args).output
-    assert cli(bare.conf_path, "uninstall", *args).exit_code == 0
+    others = [("db", "Y", "N", "Y"), ("web", "Y", "Y", "N"), ("off", "N", "Y", "Y")]
+    for server_id, active, asterisk, generate in others:
+        execute(conn, "INSERT INTO servers (server_id, server_ip, active, active_asterisk_server, "
+                      "generate_vicidial_conf, rebuild_conf_files) VALUES (%s, %s, %s, %s, %s, 'N')",
+                (server_id, f"10.0.0.{len(server_id)}", active, asterisk, generate))
+    result = vicidial(bare, "install")
+    assert result.exit_code == 0, result.output
+    row = query(conn, "SELECT custom_dialplan_entry AS e, reload_timestamp > NOW() - INTERVAL "
+                      "1 MINUTE AS fresh FROM system_settings")[0]
+    assert row["fresh"] == 1 and row["e"].startswith("; site lines\n\n" + dialplan.BEGIN)
+    assert dialplan.source_text() in row["e"]
+    assert {r["server_id"]: r["r"] for r in query(
+        conn, "SELECT server_id, rebuild_conf_files AS r FROM servers")} == {
+        "sim": "Y", "db": "N", "web": "N", "off": "N"}
+    assert "unchanged" in vicidial(bare, "install").output
+    assert vicidial(bare, "uninstall").exit_code == 0
     assert query(conn, "SELECT custom_dialplan_entry AS e FROM system_settings")[0]["e"] == \
         "; site lines\n"
 
 
-def test_vicidial_entry_with_the_reference_block_is_refused(bare):
+def test_vicidial_target_on_a_database_without_its_columns_changes_nothing(bare):
     conn = bare.connect()
-    reference = ("exten => _49907.,1,Dial(${TRUNKloop}/499${EXTEN},,to)\n"
-                 "[xfer_press_dialplan]\nexten => s,1,Answer\n")
-    execute(conn, "UPDATE system_settings SET custom_dialplan_entry = %s", (reference,))
-    result = cli(bare.conf_path, "install", "--agi-dir", bare.agi_dir, "--vicidial")
+    execute(conn, "ALTER TABLE system_settings DROP COLUMN reload_timestamp")
+    before = snapshot(bare)
+    result = vicidial(bare, "install")
     assert result.exit_code == 1
-    assert "line 3: [xfer_press_dialplan] exten s priority 1" in result.output
-    assert query(conn, "SELECT custom_dialplan_entry AS e FROM system_settings")[0]["e"] == reference
+    assert "system_settings has no column reload_timestamp" in result.output
+    assert snapshot(bare) == before
+
+
+def test_vicidial_entry_with_the_reference_block_is_refused_then_replaced(bare):
+    conn = bare.connect()
+    entry = "; site lines\nexten => 8301,1,Hangup()\n\n" + reference_block()
+    execute(conn, "UPDATE system_settings SET custom_dialplan_entry = %s", (entry,))
+    result = vicidial(bare, "install")
+    assert result.exit_code == 1
+    assert "lines 4-40 are the reference's (Perl) 3-way press-1 block" in result.output
+    assert "--replace-reference" in result.output
+    assert query(conn, "SELECT custom_dialplan_entry AS e FROM system_settings")[0]["e"] == entry
+
+    result = vicidial(bare, "install", "--replace-reference")
+    assert result.exit_code == 0, result.output
+    backups = [n for n in os.listdir(bare.asterisk_dir) if n.startswith("custom_dialplan_entry")]
+    assert len(backups) == 1
+    assert open(os.path.join(bare.asterisk_dir, backups[0])).read() == entry
+    new = query(conn, "SELECT custom_dialplan_entry AS e FROM system_settings")[0]["e"]
+    assert new.startswith("; site lines\nexten => 8301,1,Hangup()\n\n\n" + dialplan.BEGIN)
+    assert dialplan.find_reference(new) is None and "Playback(sip-silence)\nexten => s" not in new
+    assert vicidial(bare, "uninstall").exit_code == 0
+    assert query(conn, "SELECT custom_dialplan_entry AS e FROM system_settings")[0]["e"] == \
+        "; site lines\nexten => 8301,1,Hangup()\n\n"
+
+
+def test_replace_reference_in_a_file_keeps_a_backup_and_puts_ours_where_it_was(bare):
+    original = "; my own\n" + reference_block() + "; after\n"
+    with open(bare.dialplan, "w") as f:
+        f.write(original)
+    os.chmod(bare.dialplan, 0o640)
+    assert "--replace-reference" in install(bare).output
+    result = install(bare, "--replace-reference")
+    assert result.exit_code == 0, result.output
+    assert "replace the reference's (Perl) block with ours" in result.output
+    backups = [n for n in os.listdir(bare.asterisk_dir) if ".press3way-backup-" in n]
+    assert [open(os.path.join(bare.asterisk_dir, n)).read() for n in backups] == [original]
+    text = open(bare.dialplan).read()
+    assert text.startswith("; my own\n\n" + dialplan.BEGIN) and text.endswith(
+        dialplan.END + "\n; after\n")
+    assert stat.S_IMODE(os.stat(bare.dialplan).st_mode) == 0o640
+    assert "OK    agent's dial" in result.output
+    assert "up to date" in install(bare, "--replace-reference").output
+    uninstall(bare)
+    assert open(bare.dialplan).read() == "; my own\n; after\n"
+
+
+def test_a_symlinked_dialplan_file_stays_a_symlink(bare, tmp_path):
+    real = tmp_path / "managed" / "custom.conf"
+    real.parent.mkdir()
+    real.write_text("; kept elsewhere\n")
+    os.symlink(real, bare.dialplan)
+    assert install(bare).exit_code == 0
+    assert os.path.islink(bare.dialplan) and dialplan.find(real.read_text())
+    assert uninstall(bare).exit_code == 0
+    assert os.path.islink(bare.dialplan) and real.read_text() == "; kept elsewhere\n"
+
+
+def test_install_finishes_when_its_output_is_cut_short(bare):
+    """`press3way install | head -2`: stdout closes after two lines; the install completes."""
+    command = (f"{shlex.quote(os.path.join(os.path.dirname(sys.executable), 'press3way'))} "
+               f"install --agi-dir {shlex.quote(bare.agi_dir)} --asterisk-dir "
+               f"{shlex.quote(bare.asterisk_dir)} | head -2")
+    run = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PRESS3WAY_CONF=bare.conf_path))
+    assert len(run.stdout.splitlines()) == 2 and run.stderr == ""
+    assert dialplan.installed(open(bare.dialplan).read(), dialplan.ours())
+    assert sorted(os.listdir(bare.agi_dir)) == ["agi-3way_press_agent.agi",
+                                                "agi-3way_press_outside.agi"]
+    assert "up to date" in install(bare).output
 
 
 def test_migrates_a_database_made_with_the_reference_schema(mariadb, tmp_path):
@@ -225,7 +379,7 @@ def test_migrates_a_database_made_with_the_reference_schema(mariadb, tmp_path):
     site.conf_path = site.write_conf(str(tmp_path / "astguiclient.conf"), str(tmp_path))
     os.makedirs(tmp_path / "agi")
     result = cli(site.conf_path, "install", "--agi-dir", str(tmp_path / "agi"),
-                 "--dialplan-file", str(tmp_path / "ext.conf"))
+                 "--asterisk-dir", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert "vicidial_3way_press_log: exists, MyISAM; engine left as it is" in result.output
     assert "unique key vdpla: (call_date, caller_code, user) -> (call_date, caller_code, user, " \
@@ -250,7 +404,7 @@ def test_migrates_a_database_made_with_the_reference_schema(mariadb, tmp_path):
     assert len(query(conn, "SELECT * FROM vicidial_3way_press_log_archive")) == 2
     # And a second run has nothing left to do.
     again = cli(site.conf_path, "install", "--agi-dir", str(tmp_path / "agi"),
-                "--dialplan-file", str(tmp_path / "ext.conf"))
+                "--asterisk-dir", str(tmp_path))
     assert again.output.count("up to date") == 4 + 2      # four tables, two scripts
 
 
@@ -263,11 +417,14 @@ def test_n_priorities_count_on_per_extension_and_context():
         ("b", "s", "1")]
 
 
-def test_context_less_lines_are_compared_with_the_context_open_at_the_end():
+def test_context_less_lines_of_the_source_go_into_our_entry_context():
     ours = dialplan.block("exten => _49907.,1,Dial(x)\n[xfer_press_dialplan]\nexten => h,1,NoOp\n")
-    assert dialplan.conflicts_with("[default]\nexten => _49907.,1,NoOp\n", ours)
-    assert not dialplan.conflicts_with("[default]\nexten => _49907.,1,NoOp\n[other]\n", ours)
-    assert dialplan.conflicts_with("exten => _49907.,1,NoOp\n", ours)
+    assert [(e.context, e.exten) for e in dialplan.entries(ours)] == [
+        (dialplan.ENTRY_CONTEXT, "_49907."), ("xfer_press_dialplan", "h")]
+    assert not dialplan.conflicts_with("[default]\nexten => _49907.,1,NoOp\n", ours)
+    assert not dialplan.conflicts_with("exten => _49907.,1,NoOp\n", ours)
+    assert dialplan.conflicts_with(f"[{dialplan.ENTRY_CONTEXT}]\nexten => _49907.,1,NoOp\n", ours)
+    assert dialplan.conflicts_with("[xfer_press_dialplan]\nexten => h,1,NoOp\n", ours)
     assert not dialplan.conflicts_with("[xfer_press_dialplan]\nexten => h,2,NoOp\n", ours)
 
 

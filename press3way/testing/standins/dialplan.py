@@ -1,7 +1,7 @@
 """Our dialplan as the simulator runs it: contexts, extension patterns, priorities, apps.
 
 Reads the same `exten => EXTEN,PRIORITY,App(args)` text Asterisk loads (parsed by the
-installer's `press3way.dialplan.entries`; `_` patterns with X Z N [..] . !), so the simulator
+installer's `press3way.admin.block.entries`; `_` patterns with X Z N [..] . !), so the simulator
 plays exactly what gets installed.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ...dialplan import entries
+from ...admin.block import entries
 
 _APP = re.compile(r"^(\w+)(?:\((.*)\))?\s*$")
 

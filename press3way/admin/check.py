@@ -6,29 +6,20 @@ One result per item, OK or the exact fix; an item that needs a failed one is ski
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from . import config, db, dialplan, migrate, vicidial
-from .ami import AMIClient, AMIError
-from .install import SCRIPTS, DialplanTarget, is_ours
+from .. import config, db, vicidial
+from ..ami import AMIClient, AMIError
+from . import block, migrate
+from .install import Target, landing_results
+from .results import Result
+from .scripts import SCRIPTS, is_ours
 
 SOUNDS = ("hold_tone", "buzz", "sip-silence", "outside-sales", "press-1", "now")
 
 
-@dataclass
-class Result:
-    item: str
-    ok: bool | None           # None: not checked, something it needs failed
-    detail: str = ""
-
-    def line(self) -> str:
-        mark = {True: "OK  ", False: "FAIL", None: "SKIP"}[self.ok]
-        return f"{mark}  {self.item}" + (f": {self.detail}" if self.detail else "")
-
-
 def run(conf_path: str | None, agi_dir: str | None,
-        target_for: Callable[[config.Config], DialplanTarget]) -> Iterator[Result]:
+        target_for: Callable[[config.Config], Target]) -> Iterator[Result]:
     """Every check, in order. `target_for(cfg)` gives where the dialplan block should be."""
     try:
         cfg = config.load(conf_path)
@@ -107,20 +98,22 @@ def _server_and_ami(conn, cfg: config.Config) -> Iterator[Result]:
         client.logoff()
 
 
-def _dialplan(target_for: Callable[[], DialplanTarget]) -> Iterator[Result]:
+def _dialplan(target_for: Callable[[], Target]) -> Iterator[Result]:
+    """Our block in the target, then where it lands in the dialplan Asterisk loads."""
     item = "dialplan block"
     try:
         target = target_for()
         item += f" in {target.label}"
         text = target.read()
-        if dialplan.installed(text, dialplan.block(dialplan.source_text())):
+        if block.installed(text, block.ours()):
             yield Result(item, True)
+        else:
+            yield Result(item, False, ("outdated" if block.find(text) else "missing")
+                         + ": run `press3way install` with the same --dialplan-file/--vicidial")
             return
-        detail = "outdated" if dialplan.find(text) else "missing"
-    except dialplan.DialplanError as exc:
+        yield from landing_results(target)
+    except block.DialplanError as exc:
         yield Result(item, False, str(exc))
-        return
-    except (db.DatabaseError, vicidial.NotFound, OSError) as exc:
-        detail = str(exc)
-    yield Result(item, False,
-                 f"{detail}: run `press3way install` with the same --dialplan-file/--vicidial")
+    except (db.DatabaseError, OSError) as exc:
+        yield Result(item, False, f"{exc}: run `press3way install` with the same "
+                                  "--dialplan-file/--vicidial")

@@ -9,11 +9,11 @@ columns differ is replaced in one statement. Engines and existing rows are left 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pymysql
 
-from . import db, schema
+from .. import db
+from . import schema
 
 
 @dataclass
@@ -60,17 +60,20 @@ def plan(conn: pymysql.Connection) -> list[TablePlan]:
     return plans
 
 
-def migrate(conn: pymysql.Connection, echo: Callable[[str], None], dry_run: bool = False) -> None:
-    """Apply the plan, saying what happens to each table."""
-    would = "would " if dry_run else ""
-    for table in plan(conn):
+def describe(plans: list[TablePlan], would: str = "") -> list[str]:
+    """What applying the plan does to each table, for the administrator."""
+    lines = []
+    for table in plans:
         if table.engine is None:
-            echo(f"  {table.table}: {would}create it as schema.sql declares it")
-        else:
-            echo(f"  {table.table}: exists, {table.engine}; engine left as it is"
-                 + ("" if table.steps else "; up to date"))
+            lines.append(f"  {table.table}: {would}create it as schema.sql declares it")
+            continue
+        lines.append(f"  {table.table}: exists, {table.engine}; engine left as it is"
+                     + ("" if table.steps else "; up to date"))
+        lines += [f"    {would}{step.what}" for step in table.steps]
+    return lines
+
+
+def apply(conn: pymysql.Connection, plans: list[TablePlan]) -> None:
+    for table in plans:
         for step in table.steps:
-            if table.engine is not None:
-                echo(f"    {would}{step.what}")
-            if not dry_run:
-                db.execute(conn, step.sql)
+            db.execute(conn, step.sql)

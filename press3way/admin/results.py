@@ -1,0 +1,16 @@
+"""One checked item, as `check` and `install` print it: OK, or what is wrong and the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Result:
+    item: str
+    ok: bool | None           # None: not checked, something it needs failed
+    detail: str = ""
+
+    def line(self) -> str:
+        mark = {True: "OK  ", False: "FAIL", None: "SKIP"}[self.ok]
+        return f"{mark}  {self.item}" + (f": {self.detail}" if self.detail else "")

@@ -1,0 +1,158 @@
+"""Where the dialplan block goes: a file Asterisk includes, or VICIdial's System Settings >
+Custom Dialplan Entry (which VICIdial writes into every server's extensions-vicidial.conf)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pymysql
+
+from ..db import execute, query
+from . import block, landing
+from .files import Changes, writable_problem
+
+DEFAULT_ASTERISK_DIR = "/etc/asterisk"
+DEFAULT_DIALPLAN_FILE = "extensions_custom.conf"
+VICIDIAL_FILE = "extensions-vicidial.conf"
+VICIDIAL_CONTEXT = "vicidial-auto-system-setting-custom"
+# What the admin page's "Reload Dialplan On Servers" does on submit: a new reload time, and a
+# conf rebuild on every server that runs Asterisk and has VICIdial write its conf files.
+_RELOAD_SERVERS = ("UPDATE servers SET rebuild_conf_files = 'Y' WHERE active = 'Y' "
+                   "AND active_asterisk_server = 'Y' AND generate_vicidial_conf = 'Y'")
+_NEEDED_COLUMNS = {"system_settings": ("custom_dialplan_entry", "reload_timestamp"),
+                   "servers": ("active", "active_asterisk_server", "generate_vicidial_conf",
+                               "rebuild_conf_files")}
+
+
+def backup_name(path: str) -> str:
+    return f"{path}.press3way-backup-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+class DialplanFile:
+    """A dialplan file (read and written byte for byte, replaced atomically)."""
+
+    def __init__(self, path: str, asterisk_dir: str):
+        self.path = os.path.abspath(path)
+        self.asterisk_dir = asterisk_dir
+        self.label = self.path
+        self.reload_hint = 'asterisk -rx "dialplan reload"'
+
+    def read(self) -> str:
+        try:
+            with open(self.path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def problems(self, new_bytes: int) -> list[str]:
+        problem = writable_problem(os.path.dirname(os.path.realpath(self.path)), new_bytes)
+        return [problem] if problem else []
+
+    def stage(self, changes: Changes, text: str) -> None:
+        """Through a symlink, the file it points at changes (the link stays)."""
+        changes.write(os.path.realpath(self.path), text.encode("utf-8", "surrogateescape"))
+
+    def apply(self, text: str) -> None:
+        """Nothing left to do: the staged file is the change."""
+
+    def future_files(self, before: str, after: str) -> dict[str, str]:
+        """The dialplan files as they will be: this one with its new text."""
+        return {self.path: after}
+
+    def backup_path(self) -> str:
+        return backup_name(self.path)
+
+    def not_loaded_fix(self) -> str:
+        include = os.path.relpath(self.path, self.asterisk_dir)
+        if include.startswith(".."):
+            include = self.path
+        return (f"{self.path} is not #included from {self.asterisk_dir}/{landing.MAIN}, so "
+                f"Asterisk never reads it: add the line `#include {include}` at the end of "
+                f"{self.asterisk_dir}/{landing.MAIN}, then {self.reload_hint}")
+
+    def outdated_fix(self) -> str:
+        return "run `press3way install` again"
+
+
+class VicidialDialplan:
+    """System Settings' Custom Dialplan Entry; VICIdial rebuilds and reloads the dialplan."""
+
+    def __init__(self, conn: pymysql.Connection, asterisk_dir: str):
+        self.conn = conn
+        self.asterisk_dir = asterisk_dir
+        self.label = "VICIdial System Settings, Custom Dialplan Entry"
+        self.reload_hint = ("nothing: VICIdial's keepalive (ADMIN_keepalive_ALL.pl, every "
+                            "minute) rebuilds the dialplan and reloads it on every server")
+
+    def read(self) -> str:
+        rows = query(self.conn, "SELECT custom_dialplan_entry FROM system_settings LIMIT 1")
+        return (rows[0]["custom_dialplan_entry"] or "") if rows else ""
+
+    def problems(self, new_bytes: int) -> list[str]:
+        out = []
+        for table, columns in _NEEDED_COLUMNS.items():
+            have = {r["c"] for r in query(
+                self.conn, "SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS "
+                           "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s", (table,))}
+            missing = [c for c in columns if c not in have]
+            if missing:
+                out.append(f"{table} has no column {', '.join(missing)}: this is not a VICIdial "
+                           "database (check VARDB_database), or VICIdial is older than 2.14")
+        if not out and not query(self.conn, "SELECT 1 FROM system_settings LIMIT 1"):
+            out.append("system_settings has no row: is this a VICIdial database?")
+        return out
+
+    def stage(self, changes: Changes, text: str) -> None:
+        """Nothing to stage: the entry is written by `apply`, after the files."""
+
+    def apply(self, text: str) -> None:
+        """Store the entry and ask for the reload, as the admin page does on submit."""
+        execute(self.conn, "UPDATE system_settings SET custom_dialplan_entry = %s, "
+                           "reload_timestamp = NOW()", (text,))
+        execute(self.conn, _RELOAD_SERVERS)
+
+    def backup_path(self) -> str:
+        return backup_name(os.path.join(self.asterisk_dir, "custom_dialplan_entry"))
+
+    def future_files(self, before: str, after: str) -> dict[str, str]:
+        """extensions-vicidial.conf as VICIdial's next rebuild writes it: the entry under its
+        context header, the old entry's text replaced (nothing when the file is not there or
+        does not hold the entry as it is now)."""
+        generated = os.path.join(self.asterisk_dir, VICIDIAL_FILE)
+        try:
+            with open(generated, encoding="utf-8", errors="surrogateescape") as f:
+                text = f.read()
+        except OSError:
+            return {}
+        header = text.find(f"[{VICIDIAL_CONTEXT}]")
+        start = text.find("\n", header) + 1 if header >= 0 else -1
+        if start <= 0 or not text.startswith(before, start):
+            return {}
+        return {generated: text[:start] + after + text[start + len(before):]}
+
+    def reload_pending(self) -> bool:
+        return bool(query(self.conn, "SELECT 1 FROM servers WHERE rebuild_conf_files = 'Y' "
+                                     "AND active = 'Y' LIMIT 1"))
+
+    def not_loaded_fix(self) -> str:
+        generated = os.path.join(self.asterisk_dir, VICIDIAL_FILE)
+        try:
+            with open(generated, encoding="utf-8", errors="replace") as f:
+                has_block = block.find(f.read()) is not None
+        except (OSError, block.DialplanError):
+            has_block = False
+        if has_block:
+            return (f"{generated} has the block but {self.asterisk_dir}/{landing.MAIN} does not "
+                    f"#include it: add the line `#include {VICIDIAL_FILE}` (VICIdial's stock "
+                    f"{landing.MAIN} has it right after [globals])")
+        return self.outdated_fix()
+
+    def outdated_fix(self) -> str:
+        generated = os.path.join(self.asterisk_dir, VICIDIAL_FILE)
+        if self.reload_pending():
+            return (f"not yet in {generated}: VICIdial's keepalive rebuilds it within a minute "
+                    "(servers.rebuild_conf_files is 'Y'); run check again then")
+        return (f"not in {generated} although VICIdial rebuilt it: run `press3way install "
+                "--vicidial` again, and check that ADMIN_keepalive_ALL.pl runs from cron and "
+                "this server has generate_vicidial_conf = 'Y'")
