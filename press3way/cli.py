@@ -147,7 +147,7 @@ def _pairs(items: tuple[str, ...], what: str) -> dict[str, str]:
 
 
 def _press(text: str) -> tuple[float, str]:
-    from .testing.fakeagi import parse_press
+    from .testing.standins.fakeagi import parse_press
 
     try:
         when, digit = parse_press(text)

@@ -33,6 +33,12 @@ def install() -> None:
     signal.signal(signal.SIGHUP, _on_sighup)
 
 
+def ignore() -> None:
+    """The work is done: a hang-up now must not kill the interpreter's shutdown (which puts
+    the default handler back)."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
 def received() -> bool:
     """Whether a hang-up counts now (never in an ending stage)."""
     return _State.received and not _State.expected

@@ -112,7 +112,14 @@ def test_install_twice_is_install_once(bare):
     for name in ("agi-3way_press_agent.agi", "agi-3way_press_outside.agi"):
         path = os.path.join(bare.agi_dir, name)
         assert os.stat(path).st_mode & stat.S_IXUSR
-        assert open(path).readline() == f"#!{sys.executable}\n"
+        assert open(path).readline() == f"#!{sys.executable} -S\n"
+        # without site-packages' scan it still finds the package: a missing config is an
+        # outside call that goes to `i`, not an ImportError
+        run = subprocess.run([path, "answered"], input="agi_channel: SIP/x-1\n\n",
+                             capture_output=True, text=True, timeout=30,
+                             env={"PRESS3WAY_CONF": os.path.join(bare.agi_dir, "missing.conf")})
+        if name == "agi-3way_press_outside.agi":
+            assert run.stdout.startswith("SET EXTENSION i\n"), run.stderr
     assert all(once[t] for t in FEATURE_TABLES)
     assert "[1/3]" in first.output and "[3/3]" in first.output
 
@@ -274,7 +281,7 @@ def test_install_into_vicidial_system_settings(bare):
     assert dialplan.source_text() in row["e"]
     assert {r["server_id"]: r["r"] for r in query(
         conn, "SELECT server_id, rebuild_conf_files AS r FROM servers")} == {
-        "sim": "Y", "db": "N", "web": "N", "off": "N"}
+        "sim15": "Y", "db": "N", "web": "N", "off": "N"}
     assert "unchanged" in vicidial(bare, "install").output
     assert vicidial(bare, "uninstall").exit_code == 0
     assert query(conn, "SELECT custom_dialplan_entry AS e FROM system_settings")[0]["e"] == \

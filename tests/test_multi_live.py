@@ -115,7 +115,7 @@ def test_show_without_a_list(site):
 def test_unknown_and_logged_out_users_are_refused(site):
     assert "unknown user 'nobody': not logged in as an agent, and not in vicidial_users" in \
         one_error(multi(site, "nobody", PHONES))
-    sql(site, "INSERT INTO vicidial_users (user, full_name) VALUES ('7777', 'Bob')")
+    sql(site, "INSERT INTO vicidial_users (user, pass, full_name) VALUES ('7777', 'x', 'Bob')")
     try:
         assert "user 7777 is not logged in as an agent (no vicidial_live_agents row)" in \
             one_error(multi(site, "7777", PHONES))

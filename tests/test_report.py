@@ -95,7 +95,8 @@ def calls(innodb_site) -> dict[str, str]:
     sql(site, f"DELETE FROM {LOG} WHERE call_3way_id = %s", (old,))
     sql(site, "DELETE FROM vicidial_users")
     for user, name in NAMES.items():
-        sql(site, "INSERT INTO vicidial_users (user, full_name) VALUES (%s, %s)", (user, name))
+        sql(site, "INSERT INTO vicidial_users (user, pass, full_name) VALUES (%s, %s, %s)",
+            (user, "x", name))
     return ids
 
 

@@ -20,11 +20,17 @@ class ScriptError(Exception):
 
 
 def script_copy(name: str) -> bytes:
-    """The script as shipped, its #! line pointing at this interpreter, which has the package."""
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", name)
-    with open(path, encoding="utf-8") as f:
-        body = f.read().split("\n", 1)[1]
-    return f"#!{sys.executable}\n{body}".encode()
+    """The script as shipped, run by this interpreter (which has the package) with `-S`: no
+    scan of site-packages at every call's start; the script is told where the package and
+    its libraries are instead."""
+    package = os.path.dirname(os.path.dirname(__file__))
+    with open(os.path.join(package, "data", name), encoding="utf-8") as f:
+        docstring, body = f.read().split("\n", 2)[1:]
+    paths = list(dict.fromkeys([os.path.dirname(package), sysconfig.get_path("purelib"),
+                                sysconfig.get_path("platlib")]))
+    body = body.replace("import sys\n", "import sys\n\nsys.path[:0] = "
+                        f"{paths!r}  # written by press3way install\n", 1)
+    return f"#!{sys.executable} -S\n{docstring}\n{body}".encode()
 
 
 def installed_script(name: str) -> str:
