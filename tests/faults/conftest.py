@@ -3,7 +3,7 @@ come from the statements a fault-free call sends), the cases as test items, all 
 cases played at once in parallel, and one summary line at the end.
 
 PRESS3WAY_FAULTS=quick: InnoDB, the single call, first occurrences only.
-PRESS3WAY_FAULTS_WORKERS=N: calls played at once (default 4).
+PRESS3WAY_FAULTS_WORKERS=N: calls played at once (default 6).
 PRESS3WAY_FAULTS_STALL_S=S: how long a stalled statement is held (default 5).
 """
 
@@ -21,7 +21,7 @@ from press3way.testing.faults import report, runner
 from press3way.testing.mariadb import MariaDBMissing, throwaway_server
 
 QUICK = os.environ.get("PRESS3WAY_FAULTS", "") == "quick"
-WORKERS = int(os.environ.get("PRESS3WAY_FAULTS_WORKERS", "4"))
+WORKERS = int(os.environ.get("PRESS3WAY_FAULTS_WORKERS", "6"))
 BASELINE_TRIES = 3
 
 

@@ -36,14 +36,17 @@ class Case:
     statement: str = ""         # normalised text (faults)
     hint: str = ""
     occurrence: int = 1
-    at: str = ""                # sighup: statement-N or command-N; lock: a LOCK_STAGES name
+    at: str = ""                # sighup: statement (the agent's first of it) or command-N;
+                                # lock: a LOCK_STAGES name
 
     @property
     def id(self) -> str:
         head = f"{self.engine}-{self.scenario}-{self.kind}"
+        word = f"-{self.hint.lower().replace(' ', '_')}" if self.hint else ""
         if self.kind in ACTIONS:
-            word = f"-{self.hint.lower().replace(' ', '_')}" if self.hint else ""
             return f"{head}-{slug(self.statement)}{word}-{self.occurrence}"
+        if self.statement:
+            return f"{head}-{self.at}-{slug(self.statement)}{word}"
         return f"{head}-{self.at}" if self.at else head
 
 
@@ -95,19 +98,21 @@ def fault_cases(baselines: list[Baseline], *, later: bool = True) -> list[Case]:
 
 
 def sighup_cases(baselines: list[Baseline]) -> list[Case]:
-    """The agent leg hung up at the first sending of each distinct statement of its start-up
+    """The agent leg hung up as it first sends each distinct statement of its start-up
     (before its first AGI command), and at each of its AGI commands."""
     cases = []
     seen: set[tuple[str, str, str]] = set()
     for base in baselines:
-        for n, st in base.agent_startup():
+        for _, st in base.agent_startup():
             if (base.engine,) + st.key not in seen:
                 seen.add((base.engine,) + st.key)
-                cases.append(Case(base.engine, base.scenario, SIGHUP, at=f"statement-{n}"))
+                cases.append(Case(base.engine, base.scenario, SIGHUP, st.normalised, st.hint,
+                                  at="statement"))
         if base.scenario == "single":
             cases += [Case(base.engine, base.scenario, SIGHUP, at=f"command-{k}")
                       for k in range(1, base.agent_commands + 1)]
     return cases
+
 
 def lock_cases(engines: tuple[str, ...] = ENGINES) -> list[Case]:
     return [Case(engine, "single", LOCK, at=stage) for engine in engines for stage in LOCK_STAGES]

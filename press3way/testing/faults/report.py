@@ -9,8 +9,12 @@ from collections import defaultdict
 from .cases import distinct_statements
 from .proxy import ACTIONS
 from .runner import Outcome
+from .statements import slug
 
-_VARIABLE = re.compile(r"T[0-9A-Z]{8}\d{11}|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d+(\.\d+)?|\([^()]*\)")
+_VARIABLE = re.compile(r"T[0-9A-Z]{8}\d{11}|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\b\d+(\.\d+)?\b"
+                       r"|Local/[^ ,']+|\([^()]*\)")
+# Violations whose text names the statement after their class (one class for all of them).
+_CLASS_ENDS = ("(no read timeout)",)
 
 
 def summary_line(outcomes: list[Outcome]) -> str:
@@ -30,6 +34,9 @@ def summary_line(outcomes: list[Outcome]) -> str:
 
 def violation_class(text: str) -> str:
     """The violation without what changes from run to run."""
+    for end in _CLASS_ENDS:
+        if end in text:
+            text = text[:text.index(end) + len(end)]
     return _VARIABLE.sub("#", text)[:160]
 
 
@@ -43,6 +50,9 @@ def details(outcomes: list[Outcome]) -> str:
         lines.append(f"[{kind}] {cls}   ({len(hits)} runs)")
         engines = sorted({o.case.engine for o, _ in hits})
         lines.append(f"    engines: {', '.join(engines)}")
+        where = sorted({f"{o.case.scenario}:{o.case.at or ''}{slug(o.case.statement) if o.case.statement else ''}"
+                        f"{'/' + o.case.hint if o.case.hint else ''}" for o, _ in hits})
+        lines.append(f"    at: {', '.join(where)}")
         for o, v in hits[:6]:
             fired = f"  <- {o.fired.sql[:160]}" if o.fired else ""
             lines.append(f"    {o.case.id}: {v[:240]}{fired}")

@@ -96,7 +96,7 @@ class _Run:
     def __init__(self, worker: Worker, case: Case):
         self.worker, self.case = worker, case
         self.violations: list[str] = []
-        self.agent_statements = 0
+        self.hung_up = False
         self.agent_first_command: float | None = None
         self.hangup_at: float | None = None
         self.lock_started = threading.Event()
@@ -195,12 +195,13 @@ class _Run:
 
     # --- the hooks: hang-ups and locks at the right moment -----------------------------------
     def _on_statement(self, statement: Statement) -> None:
-        """Proxy hook, before the statement is forwarded: SIGHUP at the agent's N-th."""
-        if statement.connection != 1:       # the agent leg's AGI connects first
-            return
-        self.agent_statements += 1
-        if self.case.kind == SIGHUP and self.case.at == f"statement-{self.agent_statements}":
-            self._hang_up("agent", f"SIGHUP at the agent leg's statement {self.agent_statements}")
+        """Proxy hook, before the statement is forwarded: SIGHUP as the agent leg (its AGI
+        connects first) first sends the case's statement."""
+        case = self.case
+        if (case.kind == SIGHUP and case.at == "statement" and statement.connection == 1
+                and statement.key == (case.statement, case.hint) and not self.hung_up):
+            self.hung_up = True
+            self._hang_up("agent", f"SIGHUP as the agent leg sends {statement.normalised[:60]}")
 
     def _watch(self, who: str, text: str) -> None:
         if who == "agent" and "AGI ->" in text and self.agent_first_command is None:
