@@ -112,3 +112,20 @@ def pytest_terminal_summary(terminalreporter):
 
 def pytest_unconfigure(config):
     _session.stack.close()
+
+
+@pytest.fixture(scope="session")
+def sweep_server(sweep_problem) -> dict:
+    """The sweep's MariaDB (skips with the reason when there is none)."""
+    problem, skip = sweep_problem
+    if _session.server is None:
+        pytest.skip(problem or "no MariaDB for the fault sweep")
+    return _session.server
+
+
+@pytest.fixture
+def worker(sweep_server, tmp_path):
+    """A worker of its own (database, proxy, config), for the harness's own tests."""
+    own = runner.Worker(sweep_server, "selftest", str(tmp_path))
+    yield own
+    own.close()
