@@ -58,8 +58,11 @@ class WatchedSimulation(Simulation):
 class Worker:
     """One database, one proxy and one config file: plays cases one after another."""
 
-    def __init__(self, server: dict, name: str, workdir: str):
-        self.site = Site(server=server, db_name=f"press3way_faults_{name}")
+    def __init__(self, server: dict, name: str, workdir: str, serial: int = 0):
+        # A lead (so a caller code, so a MyISAM election lock name) of its own: GET_LOCK names
+        # are server-wide, and workers must not wait on each other's elections.
+        self.site = Site(server=server, db_name=f"press3way_faults_{name}",
+                         lead_id=1_234_000 + serial)
         self.proxy = FaultProxy(server["host"], server["port"]).__enter__()
         self.logs_dir = os.path.join(workdir, name, "logs")
         os.makedirs(self.logs_dir, exist_ok=True)
@@ -273,7 +276,7 @@ def run_all(server: dict, cases: list[Case], workdir: str, workers: int,
             progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Every case, on `workers` workers in parallel (cases of one engine together)."""
     ordered = sorted(cases, key=lambda c: c.engine)
-    pool = [Worker(server, f"w{n}", workdir) for n in range(max(1, workers))]
+    pool = [Worker(server, f"w{n}", workdir, serial=n + 1) for n in range(max(1, workers))]
     free = list(pool)
     lock = threading.Lock()
 
