@@ -17,7 +17,9 @@ SCENARIOS = {
     "multi": ("7275551212:answer=0.2,press=1@prompt+0.1",
               "7275551213:answer=0.2,press=1@prompt+0.5",
               "7275551214:answer=0.3"),
+    "declined": ("7275551212:answer=0.2,press=5@prompt+0.1",),     # the lock runs' declined
 }
+TRACED = ("single", "multi")        # the calls whose statements make the fault cases
 TIMEOUTS = Timeouts(agent=6, dial=4, press=3, accept=4)
 SOUND_SCALE = 0.1
 ENGINES = ("InnoDB", "MyISAM")
@@ -25,7 +27,8 @@ NO_FAULT = "none"
 SIGHUP = "sighup"
 LOCK = "lock"
 # Where a LOCK TABLES ... WRITE (as mysqldump) starts, and whose channel then hangs up.
-LOCK_STAGES = ("agent_start", "agent_waiting", "answered", "accepted")
+LOCK_STAGES = {"agent_start": "single", "agent_waiting": "single", "answered": "single",
+               "accepted": "single", "declined": "declined"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,8 @@ def sighup_cases(baselines: list[Baseline]) -> list[Case]:
 
 
 def lock_cases(engines: tuple[str, ...] = ENGINES) -> list[Case]:
-    return [Case(engine, "single", LOCK, at=stage) for engine in engines for stage in LOCK_STAGES]
+    return [Case(engine, scenario, LOCK, at=stage) for engine in engines
+            for stage, scenario in LOCK_STAGES.items()]
 
 
 def distinct_statements(cases: list[Case]) -> int:
