@@ -23,7 +23,7 @@ _CONFERENCE = re.compile(r"in conference (\d+)")
 CONFERENCE_TABLES = ("vicidial_conferences", "vicidial_confbridges")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Relaxed:
     """Invariants a run cannot keep by design: while another connection holds the feature
     tables locked nothing can be written, so a call hung up then may end unlogged (the

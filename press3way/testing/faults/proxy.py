@@ -172,8 +172,8 @@ class FaultProxy:
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()]
             full = len(self._links) >= self.max_connections
+            self.refused_connections += full
         if full:
-            self.refused_connections += 1
             client.close()
             return
         try:

@@ -24,7 +24,8 @@ from .proxy import ACTIONS, Fault, FaultProxy, Statement
 
 STALL_S = float(os.environ.get("PRESS3WAY_FAULTS_STALL_S", "5"))
 # A call ends within the agent timeout plus the winner's wait plus a stall; beyond this it is stuck.
-RUN_BOUND_S = TIMEOUTS.agent + TIMEOUTS.accept + STALL_S + 10
+# (generous: a loaded 2-core machine runs a call several times slower than an idle one).
+RUN_BOUND_S = TIMEOUTS.agent + TIMEOUTS.accept + STALL_S + 20
 LOCKED_TABLES = "vicidial_3way_press_live WRITE, vicidial_3way_press_log WRITE"
 LOCK_HOLD_S = 8.0           # longer than any call: what a mysqldump of a big table does
 HANGUP_AFTER_LOCK_S = 0.5
@@ -102,7 +103,6 @@ class _Run:
         self.hung_up = False
         self.agent_first_command: float | None = None
         self.hangup_at: float | None = None
-        self.lock_started = threading.Event()
         self.release_lock = threading.Event()
         self.lock_thread: threading.Thread | None = None
         self.sim = self._simulation()
@@ -177,8 +177,15 @@ class _Run:
         return box[0] if box else None
 
     def _stuck_where(self) -> str:
-        running = [f"{c.label}" for c in list(self.sim.calls.values()) if not c.ended]
-        return "channels still up: " + (", ".join(running) or "none")
+        running = [c.label for c in list(self.sim.calls.values()) if not c.ended]
+        scripts = []
+        for proc in self.worker.own_agi_processes():
+            try:
+                scripts.append(" ".join(os.path.basename(a) for a in proc.cmdline()[1:]))
+            except psutil.NoSuchProcess:
+                continue
+        return (f"channels still up: {', '.join(running) or 'none'}; "
+                f"AGI scripts still running: {', '.join(scripts) or 'none'}")
 
     def _unstick(self) -> None:
         self.release_lock.set()
@@ -228,7 +235,6 @@ class _Run:
         try:
             with conn.cursor() as cur:
                 cur.execute(f"LOCK TABLES {LOCKED_TABLES}")
-                self.lock_started.set()
                 self.release_lock.wait(HANGUP_AFTER_LOCK_S)
                 self._hang_up(victim, f"hung up with the tables locked ({self.case.at})")
                 self.release_lock.wait(LOCK_HOLD_S)

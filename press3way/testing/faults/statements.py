@@ -50,9 +50,7 @@ def slug(normalised: str) -> str:
     set_columns = re.findall(r"(\w+) = \?", text.split(" WHERE ")[0]) if " SET " in text else []
     where = text.split(" WHERE ", 1)[1] if " WHERE " in text else ""
     keys = re.findall(r"(\w+) (?:=|<>|IN|<|LIKE)", where)
-    parts = [verb, table] + [c for c in set_columns if c not in ("status",)][:3]
-    if "status = ?" in text.split(" WHERE ")[0]:
-        parts.insert(2, "status")
+    parts = [verb, table] + set_columns[:3]
     if keys:
         parts += ["by"] + list(dict.fromkeys(keys))[:2]
     digest = hashlib.sha1(normalised.encode()).hexdigest()[:4]
