@@ -27,9 +27,9 @@ STALL_S = float(os.environ.get("PRESS3WAY_FAULTS_STALL_S", "5"))
 # (generous: a loaded 2-core machine runs a call several times slower than an idle one).
 RUN_BOUND_S = TIMEOUTS.agent + TIMEOUTS.accept + STALL_S + 20
 LOCKED_TABLES = "vicidial_3way_press_live WRITE, vicidial_3way_press_log WRITE"
-LOCK_HOLD_S = 8.0           # longer than any call: what a mysqldump of a big table does
+LOCK_HOLD_S = 10.0          # longer than any call: what a mysqldump of a big table does
 HANGUP_AFTER_LOCK_S = 0.5
-ENDS_WITHIN_S = 3.0         # after its hang-up, even with the tables locked
+ENDS_WITHIN_S = 5.0         # after its hang-up, even with the tables locked
 
 
 @dataclass
