@@ -270,16 +270,15 @@ class _Run:
 
 def baseline(worker: Worker, engine: str, scenario: str) -> Baseline:
     """A fault-free run: its trace and where the agent leg's AGI commands are."""
-    result = worker.run(Case(engine, scenario, NO_FAULT))
-    if result.violations or result.result is None:
+    outcome = worker.run(Case(engine, scenario, NO_FAULT))
+    if outcome.violations or outcome.result is None:
         raise RuntimeError(f"the fault-free {scenario} call on {engine} is not sound: "
-                           f"{result.violations}\n{result.report}")
-    commands = next((r.commands for r in result.result.agi_runs if r.label == "agent"), 0)
-    return Baseline(engine, scenario, result.trace, commands, result.agent_first_command)
+                           f"{outcome.violations}\n{outcome.report}")
+    commands = next((r.commands for r in outcome.result.agi_runs if r.label == "agent"), 0)
+    return Baseline(engine, scenario, outcome.trace, commands, outcome.agent_first_command)
 
 
-def run_all(server: dict, cases: list[Case], workdir: str, workers: int,
-            progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+def run_all(server: dict, cases: list[Case], workdir: str, workers: int) -> list[Outcome]:
     """Every case, on `workers` workers in parallel (cases of one engine together)."""
     ordered = sorted(cases, key=lambda c: c.engine)
     pool = [Worker(server, f"w{n}", workdir, serial=n + 1) for n in range(max(1, workers))]
@@ -291,13 +290,10 @@ def run_all(server: dict, cases: list[Case], workdir: str, workers: int,
             worker = next((w for w in free if w.engine == case.engine), free[0])
             free.remove(worker)
         try:
-            outcome = worker.run(case)
+            return worker.run(case)
         finally:
             with lock:
                 free.append(worker)
-        if progress:
-            progress(outcome)
-        return outcome
     try:
         with ThreadPoolExecutor(max_workers=len(pool)) as executor:
             return list(executor.map(play, ordered))
