@@ -40,6 +40,12 @@ def violation_class(text: str) -> str:
     return _VARIABLE.sub("#", text)[:160]
 
 
+def _where(case) -> str:
+    """`multi:update-live-status-...-34b4/DEFEATED`, `single:command-2`, `single:accepted`."""
+    parts = [p for p in (case.at, slug(case.statement) if case.statement else "") if p]
+    return f"{case.scenario}:{' '.join(parts)}" + (f"/{case.hint}" if case.hint else "")
+
+
 def details(outcomes: list[Outcome]) -> str:
     classes: dict[tuple[str, str], list[tuple[Outcome, str]]] = defaultdict(list)
     for o in outcomes:
@@ -50,8 +56,7 @@ def details(outcomes: list[Outcome]) -> str:
         lines.append(f"[{kind}] {cls}   ({len(hits)} runs)")
         engines = sorted({o.case.engine for o, _ in hits})
         lines.append(f"    engines: {', '.join(engines)}")
-        where = sorted({f"{o.case.scenario}:{o.case.at or ''}{slug(o.case.statement) if o.case.statement else ''}"
-                        f"{'/' + o.case.hint if o.case.hint else ''}" for o, _ in hits})
+        where = sorted({_where(o.case) for o, _ in hits})
         lines.append(f"    at: {', '.join(where)}")
         for o, v in hits[:6]:
             fired = f"  <- {o.fired.sql[:160]}" if o.fired else ""
