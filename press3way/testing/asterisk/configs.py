@@ -15,7 +15,7 @@ MODULES = (
     "res_timing_timerfd", "res_speech", "res_agi", "pbx_config",
     "bridge_simple", "bridge_softmix", "bridge_builtin_features", "bridge_holding",
     "chan_bridge_media", "app_confbridge",
-    "app_dial", "app_playback", "app_senddtmf", "app_exec", "app_verbose",
+    "app_dial", "app_playback", "app_controlplayback", "app_senddtmf", "app_exec", "app_verbose",
     "func_db", "func_callerid", "func_channel", "func_strings", "func_logic", "func_math",
     "format_gsm", "format_sln", "format_pcm", "codec_gsm", "codec_ulaw", "codec_alaw",
     "codec_resample",

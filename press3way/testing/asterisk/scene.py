@@ -46,11 +46,12 @@ class Scene:
         return self.instance.recorder
 
     # --- setting up ---------------------------------------------------------------------------
-    def begin(self, engine_site: Site | None = None) -> Scene:
-        """Empty tables, empty AGI log, a fresh event window; agent and customer seated."""
+    def begin(self, engine_site: Site | None = None, ami_port: int = 0) -> Scene:
+        """Empty tables, empty AGI log, a fresh event window; agent and customer seated.
+        `ami_port` other than the instance's puts a port nobody listens on in `servers`."""
         if engine_site is not None:
             self.site = engine_site
-        self.site.reset(conf_engine="CONFBRIDGE", ami_port=self.instance.ami_port)
+        self.site.reset(conf_engine="CONFBRIDGE", ami_port=ami_port or self.instance.ami_port)
         self.site.write_conf(str(self.instance.host(self.instance.conf_path)),
                              self.instance.agi_logs)
         logs = self.instance.host(self.instance.agi_logs)
@@ -72,6 +73,28 @@ class Scene:
                                                    self.site.caller_code)
         return self.threeway_id
 
+    def occupy_conferences(self) -> None:
+        """Every 3-way conference taken by somebody else: none can be reserved."""
+        with self.site.connect() as conn, conn.cursor() as cur:
+            cur.execute("UPDATE vicidial_confbridges SET extension = 'SIP/other' "
+                        "WHERE conf_exten <> %s", (self.site.session,))
+
+    def press(self, number: str, digit: str = "1") -> float:
+        """The party of `number` presses `digit` now; when it was sent."""
+        at = self.rec.now()
+        parties.press(self.rec, self.party_channel(number), digit)
+        return at
+
+    def hang_up(self, channel: str) -> None:
+        """AMI Hangup by channel name or uniqueid; refused is a test failure."""
+        reply = self.rec.action("Hangup", Channel=channel)
+        if reply.get("Response") != "Success":
+            raise AssertionError(f"Hangup {channel} refused: {reply.get('Message')}")
+
+    def hang_up_agent(self) -> None:
+        """The agent's side of the 3-way call goes away (VICIdial hangs up its Local)."""
+        self.hang_up(self.threeway_id)
+
     # --- what happened --------------------------------------------------------------------------
     def events(self, name: str, **match: str) -> list[Event]:
         return self.rec.find(name, self.since, **match)
@@ -81,6 +104,33 @@ class Scene:
 
     def outside_legs(self) -> list[str]:
         return [c for c in self.channels_created("Local/9") if c.endswith(";1")]
+
+    def party_channel(self, number: str) -> str:
+        """The party's own half (`;2`) of the call to `number`."""
+        found = [c for c in self.channels_created("Local/9") if c.endswith(";2")
+                 and c.split("@")[0].endswith(number)]
+        if not found:
+            raise AssertionError(f"no call reached {number}")
+        return found[-1]
+
+    def outside_leg(self, number: str) -> str:
+        return self.party_channel(number)[:-1] + "1"
+
+    def wait_app(self, channel: str, application: str, timeout: float = 20.0,
+                 count: int = 1) -> list[Event]:
+        """Await `channel` starting a dialplan application (Newexten)."""
+        return self.rec.wait_event("Newexten", timeout, since=self.since, count=count,
+                                   Channel=channel, Application=application)
+
+    def wait_agi(self, channel: str, command: str, timeout: float = 20.0) -> Event:
+        """Await `channel`'s AGI script starting an AGI command (`STREAM FILE hold_tone`...)."""
+        return self.rec.wait_event("AGIExecStart", timeout, since=self.since, Channel=channel,
+                                   Command=command)[0]
+
+    def wait_channels(self, prefix: str, count: int, timeout: float = 20.0) -> list[str]:
+        self.rec.wait_event("Newchannel", timeout, since=self.since, count=count,
+                            Channel=prefix + "*")
+        return self.channels_created(prefix)
 
     def agent_leg(self) -> str:
         legs = [c for c in self.channels_created(AGENT_LEG_PREFIX) if c.endswith(";2")]
