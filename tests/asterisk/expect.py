@@ -43,9 +43,14 @@ def agent_and_customer_stay(scene: Scene) -> None:
         [m for m in members if m.startswith("Local/person@")]) == 2, members
 
 
+WON = [ev.STARTED, ev.ANSWERED, ev.ACCEPTED, ev.RESERVED, ev.TRANSFER]
+
+
 def bridged(scene: Scene, number: str) -> None:
-    """`number` won: its outside leg and the agent leg are the 3-way conference, and the agent
-    leg's other end is still in the agent's session with the agent and the customer."""
+    """`number` won: its row tells the whole story, its outside leg and the agent leg are the
+    3-way conference, and the agent leg's other end is still in the agent's session with the
+    agent and the customer."""
+    assert results(scene)[number] == WON, results(scene)
     assert scene.members(CONF) == {scene.outside_leg(number), scene.agent_leg()}
     session = scene.members(scene.site.session)
     assert any(m.startswith(f"Local/{scene.site.session}@") for m in session), session

@@ -11,7 +11,7 @@ from press3way.testing.asterisk.instance import free_port
 from press3way.testing.asterisk.parties import Party
 
 from .conftest import BLOCK
-from .expect import CONF, LOSERS, agent_and_customer_stay, batch_over, bridged, \
+from .expect import LOSERS, agent_and_customer_stay, batch_over, bridged, \
     failed_to_buzz, hung_up_in
 
 A, B, C, D, E = "7275551212", "7275551213", "7275551214", "7275551215", "7275551216"
@@ -111,8 +111,7 @@ def test_five_simultaneous_presses_bridge_exactly_one(scene):
     legs = scene.wait_channels("Local/9", 10)
     for leg in (c for c in legs if c.endswith(";1")):
         scene.wait_app(leg, "WaitExten")
-    for number in numbers:
-        scene.press(number)
+    scene.press_together(numbers)
     scene.wait_settled(outside=5)
     found = batch_over(scene)
     winners = [n for n, events in found.items() if events[-1] == ev.TRANSFER]

@@ -57,6 +57,7 @@ class Scene:
         logs = self.instance.host(self.instance.agi_logs)
         shutil.rmtree(logs, ignore_errors=True)
         os.makedirs(logs)
+        self.rec.forget()
         self.since = self.rec.now()
         self.log_offset = self.instance.log_size()
         self.agent_ids = manager.seat_agent_and_customer(self.rec, self.site.session)
@@ -84,6 +85,10 @@ class Scene:
         at = self.rec.now()
         parties.press(self.rec, self.party_channel(number), digit)
         return at
+
+    def press_together(self, numbers) -> None:
+        """The parties of `numbers` press 1 at the same moment."""
+        parties.press_together(self.rec, [self.party_channel(n) for n in numbers])
 
     def hang_up(self, channel: str) -> None:
         """AMI Hangup by channel name or uniqueid; refused is a test failure."""
@@ -190,8 +195,7 @@ class Scene:
     # --- afterwards --------------------------------------------------------------------------
     def end(self) -> None:
         """Hang up every channel left and await silence, so the next test starts empty."""
-        reply = self.rec.action("Hangup", Channel="/.*/")
-        del reply
+        self.rec.action("Hangup", Channel="/.*/")     # refused only when none is left
         self.rec.wait(lambda: not self._channels_up(), QUIET_TIMEOUT_S, "every channel to end")
 
     def _channels_up(self) -> set[str]:
