@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from typing import Callable
 
 DEFAULT_ROOT = "/var/cache/press3way/asterisk-root"
 ROOT_ENV = "PRESS3WAY_ASTERISK_ROOT"
@@ -67,7 +68,7 @@ def why_not_buildable() -> str:
     return ""
 
 
-def ensure_root(log=print) -> pathlib.Path:
+def ensure_root(log: Callable[[str], None] = print) -> pathlib.Path:
     """The ready root, built first if needed; RootUnavailable says why it cannot be had."""
     root = root_path()
     if is_ready(root):
@@ -82,6 +83,9 @@ def ensure_root(log=print) -> pathlib.Path:
         _debootstrap(building)
         _make_venv(building)
         (building / READY_MARK).write_text(_asterisk_version(building) + "\n")
+        if is_ready(root):                   # another run finished first: use that one
+            shutil.rmtree(building)
+            return root
         if root.exists():                    # a stale, unfinished root: never used, replaced
             shutil.rmtree(root)
         os.rename(building, root)
