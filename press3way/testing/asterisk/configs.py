@@ -15,7 +15,9 @@ MODULES = (
     "res_timing_timerfd", "res_speech", "res_agi", "pbx_config",
     "bridge_simple", "bridge_softmix", "bridge_builtin_features", "bridge_holding",
     "chan_bridge_media", "app_confbridge",
-    "app_dial", "app_playback", "app_controlplayback", "app_senddtmf", "app_exec", "app_verbose",
+    "app_dial", "app_playback", "app_senddtmf", "app_exec", "app_verbose",
+    "app_controlplayback",          # also the AMI action ControlPlayback (stops a hold tone)
+    "app_userevent",                # the winner's notice to the agent leg
     "func_db", "func_callerid", "func_channel", "func_strings", "func_logic", "func_math",
     "format_gsm", "format_sln", "format_pcm", "codec_gsm", "codec_ulaw", "codec_alaw",
     "codec_resample",
