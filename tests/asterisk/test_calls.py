@@ -143,7 +143,7 @@ def test_no_free_conference(scene):
 
 
 def test_agent_hangs_up_while_calls_ring(scene):
-    """Every call is cut while still ringing (AMI Hangup by the call id set as ChannelId)."""
+    """Every call is cut while still ringing (AMI Hangup by the uniqueid set at Originate)."""
     numbers = (A, B, C)
     scene.call(*(Party(n, mode="noanswer") for n in numbers))
     scene.wait_channels("Local/9", 6)

@@ -2,6 +2,7 @@
 
 import re
 
+from press3way.testing.asterisk import manager, parties
 from press3way.testing.asterisk.parties import Party
 
 A = "7275551212"
@@ -33,14 +34,16 @@ def test_control_playback_stop_ends_an_agi_stream_file(scene):
 
 
 def test_hangup_by_channel_id_of_a_ringing_local_channel(scene):
-    """AMI Hangup with the uniqueid set by Originate's ChannelId (our call id) cuts a Local
-    channel that is still ringing."""
-    scene.call(Party(A, mode="noanswer"))
-    outside = scene.wait_channels("Local/9", 2)[0]
+    """AMI Hangup with the uniqueid given as Originate's ChannelId cuts a Local channel that is
+    still ringing (an outside call the agent leg must end before anybody answers)."""
+    parties.arrange(scene.rec, Party(A, mode="noanswer"))
+    channel_id = manager.unique_id("T2AHIPROBE")
+    manager.originate(scene.rec, f"Local/9{A}@default", "default", "person", "probe",
+                      channel_id)
     scene.rec.wait_event("Newexten", 10, since=scene.since, Application="Wait",
                          Context="press3way-party")
-    call_id = scene.events("Newchannel", Channel=outside)[0]["Uniqueid"]
-    assert call_id.startswith("T") and len(call_id) == 20, call_id
-    scene.hang_up(call_id)
-    scene.rec.wait_event("Hangup", 5, since=scene.since, Channel=outside)
-    scene.wait_settled(outside=1)
+    assert not scene.events("OriginateResponse", Uniqueid=channel_id), "answered or failed"
+    scene.hang_up(channel_id)
+    hangup = scene.rec.wait_event("Hangup", 5, since=scene.since, Uniqueid=channel_id)[0]
+    assert hangup["Channel"].startswith(f"Local/9{A}@default-") and hangup["Channel"].endswith(";1")
+    assert not scene.events("Newexten", Channel=scene.party_channel(A), Application="Answer")

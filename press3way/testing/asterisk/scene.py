@@ -1,8 +1,8 @@
 """One 3-way call on the real Asterisk, seen from the test: set up, start, await, inspect.
 
 Channels of a call: the agent leg's AGI runs on `Local/49949907<dialstring>@default-...;2`;
-each outside leg on `Local/<dialstring>@default-...;1` (uniqueid = call id), its party on the
-`;2` half. A call has settled when the agent leg and every outside leg have either hung up or
+each outside leg on `Local/<dialstring>@default-...;1` (uniqueid: what the agent leg's
+Originate set), its party on the `;2` half. A call has settled when the agent leg and every outside leg have either hung up or
 joined a conference.
 """
 
