@@ -48,11 +48,6 @@ def arrange(recorder: Recorder, *parties: Party) -> None:
                 raise RuntimeError(f"DBPut {family}/{key} refused: {reply.get('Message')}")
 
 
-def party_channel_prefix(dialstring: str) -> str:
-    """The start of the name of the party's half of our Local call (`;2`: the number's side)."""
-    return f"Local/{dialstring}@default-"
-
-
 def press(recorder: Recorder, channel: str, digit: str = "1") -> None:
     """The party presses `digit` now: DTMF written to its side reaches our outside leg."""
     _pressed(channel, recorder.action("PlayDTMF", Channel=channel, Digit=digit,

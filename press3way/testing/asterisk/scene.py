@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from typing import Iterable
 
 from ...db import Store
 from ..site import Site
@@ -19,6 +20,7 @@ from .instance import Instance
 from .recorder import Event, Recorder
 
 AGENT_LEG_PREFIX = "Local/49949907"
+DIAL_PREFIX = "9"                 # what the agent dials before the number (test [default]: _9X.)
 SETTLE_TIMEOUT_S = 60.0
 QUIET_TIMEOUT_S = 15.0
 
@@ -38,7 +40,6 @@ class Scene:
         self.instance, self.site = instance, site
         self.since = 0.0
         self.log_offset = 0
-        self.agent_ids: tuple[str, str] = ("", "")
         self.threeway_id = ""
 
     @property
@@ -60,17 +61,17 @@ class Scene:
         self.rec.forget()
         self.since = self.rec.now()
         self.log_offset = self.instance.log_size()
-        self.agent_ids = manager.seat_agent_and_customer(self.rec, self.site.session)
+        manager.seat_agent_and_customer(self.rec, self.site.session)
         return self
 
-    def call(self, *people: parties.Party, prefix: str = "9") -> str:
+    def call(self, *people: parties.Party) -> str:
         """Start the agent's 3-way call to the parties (two or more: a multi-call)."""
         parties.arrange(self.rec, *people)
         if len(people) > 1:                  # what the agent API's multi_dial_phones does
             with self.site.connect() as conn:
                 Store(conn).arm_multi(self.site.user, [p.number for p in people])
         self.threeway_id = manager.start_three_way(self.rec, self.site.session,
-                                                   prefix + people[0].number,
+                                                   DIAL_PREFIX + people[0].number,
                                                    self.site.caller_code)
         return self.threeway_id
 
@@ -80,13 +81,11 @@ class Scene:
             cur.execute("UPDATE vicidial_confbridges SET extension = 'SIP/other' "
                         "WHERE conf_exten <> %s", (self.site.session,))
 
-    def press(self, number: str, digit: str = "1") -> float:
-        """The party of `number` presses `digit` now; when it was sent."""
-        at = self.rec.now()
+    def press(self, number: str, digit: str = "1") -> None:
+        """The party of `number` presses `digit` now."""
         parties.press(self.rec, self.party_channel(number), digit)
-        return at
 
-    def press_together(self, numbers) -> None:
+    def press_together(self, numbers: Iterable[str]) -> None:
         """The parties of `numbers` press 1 at the same moment."""
         parties.press_together(self.rec, [self.party_channel(n) for n in numbers])
 
