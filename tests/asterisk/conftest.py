@@ -25,8 +25,7 @@ TEST_TIMEOUTS = Timeouts(agent=12, dial=6, press=4, accept=5)
 def tier_unavailable() -> str:
     missing = sounds.missing_vicidial_sounds()
     if missing:
-        return f"real-Asterisk tier needs VICIdial's sounds ({', '.join(missing)}) in " \
-               f"{sounds.vicidial_sounds_dir()}"
+        return f"needs VICIdial's sounds ({', '.join(missing)}) in {sounds.vicidial_sounds_dir()}"
     try:
         asterisk_root.ensure_root(log=lambda _line: None)
     except asterisk_root.RootUnavailable as exc:
@@ -38,7 +37,7 @@ def tier_unavailable() -> str:
 def asterisk(mariadb, tmp_path_factory):
     reason = tier_unavailable()
     if reason:
-        pytest.skip(reason)
+        pytest.skip(f"real-Asterisk tier: {reason}")
     kept = tmp_path_factory.mktemp("asterisk-log") / "full"
     with running_instance(block_with_timeouts(BLOCK.read_text(), TEST_TIMEOUTS),
                           keep_log=kept.write_text) as instance:

@@ -26,7 +26,7 @@ def test_mirror_from_one_line_sources_and_fallback(tmp_path):
 def test_no_root_and_not_root_user_says_why(tmp_path, monkeypatch):
     monkeypatch.setenv(root.ROOT_ENV, str(tmp_path / "absent"))
     monkeypatch.setattr(root.os, "geteuid", lambda: 1000)
-    assert root.why_not_buildable() == "real-Asterisk tier needs root (mmdebstrap and chroot)"
+    assert root.why_not_buildable() == "needs root (mmdebstrap and chroot)"
     with pytest.raises(root.RootUnavailable, match="needs root"):
         root.ensure_root()
 

@@ -62,9 +62,9 @@ def why_not_buildable() -> str:
     if is_ready(root_path()):
         return ""
     if os.geteuid() != 0:
-        return "real-Asterisk tier needs root (mmdebstrap and chroot)"
+        return "needs root (mmdebstrap and chroot)"
     if not shutil.which("mmdebstrap"):
-        return "real-Asterisk tier needs mmdebstrap (apt-get install -y mmdebstrap)"
+        return "needs mmdebstrap (apt-get install -y mmdebstrap)"
     return ""
 
 
