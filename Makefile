@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test bench mariadb chromium venv clean
+.PHONY: demo test bench mariadb chromium asterisk-root venv clean
 
 # MariaDB's server binaries (the tests and the demo start a private server; nothing else).
 mariadb:
@@ -23,6 +23,14 @@ chromium:
 	  (apt-get install -y -qq chromium || (apt-get update -qq && apt-get install -y -qq chromium)) >/dev/null 2>&1 || true; \
 	fi
 
+# Debian's Asterisk 22 in a cached root for the real-Asterisk tier (tests/asterisk); built once
+# when root can (mmdebstrap installed with apt-get if missing), else one line says why not.
+asterisk-root: venv
+	@if ! command -v mmdebstrap >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get install -y -qq mmdebstrap || (apt-get update -qq && apt-get install -y -qq mmdebstrap)) >/dev/null 2>&1 || true; \
+	fi
+	@$(PY) -m press3way.testing.asterisk.root
+
 $(VENV)/.installed: setup.cfg pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
@@ -34,7 +42,7 @@ venv: $(VENV)/.installed
 demo: mariadb venv
 	PATH=$(CURDIR)/$(VENV)/bin:/usr/sbin:$$PATH $(VENV)/bin/press3way demo
 
-test: mariadb chromium venv
+test: mariadb chromium venv asterisk-root
 	PATH=$(CURDIR)/$(VENV)/bin:/usr/sbin:$$PATH $(PY) -m pytest
 
 clean:

@@ -293,8 +293,11 @@ def _server(text: str) -> dict:
 @click.option("--server", metavar="HOST:PORT:USER:PASSWORD",
               help="Use this MariaDB (creates database press3way_sim) instead of a throwaway one.")
 @click.option("--quiet", is_flag=True, help="Print only the outcome, not the live timeline.")
+@click.option("--asterisk", "real_asterisk", is_flag=True,
+              help="Play the calls on the test tier's real Asterisk 22 instead (as root; "
+                   "ConfBridge; its cached root is built once).")
 def simulate(parties, scenario, dialstring, agent_hangup, conf_engine, engine, timeouts,
-             dialplan_file, sound_scale, server, quiet):
+             dialplan_file, sound_scale, server, quiet, real_asterisk):
     """Play whole 3-way calls through the dialplan with fake Asterisk parts and a real DB."""
     from .testing.demo import dialplan_text, outcome, simulate as run, timeline
 
@@ -312,12 +315,30 @@ def simulate(parties, scenario, dialstring, agent_hangup, conf_engine, engine, t
     server_settings = _server(server) if server is not None else None
     if server_settings is None:
         _need_throwaway_mariadb("or give --server HOST:PORT:USER:PASSWORD")
-    result = run(party_list, server=server_settings, engine=engine, timeouts=knobs,
-                 dialstring=dialstring, agent_hangup=agent_hangup, conf_engine=conf_engine,
-                 sound_scale=sound_scale, dialplan_text=plan,
-                 out=None if quiet else timeline(click.echo))
+    out = None if quiet else timeline(click.echo)
+    if real_asterisk:
+        result = _simulate_on_asterisk(party_list, knobs, server_settings, engine, dialplan_file,
+                                       out, dialstring is not None or agent_hangup is not None)
+    else:
+        result = run(party_list, server=server_settings, engine=engine, timeouts=knobs,
+                     dialstring=dialstring, agent_hangup=agent_hangup, conf_engine=conf_engine,
+                     sound_scale=sound_scale, dialplan_text=plan, out=out)
     click.echo(("" if quiet else "\n") + outcome(result))
     sys.exit(0 if result.live_rows == 0 else 1)
+
+
+def _simulate_on_asterisk(party_list, knobs, server, engine, dialplan_file, out, unsupported):
+    from .testing.asterisk import simulate as on_asterisk
+    from .testing.asterisk.root import RootUnavailable
+    from .testing.mariadb import MariaDBMissing
+
+    if unsupported:
+        raise click.UsageError("--dialstring and --agent-hangup are not available with --asterisk")
+    try:
+        return on_asterisk.run(party_list, knobs, server=server, engine=engine,
+                               dialplan_file=dialplan_file, out=out)
+    except (RootUnavailable, MariaDBMissing, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 # --- install and maintenance ---

@@ -13,8 +13,8 @@ import pytest
 from press3way.testing.asterisk import root as asterisk_root
 from press3way.testing.asterisk import sounds
 from press3way.testing.asterisk.dialplan import Timeouts, block_with_timeouts
-from press3way.testing.asterisk.instance import Instance
 from press3way.testing.asterisk.scene import Scene
+from press3way.testing.asterisk.session import running_instance
 from press3way.testing.site import Site
 
 BLOCK = pathlib.Path(__file__).resolve().parents[2] / "extensions_custom.conf"
@@ -25,8 +25,7 @@ TEST_TIMEOUTS = Timeouts(agent=12, dial=6, press=4, accept=5)
 def tier_unavailable() -> str:
     missing = sounds.missing_vicidial_sounds()
     if missing:
-        return f"real-Asterisk tier needs VICIdial's sounds ({', '.join(missing)}) in " \
-               f"{sounds.vicidial_sounds_dir()}"
+        return f"needs VICIdial's sounds ({', '.join(missing)}) in {sounds.vicidial_sounds_dir()}"
     try:
         asterisk_root.ensure_root(log=lambda _line: None)
     except asterisk_root.RootUnavailable as exc:
@@ -38,16 +37,11 @@ def tier_unavailable() -> str:
 def asterisk(mariadb, tmp_path_factory):
     reason = tier_unavailable()
     if reason:
-        pytest.skip(reason)
-    instance = Instance(asterisk_root.root_path(),
-                        block_with_timeouts(BLOCK.read_text(), TEST_TIMEOUTS))
-    instance.prepare()
-    instance.start()
-    yield instance
-    instance.stop()
+        pytest.skip(f"real-Asterisk tier: {reason}")
     kept = tmp_path_factory.mktemp("asterisk-log") / "full"
-    kept.write_text(instance.log_text())
-    instance.remove()
+    with running_instance(block_with_timeouts(BLOCK.read_text(), TEST_TIMEOUTS),
+                          keep_log=kept.write_text) as instance:
+        yield instance
 
 
 def _site(mariadb, engine: str) -> Site:

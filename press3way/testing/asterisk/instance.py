@@ -8,7 +8,6 @@ PRESS3WAY_CONF in its environment, which its AGI scripts inherit.
 
 from __future__ import annotations
 
-import os
 import pathlib
 import shutil
 import socket

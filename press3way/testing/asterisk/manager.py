@@ -28,15 +28,14 @@ def originate(recorder: Recorder, channel: str, context: str, exten: str, caller
         raise RuntimeError(f"Originate {channel} refused: {reply.get('Message')}")
 
 
-def seat_agent_and_customer(recorder: Recorder, session: str) -> tuple[str, str]:
-    """Agent and customer in the session's conference; their uniqueids (the `;1` halves)."""
+def seat_agent_and_customer(recorder: Recorder, session: str) -> None:
+    """Agent and customer in the session's conference."""
     since = recorder.now()
     ids = (unique_id("agent"), unique_id("customer"))
     for channel_id in ids:
         originate(recorder, "Local/person@default", "default", session, channel_id, channel_id)
     recorder.wait_event("ConfbridgeJoin", JOIN_TIMEOUT_S, since=since, count=2,
                         Conference=session)
-    return ids
 
 
 def start_three_way(recorder: Recorder, session: str, dialstring: str, caller_code: str,

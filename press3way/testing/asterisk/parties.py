@@ -7,12 +7,17 @@ reads; the test writes it over AMI before the call. Presses at moments only the 
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ...ami import AMIClient
+from .configs import AMI_SECRET, AMI_USER
 from .dialplan import PARTY_FAMILY
 from .recorder import Recorder
 
 NEVER = 3600.0
+PRESS_MS = 120               # how long a key is held down
 
 
 @dataclass(frozen=True)
@@ -43,13 +48,36 @@ def arrange(recorder: Recorder, *parties: Party) -> None:
                 raise RuntimeError(f"DBPut {family}/{key} refused: {reply.get('Message')}")
 
 
-def party_channel_prefix(dialstring: str) -> str:
-    """The start of the name of the party's half of our Local call (`;2`: the number's side)."""
-    return f"Local/{dialstring}@default-"
-
-
-def press(recorder: Recorder, channel: str, digit: str = "1", duration_ms: int = 120) -> None:
+def press(recorder: Recorder, channel: str, digit: str = "1") -> None:
     """The party presses `digit` now: DTMF written to its side reaches our outside leg."""
-    reply = recorder.action("PlayDTMF", Channel=channel, Digit=digit, Duration=str(duration_ms))
+    _pressed(channel, recorder.action("PlayDTMF", Channel=channel, Digit=digit,
+                                      Duration=str(PRESS_MS)))
+
+
+def press_together(recorder: Recorder, channels: list[str], digit: str = "1") -> None:
+    """Every party presses at the same moment. Asterisk runs one manager session's actions
+    one after another (PlayDTMF returns when the digit ends), so each press gets a session
+    and a thread, released together."""
+    sessions = [AMIClient(recorder.host, recorder.port).connect() for _ in channels]
+    start = threading.Barrier(len(channels))
+
+    def one(session: AMIClient, channel: str) -> dict:
+        start.wait(timeout=5)
+        return session.request("PlayDTMF", [("Channel", channel), ("Digit", digit),
+                                            ("Duration", str(PRESS_MS))])
+    try:
+        for session in sessions:
+            session.request("Login", [("Username", AMI_USER), ("Secret", AMI_SECRET),
+                                      ("Events", "off")])
+        with ThreadPoolExecutor(len(channels)) as pool:
+            replies = list(pool.map(one, sessions, channels))
+    finally:
+        for session in sessions:
+            session.logoff()
+    for channel, reply in zip(channels, replies):
+        _pressed(channel, reply)
+
+
+def _pressed(channel: str, reply: dict) -> None:
     if reply.get("Response") != "Success":
         raise RuntimeError(f"PlayDTMF on {channel} refused: {reply.get('Message')}")

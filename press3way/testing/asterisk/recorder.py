@@ -97,6 +97,11 @@ class Recorder(AMIClient):
                     raise WaitTimeout(f"waited {timeout} s for {what}")
                 self._changed.wait(left)
 
+    def forget(self) -> None:
+        """Drop the events read so far (a new call starts; waits stay cheap all session)."""
+        with self._changed:
+            self.events.clear()
+
     def find(self, name: str, since: float = 0.0, **match: str) -> list[Event]:
         """Events called `name` read after `since` whose fields contain `match`."""
         with self._changed:

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from typing import Callable
 
 DEFAULT_ROOT = "/var/cache/press3way/asterisk-root"
 ROOT_ENV = "PRESS3WAY_ASTERISK_ROOT"
@@ -61,13 +62,13 @@ def why_not_buildable() -> str:
     if is_ready(root_path()):
         return ""
     if os.geteuid() != 0:
-        return "real-Asterisk tier needs root (mmdebstrap and chroot)"
+        return "needs root (mmdebstrap and chroot)"
     if not shutil.which("mmdebstrap"):
-        return "real-Asterisk tier needs mmdebstrap (apt-get install -y mmdebstrap)"
+        return "needs mmdebstrap (apt-get install -y mmdebstrap)"
     return ""
 
 
-def ensure_root(log=print) -> pathlib.Path:
+def ensure_root(log: Callable[[str], None] = print) -> pathlib.Path:
     """The ready root, built first if needed; RootUnavailable says why it cannot be had."""
     root = root_path()
     if is_ready(root):
@@ -82,6 +83,9 @@ def ensure_root(log=print) -> pathlib.Path:
         _debootstrap(building)
         _make_venv(building)
         (building / READY_MARK).write_text(_asterisk_version(building) + "\n")
+        if is_ready(root):                   # another run finished first: use that one
+            shutil.rmtree(building)
+            return root
         if root.exists():                    # a stale, unfinished root: never used, replaced
             shutil.rmtree(root)
         os.rename(building, root)
@@ -125,3 +129,18 @@ def _asterisk_version(root: pathlib.Path) -> str:
     out = subprocess.run(chroot_command(root, "asterisk", "-V"), capture_output=True, text=True,
                          check=True)
     return out.stdout.strip()
+
+
+def main() -> int:
+    """`python -m press3way.testing.asterisk.root`: build the root if it can be; one line."""
+    try:
+        root = ensure_root()
+    except RootUnavailable as exc:
+        print(f"real-Asterisk tier skipped: {exc}")
+        return 0
+    print(f"real-Asterisk root ready: {root} ({(root / READY_MARK).read_text().strip()})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,8 +1,8 @@
 """One 3-way call on the real Asterisk, seen from the test: set up, start, await, inspect.
 
 Channels of a call: the agent leg's AGI runs on `Local/49949907<dialstring>@default-...;2`;
-each outside leg on `Local/<dialstring>@default-...;1` (uniqueid = call id), its party on the
-`;2` half. A call has settled when the agent leg and every outside leg have either hung up or
+each outside leg on `Local/<dialstring>@default-...;1` (uniqueid: what the agent leg's
+Originate set), its party on the `;2` half. A call has settled when the agent leg and every outside leg have either hung up or
 joined a conference.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from typing import Iterable
 
 from ...db import Store
 from ..site import Site
@@ -19,6 +20,7 @@ from .instance import Instance
 from .recorder import Event, Recorder
 
 AGENT_LEG_PREFIX = "Local/49949907"
+DIAL_PREFIX = "9"                 # what the agent dials before the number (test [default]: _9X.)
 SETTLE_TIMEOUT_S = 60.0
 QUIET_TIMEOUT_S = 15.0
 
@@ -38,7 +40,6 @@ class Scene:
         self.instance, self.site = instance, site
         self.since = 0.0
         self.log_offset = 0
-        self.agent_ids: tuple[str, str] = ("", "")
         self.threeway_id = ""
 
     @property
@@ -46,31 +47,57 @@ class Scene:
         return self.instance.recorder
 
     # --- setting up ---------------------------------------------------------------------------
-    def begin(self, engine_site: Site | None = None) -> Scene:
-        """Empty tables, empty AGI log, a fresh event window; agent and customer seated."""
+    def begin(self, engine_site: Site | None = None, ami_port: int = 0) -> Scene:
+        """Empty tables, empty AGI log, a fresh event window; agent and customer seated.
+        `ami_port` other than the instance's puts a port nobody listens on in `servers`."""
         if engine_site is not None:
             self.site = engine_site
-        self.site.reset(conf_engine="CONFBRIDGE", ami_port=self.instance.ami_port)
+        self.site.reset(conf_engine="CONFBRIDGE", ami_port=ami_port or self.instance.ami_port)
         self.site.write_conf(str(self.instance.host(self.instance.conf_path)),
                              self.instance.agi_logs)
         logs = self.instance.host(self.instance.agi_logs)
         shutil.rmtree(logs, ignore_errors=True)
         os.makedirs(logs)
+        self.rec.forget()
         self.since = self.rec.now()
         self.log_offset = self.instance.log_size()
-        self.agent_ids = manager.seat_agent_and_customer(self.rec, self.site.session)
+        manager.seat_agent_and_customer(self.rec, self.site.session)
         return self
 
-    def call(self, *people: parties.Party, prefix: str = "9") -> str:
+    def call(self, *people: parties.Party) -> str:
         """Start the agent's 3-way call to the parties (two or more: a multi-call)."""
         parties.arrange(self.rec, *people)
         if len(people) > 1:                  # what the agent API's multi_dial_phones does
             with self.site.connect() as conn:
                 Store(conn).arm_multi(self.site.user, [p.number for p in people])
         self.threeway_id = manager.start_three_way(self.rec, self.site.session,
-                                                   prefix + people[0].number,
+                                                   DIAL_PREFIX + people[0].number,
                                                    self.site.caller_code)
         return self.threeway_id
+
+    def occupy_conferences(self) -> None:
+        """Every 3-way conference taken by somebody else: none can be reserved."""
+        with self.site.connect() as conn, conn.cursor() as cur:
+            cur.execute("UPDATE vicidial_confbridges SET extension = 'SIP/other' "
+                        "WHERE conf_exten <> %s", (self.site.session,))
+
+    def press(self, number: str, digit: str = "1") -> None:
+        """The party of `number` presses `digit` now."""
+        parties.press(self.rec, self.party_channel(number), digit)
+
+    def press_together(self, numbers: Iterable[str]) -> None:
+        """The parties of `numbers` press 1 at the same moment."""
+        parties.press_together(self.rec, [self.party_channel(n) for n in numbers])
+
+    def hang_up(self, channel: str) -> None:
+        """AMI Hangup by channel name or uniqueid; refused is a test failure."""
+        reply = self.rec.action("Hangup", Channel=channel)
+        if reply.get("Response") != "Success":
+            raise AssertionError(f"Hangup {channel} refused: {reply.get('Message')}")
+
+    def hang_up_agent(self) -> None:
+        """The agent's side of the 3-way call goes away (VICIdial hangs up its Local)."""
+        self.hang_up(self.threeway_id)
 
     # --- what happened --------------------------------------------------------------------------
     def events(self, name: str, **match: str) -> list[Event]:
@@ -81,6 +108,33 @@ class Scene:
 
     def outside_legs(self) -> list[str]:
         return [c for c in self.channels_created("Local/9") if c.endswith(";1")]
+
+    def party_channel(self, number: str) -> str:
+        """The party's own half (`;2`) of the call to `number`."""
+        found = [c for c in self.channels_created("Local/9") if c.endswith(";2")
+                 and c.split("@")[0].endswith(number)]
+        if not found:
+            raise AssertionError(f"no call reached {number}")
+        return found[-1]
+
+    def outside_leg(self, number: str) -> str:
+        return self.party_channel(number)[:-1] + "1"
+
+    def wait_app(self, channel: str, application: str, timeout: float = 20.0,
+                 count: int = 1) -> list[Event]:
+        """Await `channel` starting a dialplan application (Newexten)."""
+        return self.rec.wait_event("Newexten", timeout, since=self.since, count=count,
+                                   Channel=channel, Application=application)
+
+    def wait_agi(self, channel: str, command: str, timeout: float = 20.0) -> Event:
+        """Await `channel`'s AGI script starting an AGI command (`STREAM FILE hold_tone`...)."""
+        return self.rec.wait_event("AGIExecStart", timeout, since=self.since, Channel=channel,
+                                   Command=command)[0]
+
+    def wait_channels(self, prefix: str, count: int, timeout: float = 20.0) -> list[str]:
+        self.rec.wait_event("Newchannel", timeout, since=self.since, count=count,
+                            Channel=prefix + "*")
+        return self.channels_created(prefix)
 
     def agent_leg(self) -> str:
         legs = [c for c in self.channels_created(AGENT_LEG_PREFIX) if c.endswith(";2")]
@@ -140,8 +194,7 @@ class Scene:
     # --- afterwards --------------------------------------------------------------------------
     def end(self) -> None:
         """Hang up every channel left and await silence, so the next test starts empty."""
-        reply = self.rec.action("Hangup", Channel="/.*/")
-        del reply
+        self.rec.action("Hangup", Channel="/.*/")     # refused only when none is left
         self.rec.wait(lambda: not self._channels_up(), QUIET_TIMEOUT_S, "every channel to end")
 
     def _channels_up(self) -> set[str]:

@@ -1,0 +1,35 @@
+"""`press3way simulate --asterisk`: the simulator's party language on the real Asterisk."""
+
+import pytest
+from click.testing import CliRunner
+
+from press3way.cli import main
+from press3way.testing.asterisk.simulate import party_from_sim
+from press3way.testing.sim import parse_party
+
+
+def test_parties_become_schedules():
+    party = party_from_sim(parse_party("7275551212:answer=0.5,press=1@prompt+0.3,hangup=9"))
+    assert (party.mode, party.ring, party.digits, party.hangup_at) == ("answer", 0.5, "1", 8.5)
+    assert party.press_at == pytest.approx(0.15 + 3.0 + 0.3)
+    assert party_from_sim(parse_party("7275551213:noanswer")).mode == "noanswer"
+    assert party_from_sim(parse_party("7275551214:busy")).mode == "busy"
+    with pytest.raises(ValueError, match="one press per party"):
+        party_from_sim(parse_party("7275551212:press=2@1,press=1@2"))
+
+
+def test_simulate_on_the_real_asterisk(asterisk, mariadb):
+    server = f"{mariadb['host']}:{mariadb['port']}:{mariadb['user']}:{mariadb['password']}"
+    result = CliRunner().invoke(main, [
+        "simulate", "--asterisk", "--server", server, "--timeouts",
+        "agent=12,dial=6,press=4,accept=5", "--party", "7275551212:answer=0.3,press=1@prompt+0.2",
+        "--party", "7275551213:noanswer"])
+    assert result.exit_code == 0, result.output
+    assert "joined ConfBridge 8600061" in result.output
+    assert "Transfer" in result.output and "Defeated" in result.output
+    assert "live rows left: 0" in result.output
+
+
+def test_simulate_refuses_what_it_cannot_play(asterisk):
+    result = CliRunner().invoke(main, ["simulate", "--asterisk", "--agent-hangup", "2"])
+    assert result.exit_code == 2 and "not available with --asterisk" in result.output
