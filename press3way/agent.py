@@ -260,6 +260,10 @@ class Batch:
         self.leg.channel.goto(self.leg.server.ext_context, exten)
         self.leg.channel.detach()        # Asterisk moves the agent leg now, not at our exit
         hangup.expect()
+        # only now may the winner follow: an agent leg hung up before this point never
+        # leaves a party alone in the conference
+        if not self.store.hand_over(winner["call_3way_id"]):
+            self.leg.log.error(f"{winner['call_3way_id']} stopped waiting before the transfer")
         for row in rows:
             if row is not winner:
                 self._end_other(row)

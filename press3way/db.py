@@ -277,6 +277,10 @@ class Store:
             self.append_event(call_id, ev.RESERVED, before=(ev.ACCEPTED,))
         return done
 
+    def hand_over(self, call_id: str) -> bool:
+        """The agent leg is on its way into the reserved conference: the winner may follow."""
+        return self.set_status(call_id, ev.S_TRANSFER, only_from=(ev.S_RESERVED,))
+
     def _holds(self, call_id: str, conf_exten: str) -> bool:
         """The live row holds this conference (a winner that already took it may have
         removed its row: see `reserve`)."""

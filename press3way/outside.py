@@ -18,9 +18,11 @@ from .leg import Leg
 
 SCRIPT = "agi-3way_press_outside.agi"
 ACCEPT_WAIT_DEFAULT_S = 10
-WINNING = (ev.S_ACCEPTED, ev.S_RESERVED)    # this call won; its row is its own to remove
+# this call won; its row is its own to remove
+WINNING = (ev.S_ACCEPTED, ev.S_RESERVED, ev.S_TRANSFER)
 FIRST_POLL_S = 0.01          # the reservation usually comes within tens of milliseconds...
 MAX_POLL_S = 0.25            # ...so the row is read often at first, then less and less
+HANDOVER_POLL_S = 0.004      # reserved: the agent leg hands over within milliseconds
 HOLD_TONE_EVERY_S = 5
 
 
@@ -126,7 +128,8 @@ def notify_agent_leg(leg: Leg, cid: str) -> None:
 
 
 def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
-    """Poll the live row until RESERVED; the conference, or None once Agent Gone was logged."""
+    """Read the live row until the agent leg, having reserved a conference (RESERVED), is on
+    its way into it (TRANSFER); the conference, or None once Agent Gone was logged."""
     deadline = time.monotonic() + timeout_s
     next_tone = time.monotonic() + HOLD_TONE_EVERY_S
     poll = FIRST_POLL_S
@@ -135,12 +138,14 @@ def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
         if row is None or row["agent_gone"]:
             agent_gone(leg, cid, "live row removed" if row is None else "heartbeat stale")
             return None
-        if row["status"] == ev.S_RESERVED and row["session_id_3way"]:
+        if row["status"] == ev.S_TRANSFER and row["session_id_3way"]:
             return row["session_id_3way"]
+        if row["status"] == ev.S_RESERVED:     # the agent leg is a few milliseconds away
+            poll = HANDOVER_POLL_S
         now = time.monotonic()
         if now >= deadline:
-            # only if the agent leg has not reserved meanwhile (it reserves only ACCEPTED rows)
-            if leg.store.set_status(cid, ev.S_AGENTGONE, only_from=(ev.S_ACCEPTED,)):
+            # only if the agent leg has not handed over meanwhile
+            if leg.store.set_status(cid, ev.S_AGENTGONE, only_from=(ev.S_ACCEPTED, ev.S_RESERVED)):
                 agent_gone(leg, cid, f"no reservation within {timeout_s} s")
                 return None
             continue

@@ -62,7 +62,7 @@ def reserve_when_accepted(site, cid: str, conf: str = "8600061") -> threading.Th
         for _ in range(400):
             row = store.live_call(cid)
             if row and row["status"] == "ACCEPTED":
-                store.reserve(cid, conf)
+                store.reserve(cid, conf) and store.hand_over(cid)
                 return
             threading.Event().wait(0.01)
     thread = threading.Thread(target=agent)

@@ -124,6 +124,7 @@ class AGIRun:
     args: str                         # e.g. agi-3way_press_outside.agi,answered
     commands: int
     exit_code: int | None
+    ended: float = 0.0                # when the script exited (seconds since the start)
 
 
 @dataclass
@@ -492,6 +493,7 @@ class Simulation:
                       hangup_on_command=hangup_on)
         result = run.run(timeout=300)
         record.commands, record.exit_code = len(result.commands), result.exit_code
+        record.ended = time.monotonic() - self.t0
         if result.exit_code != 0 or (result.stderr and "ERROR" in result.stderr):
             for line in result.stderr.strip().splitlines()[-3:]:
                 self.note(call.label, f"  AGI log: {line}")

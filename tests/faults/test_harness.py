@@ -47,9 +47,9 @@ def test_drop_loses_the_connection_before_or_after_the_write(sweep_server, table
     with FaultProxy(sweep_server["host"], sweep_server["port"]) as proxy:
         proxy.reset(Fault(insert, action, occurrence=2))
         client = _client(sweep_server, proxy.port)
-        execute(client, "INSERT INTO press3way_proxytest.t VALUES ('a')", retry=False)
+        execute(client, "INSERT INTO press3way_proxytest.t VALUES ('a')", in_transaction=True)
         with pytest.raises(Exception):
-            execute(client, "INSERT INTO press3way_proxytest.t VALUES ('b')", retry=False)
+            execute(client, "INSERT INTO press3way_proxytest.t VALUES ('b')", in_transaction=True)
         trace = proxy.trace()
     assert _rows(table) == ["a"] + applied
     assert [s.occurrence for s in trace if s.normalised == insert] == [1, 2]

@@ -137,7 +137,9 @@ class _Run:
                           self.agent_first_command)
         if result is None:
             return outcome
-        self._lock_timing(ended)
+        # the call ended with its last AGI script (the simulator's own reads of the rows
+        # afterwards wait for the lock like anybody's)
+        self._lock_timing(self.sim.t0 + max((r.ended for r in result.agi_runs), default=0.0))
         self._stalls(trace)
         conn = self.worker.site.connect()
         try:
