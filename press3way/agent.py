@@ -94,8 +94,7 @@ class Batch:
                                   numbers.channel_ids(len(calls))))
         self._our_uniqueids = {uid for ids in self.uniqueids.values() for uid in ids}
         self.tag = vicidial.reservation_tag(agent.user)
-        self.held: vicidial.Reservation | None = None     # reserved, not yet handed over
-        self.handed_over = False                          # the winner holds the conference
+        self.held: vicidial.Reservation | None = None     # the conference reserved
         self._no_conference_logged = False
 
     def run(self, dial_timeout: int, deadline: float, agent_timeout: int) -> None:
@@ -252,18 +251,21 @@ class Batch:
         if not self.store.reserve(winner["call_3way_id"], self.held.conf_exten):
             self._release()
             return False
-        self.handed_over = True          # from here on the winner is on its way in: follow it
-        exten = self.leg.server.conference_exten(self.held.conf_exten)
-        self.leg.log(f"Reserved {self.held.conf_exten} for {winner['call_3way_id']}; agent leg "
-                     f"to {exten}@{self.leg.server.ext_context}")
+        winner_id, conf = winner["call_3way_id"], self.held.conf_exten
+        exten = self.leg.server.conference_exten(conf)
+        self.leg.log(f"Reserved {conf} for {winner_id}; agent leg to "
+                     f"{exten}@{self.leg.server.ext_context}")
         self._stop_hold_tone()
         self.leg.channel.goto(self.leg.server.ext_context, exten)
         self.leg.channel.detach()        # Asterisk moves the agent leg now, not at our exit
         hangup.expect()
         # only now may the winner follow: an agent leg hung up before this point never
         # leaves a party alone in the conference
-        if not self.store.hand_over(winner["call_3way_id"]):
-            self.leg.log.error(f"{winner['call_3way_id']} stopped waiting before the transfer")
+        if self.store.hand_over(winner_id):
+            self.store.log_reserved(winner_id, conf)
+        else:
+            self.leg.log.error(f"{winner_id} stopped waiting before the transfer")
+            self._release()
         for row in rows:
             if row is not winner:
                 self._end_other(row)

@@ -42,7 +42,7 @@ _ATTEMPTS = 3
 _CONNECTION_LOST = (0, 1927, 2006, 2013, 2055, 4031)
 # Every statement is bounded: the server gives up a lock wait first (so a statement we stopped
 # waiting for can never apply later), then the client stops reading.
-LOCK_WAIT_S = 2
+LOCK_WAIT_S = 1
 READ_TIMEOUT_S = 4
 # The user's multi-call list is dialled only this fresh (the agent API arms it just before).
 MULTI_MAX_AGE_S = 300
@@ -206,7 +206,7 @@ class Store:
 
     # --- events and statuses --------------------------------------------------------
     def append_event(self, call_id: str, event: str, *, before: Iterable[str] = (),
-                     transfer: bool = False) -> bool:
+                     transfer_to: str | None = None) -> bool:
         """Append `|Event: now` unless the call already has this event or has ended; True
         when the call now has the event.
 
@@ -219,9 +219,11 @@ class Store:
         for earlier in (*before, event):
             text = f"CONCAT({text}, IF(LOCATE(%s, result) = 0, CONCAT(%s, %s, ': ', {_NOW_TEXT}), ''))"
             params += [f"{earlier}:", ev.SEPARATOR, earlier]
-        flag = ", call_transfer = 'Y'" if transfer else ""
+        if transfer_to is not None:         # the transfer's own columns, in the same step
+            text += ", call_transfer = 'Y', session_id_3way = %s"
+            params.append(transfer_to)
         return self._run(
-            f"UPDATE {LOG} SET result = {text}{flag} "
+            f"UPDATE {LOG} SET result = {text} "
             "WHERE call_3way_id = %s AND LOCATE(%s, result) = 0 AND result NOT REGEXP %s",
             params + [call_id, f"{event}:", _TERMINAL_RE],
             check=lambda: self.has_event(call_id, event)) > 0
@@ -258,11 +260,12 @@ class Store:
             self._run(f"UPDATE {table} SET call_channel = %s WHERE call_3way_id = %s",
                       (channel, call_id))
 
-    def mark_transfer(self, call_id: str) -> bool:
-        """`Transfer` and call_transfer='Y' in one statement (after Accepted and Reserved);
-        False when the call had already ended otherwise (the agent leg gave up on it)."""
+    def mark_transfer(self, call_id: str, conf_exten: str) -> bool:
+        """`Transfer`, call_transfer='Y' and the conference in one statement (after Accepted
+        and Reserved); False when the call had already ended otherwise (the agent leg gave
+        up on it)."""
         return self.append_event(call_id, ev.TRANSFER, before=(ev.ACCEPTED, ev.RESERVED),
-                                 transfer=True)
+                                 transfer_to=conf_exten)
 
     def reserve(self, call_id: str, conf_exten: str) -> bool:
         """The agent leg hands the winner its conference: True when the row now holds it."""
@@ -271,11 +274,14 @@ class Store:
                          (ev.S_RESERVED, conf_exten, call_id, ev.S_ACCEPTED),
                          check=lambda: self._holds(call_id, conf_exten)
                          or self.has_event(call_id, ev.TRANSFER)) > 0
-        if done:
-            self._run(f"UPDATE {LOG} SET session_id_3way = %s WHERE call_3way_id = %s",
-                      (conf_exten, call_id))
-            self.append_event(call_id, ev.RESERVED, before=(ev.ACCEPTED,))
         return done
+
+    def log_reserved(self, call_id: str, conf_exten: str) -> None:
+        """The reservation in the log (after the hand-over: nothing slow stands between the
+        reservation and the transfer; the winner's Transfer brings Reserved if it is first)."""
+        self._run(f"UPDATE {LOG} SET session_id_3way = %s WHERE call_3way_id = %s",
+                  (conf_exten, call_id))
+        self.append_event(call_id, ev.RESERVED, before=(ev.ACCEPTED,))
 
     def hand_over(self, call_id: str) -> bool:
         """The agent leg is on its way into the reserved conference: the winner may follow."""

@@ -14,6 +14,7 @@ from . import hangup
 from . import leg as legs
 from . import vicidial
 from .agi import AgiError, Channel, Hangup
+from .db import READ_TIMEOUT_S
 from .leg import Leg
 
 SCRIPT = "agi-3way_press_outside.agi"
@@ -22,7 +23,8 @@ ACCEPT_WAIT_DEFAULT_S = 10
 WINNING = (ev.S_ACCEPTED, ev.S_RESERVED, ev.S_TRANSFER)
 FIRST_POLL_S = 0.01          # the reservation usually comes within tens of milliseconds...
 MAX_POLL_S = 0.25            # ...so the row is read often at first, then less and less
-HANDOVER_POLL_S = 0.004      # reserved: the agent leg hands over within milliseconds
+HANDOVER_POLL_S = 0.004      # reserved: the agent leg hands over within milliseconds...
+HANDOVER_GRACE_S = 2 * READ_TIMEOUT_S + 2    # ...or after a lost connection and a retry
 HOLD_TONE_EVERY_S = 5
 
 
@@ -107,7 +109,7 @@ def accepted(leg: Leg, row: dict) -> None:
         raise
     if conf is None:
         return
-    if not store.mark_transfer(cid):     # the agent leg gave up on this call meanwhile
+    if not store.mark_transfer(cid, conf):     # the agent leg gave up on this call meanwhile
         agent_gone(leg, cid, "the call was ended before the transfer")
         return
     exten = leg.server.conference_exten(conf)
@@ -132,7 +134,7 @@ def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
     its way into it (TRANSFER); the conference, or None once Agent Gone was logged."""
     deadline = time.monotonic() + timeout_s
     next_tone = time.monotonic() + HOLD_TONE_EVERY_S
-    poll = FIRST_POLL_S
+    poll, reserved = FIRST_POLL_S, False
     while True:
         row = leg.store.live_call(cid)
         if row is None or row["agent_gone"]:
@@ -140,8 +142,11 @@ def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
             return None
         if row["status"] == ev.S_TRANSFER and row["session_id_3way"]:
             return row["session_id_3way"]
-        if row["status"] == ev.S_RESERVED:     # the agent leg is a few milliseconds away
+        if row["status"] == ev.S_RESERVED:     # the agent leg is a few milliseconds away...
             poll = HANDOVER_POLL_S
+            if not reserved:                   # ...unless its database is slow: wait then
+                reserved = True
+                deadline = max(deadline, time.monotonic() + HANDOVER_GRACE_S)
         now = time.monotonic()
         if now >= deadline:
             # only if the agent leg has not handed over meanwhile

@@ -181,6 +181,8 @@ def test_hangup_after_the_reservation_removes_the_won_row(site):
     cid, other = start_calls(site, 2)
     store = Store(site.connect())
     assert store.elect(cid, site.caller_code) and store.reserve(cid, "8600061")
+    assert store.hand_over(cid)
+    store.log_reserved(cid, "8600061")
     result = site.outside("hungup", cid, dead=True)
     assert result.exit_code == 0 and live(site, cid) is None
     assert events(site, cid) == ["Started", "Accepted", "Reserved", "Hungup"]
@@ -190,6 +192,6 @@ def test_transfer_flag_only_with_the_transfer_event(site):
     (cid,) = start_calls(site)
     store = Store(site.connect())
     store.append_event(cid, "Agent Gone")
-    store.mark_transfer(cid)
-    assert log(site, cid)["call_transfer"] == "N"
+    store.mark_transfer(cid, "8600061")
+    assert log(site, cid)["call_transfer"] == "N" and log(site, cid)["session_id_3way"] == ""
     assert events(site, cid) == ["Started", "Agent Gone"]
