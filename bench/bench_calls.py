@@ -20,8 +20,9 @@ from press3way.testing.demo import dialplan_text, scratch_site
 from press3way.testing.sim import SimResult, Simulation, Timeouts, parse_party
 
 TIMEOUTS = Timeouts(agent=10, dial=3, press=3, accept=10)
-FAILURES = ("7275551212:answer=0.3,hangup=1.0", "7275551212:answer=0.3,press=5@1.0",
-            "7275551212:busy")
+ACCEPT = "7275551212:answer=0.3,press=1@prompt_start+0.3"
+FAILURES = ("7275551212:answer=0.3,hangup=1.0",
+            "7275551212:answer=0.3,press=5@prompt_start+0.3", "7275551212:busy")
 
 
 def first(result: SimResult, who: str, needle: str, after: float = 0.0) -> float:
@@ -34,7 +35,7 @@ def measure_accept(result: SimResult) -> dict[str, float]:
     bridged = max(first(result, "agent", "joined conference"),
                   first(result, "7275551212", "joined conference"))
     answered = first(result, "7275551212", "answered")
-    prompt = first(result, "7275551212", "Playback(sip-silence)", answered)
+    prompt = first(result, "7275551212", "Background(outside-sales", answered)
     agi = first(result, "7275551212", "AGI(agi-3way_press_outside.agi,answered)")
     command = first(result, "7275551212", "AGI -> ", agi)
     return {"press-to-bridge": pressed and bridged - pressed,
@@ -66,7 +67,7 @@ def main() -> int:
                               dialplan_text=dialplan_text(), timeouts=TIMEOUTS,
                               sound_scale=0.2).run()
         for n in range(runs):
-            for key, value in measure_accept(play("7275551212:answer=0.3,press=1@1.2")).items():
+            for key, value in measure_accept(play(ACCEPT)).items():
                 figures[key].append(value)
             figures["failure-to-buzz"].append(measure_failure(play(FAILURES[n % len(FAILURES)])))
             print(f"run {n + 1}/{runs}", file=sys.stderr)

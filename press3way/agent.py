@@ -299,15 +299,20 @@ class Batch:
     def _abandon(self, event: str, why: str) -> None:
         """End every unfinished call with `event`, hang them up, remove the batch's rows and
         give back a conference the winner never took."""
-        for row in self.store.batch(self.agent.caller_code):
-            # a call that ended otherwise meanwhile (a winner already transferred) is left be
-            if row["status"] not in ev.FINISHED and \
-                    self.store.append_event(row["call_3way_id"], event):
-                self.leg.log(f"{why}: {event} for {row['call_3way_id']}")
-                self._hang_up(row)
-        self.store.delete_batch(self.agent.caller_code)
-        self.held = None
-        vicidial.release_tagged(self.leg.conn, self.leg.server, self.tag)
+        try:
+            for row in self.store.batch(self.agent.caller_code):
+                # a call that ended otherwise meanwhile (a winner already transferred) is left be
+                if row["status"] not in ev.FINISHED and \
+                        self.store.append_event(row["call_3way_id"], event):
+                    self.leg.log(f"{why}: {event} for {row['call_3way_id']}")
+                    self._hang_up(row)
+            self.store.delete_batch(self.agent.caller_code)
+        finally:                # another table: it may still be reachable when these are not
+            self.held = None
+            try:
+                vicidial.release_tagged(self.leg.conn, self.leg.server, self.tag)
+            except DatabaseError as exc:
+                self.leg.log.error(f"could not give back conference {self.tag}: {exc}")
 
     def _end(self, why: str) -> None:
         self.leg.log(f"{why}: buzz")
