@@ -29,6 +29,22 @@ def test_single_accept(scene):
     bridged(scene, A)
 
 
+def test_outside_channels_carry_uniqueids_like_asterisks_own(scene):
+    """Both halves of an outside call's Local channel: `<epoch>.<n>` in at most 20 characters
+    (VICIdial's VARCHAR(20) uniqueid columns, which it reads the epoch from), also its
+    linkedid; never the call id, never `...;2`."""
+    scene.call(Party(A, press_at=PROMPTS_S + 0.2))
+    scene.wait_settled(outside=1)
+    halves = [e for e in scene.events("Newchannel") if e["Channel"].startswith(f"Local/9{A}@")]
+    assert len(halves) == 2
+    started = scene.log_rows()[0]["call_date"].timestamp()
+    for event in halves:
+        epoch, _, serial = event["Uniqueid"].partition(".")
+        assert len(event["Uniqueid"]) <= 20 and serial.isdigit(), event.fields
+        assert abs(int(epoch) - started) < 60, event.fields
+        assert event["Linkedid"] == halves[0]["Uniqueid"]
+
+
 def test_press_in_the_first_100_ms_of_the_prompts(scene):
     scene.call(Party(A))
     outside = scene.wait_channels("Local/9", 2)[0]
