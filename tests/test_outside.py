@@ -1,4 +1,5 @@
-"""The outside leg, stage by stage, run as a real process on the real MariaDB."""
+"""The outside leg, stage by stage, run as a real process and through the FastAGI server, on
+the real MariaDB."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import pytest
 
 from press3way.db import Store
 from tests.helpers import events, live, log, reserve_when_accepted, sql, start_calls
+
+pytestmark = pytest.mark.usefixtures("agi_mode")
 
 
 def test_answered_sets_status_channel_and_logs(any_site):

@@ -4,14 +4,20 @@ Starts the script, writes the `agi_*` environment, and answers each command the 
 does: `200 result=...`, `510` for an unknown command, `511` once the channel is dead. A digit
 pressed on the `SimChannel` lands in `STREAM FILE` / `WAIT FOR DIGIT`; a hang-up sends SIGHUP
 (or a `HANGUP` line) and 511s from then on.
+
+With `server` (a `FastAGIServer`) the same conversation runs over a FastAGI connection, as
+`AGI(agi://127.0.0.1:PORT/script,...)` would: the environment gains `agi_network`, a
+hang-up is always a `HANGUP` line, and the run ends when the server logs the call's end.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .channel import SimChannel
+from .fastagi import FastAGIServer
 
 DEAD_CHANNEL = "511 Command Not Permitted on a dead channel or intercept routine"
 # Commands an AGI may still run on a dead channel (the `h` extension).
@@ -26,6 +33,7 @@ DEAD_OK = ("GET VARIABLE", "GET FULL VARIABLE", "SET VARIABLE", "VERBOSE", "NOOP
            "SET CONTEXT", "SET EXTENSION", "SET PRIORITY")
 KNOWN = ("ANSWER", "STREAM FILE", "WAIT FOR DIGIT", "HANGUP", "EXEC", "CHANNEL STATUS") + DEAD_OK
 SAMPLES_PER_S = 8000
+_UNIQUE = itertools.count(1)
 
 
 @dataclass
@@ -66,19 +74,25 @@ class FakeAGI:
     # Sent instead of the agi_* lines (hostile input tests); without the closing blank line it
     # stands for Asterisk going away mid-environment, so stdin is closed after it.
     raw_environment: bytes | None = None
+    server: FastAGIServer | None = None    # call this FastAGI server instead of the script
 
     def __post_init__(self) -> None:
         self.transcript: list[tuple[float, str, str]] = []
         self._notified = False
         self.commands_seen = 0
         self.proc: subprocess.Popen | None = None
+        self.sock: socket.socket | None = None
+        self.uniqueid = f"{int(time.time())}.{next(_UNIQUE)}"      # shaped like Asterisk's
 
     # --- the environment Asterisk writes first ----------------------------------------
     def agi_environment(self) -> list[str]:
+        return [f"{k}: {v}" for k, v in self.environment().items()]
+
+    def environment(self) -> dict[str, str]:
         script = os.path.basename(self.script)
         env = {
             "agi_request": script, "agi_channel": self.channel.name, "agi_language": "en",
-            "agi_type": self.channel.name.split("/")[0], "agi_uniqueid": f"{time.time():.6f}",
+            "agi_type": self.channel.name.split("/")[0], "agi_uniqueid": self.uniqueid,
             "agi_version": "18.21.0", "agi_callerid": "unknown", "agi_calleridname": "unknown",
             "agi_callingpres": "0", "agi_callingani2": "0", "agi_callington": "0",
             "agi_callingtns": "0", "agi_dnid": "unknown", "agi_rdnis": "unknown",
@@ -86,13 +100,18 @@ class FakeAGI:
             "agi_priority": str(self.priority), "agi_enhanced": "0.0", "agi_accountcode": "",
             "agi_threadid": str(os.getpid()),
         }
+        if self.server is not None:
+            env.update(agi_network="yes", agi_network_script=script,
+                       agi_request=f"agi://127.0.0.1:{self.server.port}/{script}")
         for n, arg in enumerate(self.args, 1):
             env[f"agi_arg_{n}"] = arg
         env.update(self.env)
-        return [f"{k}: {v}" for k, v in env.items()]
+        return env
 
     # --- running ----------------------------------------------------------------------
     def run(self, timeout: float = 120) -> AGIResult:
+        if self.server is not None:
+            return self._run_fastagi(timeout)
         stderr = tempfile.TemporaryFile()
         command = [self.interpreter, self.script] if self.interpreter else [self.script]
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -120,16 +139,33 @@ class FakeAGI:
         return AGIResult(exit_code, self.transcript, self.context, self.extension, self.priority,
                          err, self.channel.hungup.is_set())
 
+    def _run_fastagi(self, timeout: float) -> AGIResult:
+        watch = self.server.watch(self.environment()["agi_uniqueid"], self.channel.name)
+        deadline = time.monotonic() + timeout
+        self.sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
+        self.sock.settimeout(None)
+        try:
+            with self.channel.hangup_pipe() as hangup_fd:
+                self._converse(deadline, timeout, hangup_fd)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            self.sock.close()           # Asterisk's side of the AGI ends here
+        if not watch.ended.wait(max(0.0, deadline - time.monotonic())):
+            raise TimeoutError(f"FastAGI call {watch.uniqueid} still running after {timeout} s")
+        return AGIResult(watch.status, self.transcript, self.context, self.extension,
+                         self.priority, "".join(watch.lines), self.channel.hungup.is_set())
+
     def _converse(self, deadline: float, timeout: float, hangup_fd: int) -> None:
         """Write the environment, then answer command after command until the script exits."""
         if self.raw_environment is not None:
             self._write(self.raw_environment)
             if not self.raw_environment.endswith(b"\n\n"):
-                self.proc.stdin.close()
+                self._close_input()
         else:
             self._send("\n".join(self.agi_environment()) + "\n\n", log=False)
         buffer = b""
-        out_fd = self.proc.stdout.fileno()
+        out_fd = self.sock.fileno() if self.sock is not None else self.proc.stdout.fileno()
         poller = select.poll()          # not select(): a busy simulator has fds above 1024
         poller.register(out_fd, select.POLLIN)
         poller.register(hangup_fd, select.POLLIN)
@@ -171,18 +207,28 @@ class FakeAGI:
 
     def _write(self, data: bytes) -> None:
         try:
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
-        except (BrokenPipeError, ValueError):
+            if self.sock is not None:
+                self.sock.sendall(data)
+            else:
+                self.proc.stdin.write(data)
+                self.proc.stdin.flush()
+        except (BrokenPipeError, ConnectionResetError, ValueError):
             pass
+
+    def _close_input(self) -> None:
+        if self.sock is not None:
+            self.sock.shutdown(socket.SHUT_WR)
+        else:
+            self.proc.stdin.close()
 
     def _notify_hangup(self) -> None:
         if self._notified:
             return
         self._notified = True
+        by_line = self.hangup_mode == "line" or self.sock is not None   # FastAGI: no signal
         self._log("!!", f"channel hung up ({self.channel.hangup_cause}): "
-                        f"{'SIGHUP' if self.hangup_mode == 'sighup' else 'HANGUP line'}")
-        if self.hangup_mode == "line":
+                        f"{'HANGUP line' if by_line else 'SIGHUP'}")
+        if by_line:
             self._send("HANGUP\n", log=False)
         elif self.proc.poll() is None:
             self.proc.send_signal(signal.SIGHUP)
