@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from .demo import dialplan_text
 from .fakeami import FakeAMI, Originate
+from .fastagi import FastAGIServer
 from .sim import SimResult, Simulation, Timeouts, parse_party
 from .site import Site
 
@@ -26,9 +27,10 @@ def agent_site(base: Site, n: int) -> Site:
 
 def run_batches(base: Site, conf_path: str, batches: list[list[str]], *,
                 timeouts: Timeouts, sound_scale: float = 0.2,
-                stagger: float = 0.0) -> list[SimResult]:
+                stagger: float = 0.0, fastagi: FastAGIServer | None = None) -> list[SimResult]:
     """Play every batch (a list of party specs each) at once, or the n-th `n * stagger`
-    seconds after the first (agents do not all start their 3-way call in the same instant)."""
+    seconds after the first (agents do not all start their 3-way call in the same instant);
+    with `fastagi`, every AGI step goes to that server."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)   # ~6 descriptors per AGI run
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     sims: dict[str, Simulation] = {}
@@ -47,7 +49,8 @@ def run_batches(base: Site, conf_path: str, batches: list[list[str]], *,
             site.add_agent()
             sims[str(site.lead_id)] = Simulation(
                 site, conf_path, [parse_party(p) for p in parties], dialplan_text=dialplan_text(),
-                timeouts=timeouts, sound_scale=sound_scale, ami=ami, reset=False)
+                timeouts=timeouts, sound_scale=sound_scale, ami=ami, reset=False,
+                fastagi=fastagi)
 
         def play(n: int, sim: Simulation) -> None:
             time.sleep(n * stagger)     # a schedule, not synchronisation

@@ -23,6 +23,7 @@ from .channel import SimChannel
 from .dialplan import Dialplan, Step
 from .fakeagi import FakeAGI, parse_press
 from .fakeami import FakeAMI, Originate, channel_matches
+from .fastagi import FastAGIServer
 from .site import Site
 
 ALL_DIGITS = "0123456789*#"
@@ -137,10 +138,12 @@ class Simulation:
                  ami: FakeAMI | None = None, reset: bool = True,
                  prepare: Callable[[Site], None] | None = None,
                  hangup_at_command: tuple[str, int, int] | None = None,
-                 out: Callable[[str], None] | None = None):
+                 out: Callable[[str], None] | None = None,
+                 fastagi: FastAGIServer | None = None):
         """`ami`: a shared FakeAMI whose originates the caller routes to `originated` (load
         runs, with `reset=False` so agents share one site database); `hangup_at_command`:
-        (channel label, its Nth AGI run, command number) where that channel hangs up."""
+        (channel label, its Nth AGI run, command number) where that channel hangs up;
+        `fastagi`: every AGI step calls this server instead of starting the script."""
         self.site, self.conf_path, self.parties = site, conf_path, {p.number: p for p in parties}
         self.dialplan = Dialplan((timeouts or Timeouts()).apply(dialplan_text))
         first = parties[0].number if parties else "7275551212"
@@ -151,6 +154,7 @@ class Simulation:
         self.prepare = prepare          # changes the site after its reset (fill conferences...)
         self.ami_close_on, self.shared_ami, self.reset = ami_close_on, ami, reset
         self.hangup_at_command = hangup_at_command
+        self.fastagi = fastagi
         self.agi_runs: list[AGIRun] = []
         self.t0 = time.monotonic()
         self.timeline: list[tuple[float, str, str]] = []
@@ -348,7 +352,7 @@ class Simulation:
                       interpreter=sys.executable,
                       process_env=dict(os.environ, PRESS3WAY_CONF=self.conf_path),
                       observer=lambda way, text: self.note(call.label, f"  AGI {way} {text}"),
-                      hangup_on_command=hangup_on)
+                      hangup_on_command=hangup_on, server=self.fastagi)
         result = run.run(timeout=300)
         record.commands, record.exit_code = len(result.commands), result.exit_code
         if result.exit_code != 0 or (result.stderr and "ERROR" in result.stderr):
