@@ -27,16 +27,19 @@ def script_name(env: dict[str, str]) -> str:
     return script.split("?", 1)[0].lstrip("/")
 
 
-def serve(sock: socket.socket, serving: legs.Serving, log: AgiLog) -> None:
-    """Run the call on `sock` to its end (the server closes the socket afterwards)."""
+def serve(sock: socket.socket, serving: legs.Serving, log: AgiLog) -> Callable[[], None]:
+    """Run the call on `sock` to its end (the server closes the socket afterwards). Returns
+    the call's closing log line, which the server writes once the call's slot is free."""
     started = time.monotonic()
     sock.settimeout(ENVIRONMENT_TIMEOUT_S)
     try:
         channel = Channel.over_socket(sock)
     except (OSError, ValueError, UnicodeError) as exc:
         log.error(f"cannot read the AGI environment: {exc or type(exc).__name__}")
-        return
+        return lambda: None
     sock.settimeout(None)               # from here on a reply may take as long as a sound
+    log = AgiLog(log.script)            # this call's lines carry its channel, as the legs' do
+    log.channel = channel.name
     script = script_name(channel.env)
     run = LEGS.get(script)
     if run is None:
@@ -46,8 +49,9 @@ def serve(sock: socket.socket, serving: legs.Serving, log: AgiLog) -> None:
     else:
         with legs.served_by(serving):
             status = run(lambda: channel)
-    log(f"call {channel.env.get('agi_uniqueid', '?')} {script} {channel.name}: "
-        f"status {status} after {time.monotonic() - started:.3f} s")
+    took = time.monotonic() - started
+    return lambda: log(f"call {channel.env.get('agi_uniqueid', '?')} {script or '-'} "
+                       f"{channel.name or '-'}: status {status} after {took:.3f} s")
 
 
 def refusing(limit: int, load_config: Callable[[], Config]) -> legs.Serving:

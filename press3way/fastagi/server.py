@@ -105,8 +105,9 @@ class Server:
         threading.Thread(target=self._run_call, args=(sock, serving, kind), daemon=True).start()
 
     def _run_call(self, sock: socket.socket, serving: legs.Serving, kind: str) -> None:
+        report_end = None
         try:
-            calls.serve(sock, serving, self.log)
+            report_end = calls.serve(sock, serving, self.log)
         except Exception as exc:        # noqa: BLE001 - one call's bug never stops the server
             self.log.error(f"call ended by {type(exc).__name__}: {exc}")
         finally:
@@ -114,6 +115,8 @@ class Server:
             with self._lock:
                 self._running[kind] -= 1
                 self._lock.notify_all()
+        if report_end is not None:
+            report_end()
 
     @property
     def calls_in_progress(self) -> int:
