@@ -1,9 +1,12 @@
 """The FastAGI server itself, over real connections: the cap on calls, the connection pool,
-reload (SIGHUP) and stop (SIGTERM), and what it does with what is not one of our calls.
-The legs' behaviour in FastAGI mode is covered by test_outside and test_scenarios."""
+reload (SIGHUP) and stop (SIGTERM), what it does with what is not one of our calls, the
+dialplan switch and the systemd unit. The legs' behaviour in FastAGI mode is covered by
+test_outside and test_scenarios (each run in both modes)."""
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import signal
 import socket
@@ -11,8 +14,14 @@ import threading
 
 import pytest
 
+import press3way
+from press3way import events as ev
+from press3way.cli import main
 from press3way.db import query
+from press3way.fastagi.dialplan import to_fastagi, to_per_call
+from press3way.testing.demo import dialplan_text
 from press3way.testing.fastagi import FastAGIServer
+from press3way.testing.sim import Simulation, Timeouts, parse_party
 from tests.helpers import events, live, reserve_when_accepted, start_calls
 
 WAIT_S = 30
@@ -205,3 +214,42 @@ def test_bad_options_and_config_are_one_line_errors(site, tmp_path):
     assert "Traceback" not in result.output
     result = cli(site.conf_path, "fastagi", "--max-calls", "0")
     assert result.exit_code == 2 and "--max-calls" in result.output
+
+
+def test_dialplan_switch_changes_only_our_agi_calls_and_goes_back():
+    text = dialplan_text()
+    fast = to_fastagi(text, 4600)
+    changed = [(a, b) for a, b in zip(text.splitlines(), fast.splitlines()) if a != b]
+    assert len(changed) == 6 and len(fast.splitlines()) == len(text.splitlines())
+    for before, after in changed:
+        assert after == before.replace("AGI(agi-3way", "AGI(agi://127.0.0.1:4600/agi-3way")
+    assert to_fastagi(fast, 4600) == fast and to_per_call(fast) == text
+    assert to_per_call(to_fastagi(text, 4577)) == text
+
+
+def test_whole_call_through_the_switched_dialplan(site, conf):
+    serve(site, conf)
+    try:
+        result = Simulation(site, site.conf_path, [parse_party("7275551212:answer=0.3,press=1@0.8")],
+                            dialplan_text=to_fastagi(dialplan_text(), site.fastagi.port),
+                            timeouts=Timeouts(agent=8, dial=4, press=2, accept=5),
+                            sound_scale=0.1, fastagi=site.fastagi).run()
+        assert result.calls["agent"].startswith("in conference 8600061")
+        assert ev.terminal_event(result.log_rows[0]["result"]) == ev.TRANSFER
+        assert result.live_rows == 0
+        assert any("AGI(agi://127.0.0.1:" in text for _, _, text in result.timeline)
+    finally:
+        site.fastagi.stop()
+
+
+def test_systemd_unit_reloads_with_sighup_and_starts_a_valid_command():
+    path = os.path.join(os.path.dirname(press3way.__file__), "data", "press3way-fastagi.service")
+    unit = dict(line.split("=", 1) for line in open(path, encoding="utf-8").read().splitlines()
+                if "=" in line and not line.startswith("#"))
+    assert unit["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    program, command, *options = shlex.split(unit["ExecStart"])
+    assert program.endswith("/press3way") and command == "fastagi"
+    fastagi = main.commands["fastagi"]
+    context = fastagi.make_context("fastagi", options)
+    assert context.params["port"] == 4577
+    assert int(unit["TimeoutStopSec"]) > context.params["stop_timeout"]

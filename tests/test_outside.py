@@ -161,18 +161,25 @@ def test_missing_environment_lines(site):
     assert "Traceback" not in "".join(t for _, _, t in result.transcript)
 
 
-def test_unreachable_database(site, tmp_path):
+def test_unreachable_database(site, tmp_path, agi_mode):
+    """The FastAGI server starts without its database, and each call fails as a process would."""
     conf = tmp_path / "astguiclient.conf"
     conf.write_text(f"VARserver_ip => 10.10.10.15\nVARDB_server => 127.0.0.1\n"
                     f"VARDB_database => x\nVARDB_user => x\nVARDB_port => 1\n"
                     f"PATHlogs => {tmp_path}\n")
     from press3way.testing.channel import SimChannel
     from press3way.testing.fakeagi import FakeAGI
+    from press3way.testing.fastagi import FastAGIServer
     import os, sys
     from tests.conftest import OUTSIDE
-    result = FakeAGI(OUTSIDE, SimChannel("SIP/x-1", variables={"call_3way_id": "T1"}),
-                     ["answered"], interpreter=sys.executable,
-                     process_env=dict(os.environ, PRESS3WAY_CONF=str(conf))).run()
+    server = FastAGIServer(str(conf)).start() if agi_mode == "fastagi" else None
+    try:
+        result = FakeAGI(OUTSIDE, SimChannel("SIP/x-1", variables={"call_3way_id": "T1"}),
+                         ["answered"], interpreter=sys.executable, server=server,
+                         process_env=dict(os.environ, PRESS3WAY_CONF=str(conf))).run()
+    finally:
+        if server is not None:
+            server.stop()
     assert result.exit_code == 1 and result.extension == "i"
     assert "cannot connect" in result.stderr
     assert "cannot connect" in next(tmp_path.glob("agiout.*")).read_text()

@@ -339,6 +339,7 @@ class Simulation:
 
     def _agi(self, call: SimCall, step: Step, exten: str, *, dead: bool):
         script, _, args = step.args.partition(",")
+        script = script.rsplit("/", 1)[-1]          # agi://host:port/script: the same script
         env = {"agi_callerid": call.caller_number, "agi_calleridname": call.caller_name}
         with self._lock:
             nth = 1 + sum(1 for r in self.agi_runs if r.label == call.label)
