@@ -11,6 +11,7 @@ The same channel runs over a FastAGI socket (`Channel.over_socket`): there a han
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -218,6 +219,18 @@ class Channel:
         for fd in (0, 1):
             os.dup2(null, fd)
         os.close(null)
+
+    def close(self) -> None:
+        """End a FastAGI connection now: its files hold the socket open (a per-call script's
+        pipes end with its process)."""
+        if self._socket is None:
+            return
+        for stream in (self._agi.stdout, self._stdin):
+            with contextlib.suppress(OSError):  # unflushed output to an Asterisk gone
+                stream.close()
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)
+        self._socket.close()
 
     def goto_invalid(self) -> None:
         """Extension `i` of the current context: buzz and hang up (our dialplan)."""

@@ -42,13 +42,16 @@ def serve(sock: socket.socket, serving: legs.Serving, log: AgiLog) -> Callable[[
     log.channel = channel.name
     script = script_name(channel.env)
     run = LEGS.get(script)
-    if run is None:
-        log.error(f"unknown script {script!r} requested by {channel.name} "
-                  f"(expected {' or '.join(LEGS)})")
-        status = 1
-    else:
-        with legs.served_by(serving):
-            status = run(lambda: channel)
+    try:
+        if run is None:
+            log.error(f"unknown script {script!r} requested by {channel.name} "
+                      f"(expected {' or '.join(LEGS)})")
+            status = 1
+        else:
+            with legs.served_by(serving):
+                status = run(lambda: channel)
+    finally:
+        channel.close()
     took = time.monotonic() - started
     return lambda: log(f"call {channel.env.get('agi_uniqueid', '?')} {script or '-'} "
                        f"{channel.name or '-'}: status {status} after {took:.3f} s")

@@ -7,6 +7,7 @@ a signal never runs code in the middle of a call's bookkeeping).
 
 from __future__ import annotations
 
+import contextlib
 import selectors
 import signal
 import socket
@@ -111,6 +112,8 @@ class Server:
         except Exception as exc:        # noqa: BLE001 - one call's bug never stops the server
             self.log.error(f"call ended by {type(exc).__name__}: {exc}")
         finally:
+            with contextlib.suppress(OSError):  # EOF for Asterisk even if something still
+                sock.shutdown(socket.SHUT_RDWR)  # holds the socket's files
             sock.close()
             with self._lock:
                 self._running[kind] -= 1
