@@ -203,11 +203,9 @@ class Channel:
         clean-up."""
         self.finish_sound()
         if self._socket is not None:
-            try:
+            with contextlib.suppress(OSError):  # Asterisk gone already: nothing to let go
                 self._agi.stdout.flush()
                 self._socket.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass                    # Asterisk is gone already: nothing to let go of
             return
         try:
             if self._agi.stdout.fileno() != 1:
