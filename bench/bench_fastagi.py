@@ -7,6 +7,7 @@ answer-to-prompt (median: from the outside party answering to its first prompt, 
 `answered` AGI step). With --ramp, batches of 5 numbers at a rising rate until press-to-bridge
 p95 passes 0.25 s: the highest rate held. Figures only, nothing asserted.
 Usage: bench/bench_fastagi.py [--batches 50] [--calls 5] [--modes process,fastagi] [--ramp]
+       [--ramp-seconds 5] [--show-wrong]
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from press3way.testing.site import Site
 
 TIMEOUTS = Timeouts(agent=120, dial=60, press=30, accept=60)
 P95_LIMIT_S = 0.25
-RAMP_RATES = (1, 2, 4, 8, 16, 32)       # batches started per second
+RAMP_RATES = (0.5, 1, 2, 4, 8, 16, 32, 64)     # batches started per second
 
 
 def p95(values: list[float]) -> float:
@@ -58,7 +59,7 @@ def agi_mode(mode: str, conf: str, max_calls: int) -> Iterator[FastAGIServer | N
 
 
 def play(site: Site, conf: str, mode: str, batches: int, calls: int, stagger: float,
-         max_calls: int) -> tuple[list[float], list[float], int, float]:
+         max_calls: int, show_wrong: bool) -> tuple[list[float], list[float], int, float]:
     """(press-to-bridge figures, answer-to-prompt figures, wrong batches, seconds taken)."""
     with agi_mode(mode, conf, max_calls) as server:
         started = time.monotonic()
@@ -69,6 +70,8 @@ def play(site: Site, conf: str, mode: str, batches: int, calls: int, stagger: fl
     for result in results:
         ends = [ev.terminal_event(r["result"]) for r in result.log_rows]
         if len(ends) != calls or ends.count(ev.TRANSFER) != 1 or None in ends or result.live_rows:
+            if show_wrong and not wrong:
+                print(f"first wrong batch ({mode}):\n{result.format()}", file=sys.stderr)
             wrong += 1
             continue
         figure = press_to_bridge(result)
@@ -79,10 +82,11 @@ def play(site: Site, conf: str, mode: str, batches: int, calls: int, stagger: fl
 
 
 def burst(site: Site, conf: str, modes: list[str], batches: int, calls: int,
-          max_calls: int) -> None:
+          max_calls: int, show_wrong: bool) -> None:
     print(f"burst: {batches} batches x {calls} calls started in the same instant")
     for mode in modes:
-        bridges, prompts, wrong, took = play(site, conf, mode, batches, calls, 0.0, max_calls)
+        bridges, prompts, wrong, took = play(site, conf, mode, batches, calls, 0.0, max_calls,
+                                             show_wrong)
         line = f"  {mode:<8} {took:6.1f} s, {wrong} batches wrong"
         if bridges:
             line += (f"; press-to-bridge median {statistics.median(bridges):.3f} s, "
@@ -92,17 +96,19 @@ def burst(site: Site, conf: str, modes: list[str], batches: int, calls: int,
         print(line, flush=True)
 
 
-def ramp(site: Site, conf: str, modes: list[str], batches: int, calls: int,
-         max_calls: int) -> None:
-    print(f"ramp: {batches} batches of {calls} numbers at each rate, until press-to-bridge "
-          f"p95 passes {P95_LIMIT_S} s")
+def ramp(site: Site, conf: str, modes: list[str], seconds: float, calls: int,
+         max_calls: int, show_wrong: bool) -> None:
+    print(f"ramp: batches of {calls} numbers for {seconds:g} s (at least 10) at each rate, "
+          f"until press-to-bridge p95 passes {P95_LIMIT_S} s")
     for mode in modes:
         held = 0.0
         for rate in RAMP_RATES:
-            bridges, _, wrong, _ = play(site, conf, mode, batches, calls, 1 / rate, max_calls)
+            batches = max(10, round(rate * seconds))
+            bridges, _, wrong, _ = play(site, conf, mode, batches, calls, 1 / rate, max_calls,
+                                        show_wrong)
             figure = p95(bridges) if bridges else float("inf")
-            print(f"  {mode:<8} {rate:3d} batches/s: p95 {figure:.3f} s, {wrong} wrong",
-                  flush=True)
+            print(f"  {mode:<8} {rate:4g} batches/s ({batches} batches): p95 {figure:.3f} s, "
+                  f"{wrong} wrong", flush=True)
             if figure > P95_LIMIT_S or wrong:
                 break
             held = rate
@@ -118,15 +124,19 @@ def main() -> int:
     parser.add_argument("--max-calls", type=int, default=1000,
                         help="the FastAGI server's cap (a burst of 50 x 5 runs 300 AGI at once)")
     parser.add_argument("--ramp", action="store_true", help="also run the rising-rate load")
-    parser.add_argument("--ramp-batches", type=int, default=20)
+    parser.add_argument("--ramp-seconds", type=float, default=5.0,
+                        help="how long each rate of the ramp is held")
+    parser.add_argument("--show-wrong", action="store_true",
+                        help="print the first wrongly decided batch of each run (stderr)")
     args = parser.parse_args()
     modes = [m for m in args.modes.split(",") if m]
     if not set(modes) <= {"process", "fastagi"}:
         parser.error("--modes: process and/or fastagi")
     with scratch_site() as (site, conf):
-        burst(site, conf, modes, args.batches, args.calls, args.max_calls)
+        burst(site, conf, modes, args.batches, args.calls, args.max_calls, args.show_wrong)
         if args.ramp:
-            ramp(site, conf, modes, args.ramp_batches, args.calls, args.max_calls)
+            ramp(site, conf, modes, args.ramp_seconds, args.calls, args.max_calls,
+                 args.show_wrong)
     return 0
 
 
