@@ -15,10 +15,12 @@ import threading
 import pytest
 
 import press3way
+from press3way import config
 from press3way import events as ev
 from press3way.cli import main
 from press3way.db import query
 from press3way.fastagi.dialplan import to_fastagi, to_per_call
+from press3way.fastagi.pool import Pool
 from press3way.testing.demo import dialplan_text
 from press3way.testing.fastagi import FastAGIServer
 from press3way.testing.sim import Simulation, Timeouts, parse_party
@@ -216,6 +218,10 @@ def test_bad_options_and_config_are_one_line_errors(site, tmp_path):
     assert "Traceback" not in result.output
     result = cli(site.conf_path, "fastagi", "--max-calls", "0")
     assert result.exit_code == 2 and "--max-calls" in result.output
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        result = cli(site.conf_path, "fastagi", "--port", str(taken.getsockname()[1]))
+    assert result.exit_code == 1 and "cannot start the FastAGI server:" in result.output
+    assert "in use" in result.output and "Traceback" not in result.output
 
 
 def test_dialplan_switch_changes_only_our_agi_calls_and_goes_back():
@@ -255,3 +261,23 @@ def test_systemd_unit_reloads_with_sighup_and_starts_a_valid_command():
     context = fastagi.make_context("fastagi", options)
     assert context.params["port"] == 4577
     assert int(unit["TimeoutStopSec"]) > context.params["stop_timeout"]
+
+
+def test_pool_never_hands_one_connection_to_two_calls_and_drops_an_old_config(site):
+    cfg = config.load(site.conf_path)
+    pool = Pool(cfg, max_idle=2)
+    try:
+        with pool.connection(cfg) as first, pool.connection(cfg) as second:
+            assert first is not second
+        with pool.connection(cfg) as again:
+            assert again in (first, second)                 # reused, not a new one
+        reloaded = config.load(site.conf_path)
+        assert pool.refresh(reloaded) == 2 and not first.open and not second.open
+        with pool.connection(cfg) as started_before_reload:
+            assert started_before_reload not in (first, second)
+        assert pool.idle == 0 and not started_before_reload.open   # closed on its return
+        with pool.connection(pool.config) as fresh:
+            assert query(fresh, "SELECT 1 AS one") == [{"one": 1}]
+        assert pool.idle == 1
+    finally:
+        pool.close()
