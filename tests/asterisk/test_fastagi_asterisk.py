@@ -9,6 +9,7 @@ import re
 import pytest
 
 from press3way import events as ev
+from press3way.db import execute
 from press3way.fastagi.dialplan import to_fastagi
 from press3way.testing.asterisk.dialplan import block_with_timeouts
 from press3way.testing.asterisk.parties import Party
@@ -60,3 +61,17 @@ def test_no_press_is_declined_and_logged_from_h_through_the_server(scene, server
     assert scene.ending(scene.agent_leg()).hung_up
     assert server.wait_for_line(r"agi-3way_press_outside\.agi \S+: status 0", 10, count=3)
     assert all(step.endswith("status 0") for step in steps(server))
+
+
+def test_hangup_while_waiting_for_a_conference_arrives_as_a_hangup_line(scene, server):
+    """No conference free: the winner waits; its party hangs up, Asterisk tells the server on
+    the socket (no signal in FastAGI), and the call is logged Hungup at once."""
+    execute(scene.site.connect(), "UPDATE vicidial_confbridges SET extension = 'SIP/busy'")
+    scene.call(Party("7275551212", ring=0.3, press_at=3.2, hangup_at=4.2))
+    scene.wait_settled(outside=1)
+    rows = scene.log_rows()
+    assert [e for e, _ in ev.parse_result(rows[0]["result"])] == [
+        "Started", "Answered", "Accepted", "Hungup"]
+    assert server.wait_for_line(r"agi-3way_press_outside\.agi \S+: status 0", 10, count=2)
+    assert "channel hung up: HANGUP line from Asterisk" in scene.agi_log()
+    assert scene.live_rows() == []
