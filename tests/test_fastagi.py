@@ -19,7 +19,7 @@ from press3way import config
 from press3way import events as ev
 from press3way.cli import main
 from press3way.db import query
-from press3way.fastagi.dialplan import to_fastagi, to_per_call
+from press3way.fastagi.dialplan import fastagi_port, to_fastagi, to_per_call
 from press3way.fastagi.pool import Pool
 from press3way.testing.demo import dialplan_text
 from press3way.testing.fastagi import FastAGIServer
@@ -233,6 +233,8 @@ def test_dialplan_switch_changes_only_our_agi_calls_and_goes_back():
         assert after == before.replace("AGI(agi-3way", "AGI(agi://127.0.0.1:4600/agi-3way")
     assert to_fastagi(fast, 4600) == fast and to_per_call(fast) == text
     assert to_per_call(to_fastagi(text, 4577)) == text
+    assert fastagi_port(fast) == 4600 and fastagi_port(text) is None
+    assert fastagi_port(fast.replace("127.0.0.1:4600", "localhost")) == 4573
 
 
 def test_whole_call_through_the_switched_dialplan(site, conf):

@@ -8,9 +8,10 @@ import re
 
 from . import DEFAULT_PORT
 
+ASTERISK_DEFAULT_PORT = 4573       # what Asterisk connects to for agi://host/ without a port
 SCRIPTS = r"agi-3way_press_(?:agent|outside)\.agi"
 _PER_CALL = re.compile(rf"\bAGI\(({SCRIPTS})([,)])", re.IGNORECASE)
-_FASTAGI = re.compile(rf"\bAGI\(agi://[^/,)\s]+/({SCRIPTS})([,)])", re.IGNORECASE)
+_FASTAGI = re.compile(rf"\bAGI\(agi://([^/,)\s]+)/({SCRIPTS})([,)])", re.IGNORECASE)
 
 
 def to_fastagi(text: str, port: int = DEFAULT_PORT) -> str:
@@ -21,4 +22,13 @@ def to_fastagi(text: str, port: int = DEFAULT_PORT) -> str:
 
 def to_per_call(text: str) -> str:
     """Back to one process per call (the scripts in agi-bin)."""
-    return _FASTAGI.sub(lambda m: f"AGI({m.group(1)}{m.group(2)}", text)
+    return _FASTAGI.sub(lambda m: f"AGI({m.group(2)}{m.group(3)}", text)
+
+
+def fastagi_port(text: str) -> int | None:
+    """The port our AGI() calls ask for (`check` probes it), or None: per-call scripts."""
+    found = _FASTAGI.search(text)
+    if found is None:
+        return None
+    _, _, port = found.group(1).rpartition(":")
+    return int(port) if port.isdigit() else ASTERISK_DEFAULT_PORT
