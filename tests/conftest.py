@@ -108,10 +108,13 @@ def _fresh(site: SiteRunner, request, engine: str) -> SiteRunner:
 @pytest.fixture(params=["InnoDB", "MyISAM"])
 def any_site(request) -> SiteRunner:
     """Each test using this runs on both engines, from an empty site."""
-    return _fresh(request.getfixturevalue(f"{request.param.lower()}_site"), request,
+    site = _fresh(request.getfixturevalue(f"{request.param.lower()}_site"), request,
                   request.param)
+    yield site
+    site.fastagi = None             # the session's site runs processes unless a test says
 
 
 @pytest.fixture
 def site(innodb_site, request) -> SiteRunner:
-    return _fresh(innodb_site, request, "InnoDB")
+    yield _fresh(innodb_site, request, "InnoDB")
+    innodb_site.fastagi = None

@@ -283,3 +283,14 @@ def test_pool_never_hands_one_connection_to_two_calls_and_drops_an_old_config(si
         assert pool.idle == 1
     finally:
         pool.close()
+
+
+def test_a_channel_name_with_spaces_and_markup_is_served_and_reported(site, conf):
+    serve(site, conf)
+    try:
+        (cid,) = start_calls(site)
+        result = site.outside("answered", cid, channel_name='SIP/<b id="x">a b</b>&\x1b[2J-1')
+        assert result.exit_code == 0 and events(site, cid) == ["Started", "Answered"]
+        assert live(site, cid)["call_channel"] == 'SIP/<b id="x">a b</b>&\x1b[2J-1'
+    finally:
+        site.fastagi.stop()

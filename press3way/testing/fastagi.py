@@ -16,7 +16,8 @@ import threading
 from dataclasses import dataclass, field
 
 _LISTENING = re.compile(r"\|listening on 127\.0\.0\.1:(\d+),")
-_CALL_END = re.compile(r"\|call (\S+) \S* \S*: status (-?\d+) after ")
+# `call <uniqueid> <script> <channel>: status N after S s` (a channel name may hold spaces)
+_CALL_END = re.compile(r"\|call (\S+) \S+ .*: status (-?\d+) after [\d.]+ s$")
 
 
 @dataclass
