@@ -22,9 +22,11 @@ from press3way.db import query
 from press3way.fastagi.dialplan import fastagi_port, to_fastagi, to_per_call
 from press3way.fastagi.pool import Pool
 from press3way.testing.demo import dialplan_text
+from press3way.testing.channel import SimChannel
 from press3way.testing.fastagi import FastAGIServer
 from press3way.testing.sim import Simulation, Timeouts, parse_party
-from tests.helpers import events, live, reserve_when_accepted, start_calls
+from tests.conftest import AGENT
+from tests.helpers import cli, events, live, reserve_when_accepted, start_calls
 
 WAIT_S = 30
 
@@ -88,8 +90,6 @@ def test_agent_leg_beyond_the_cap_hears_buzz(site, conf):
         (cid,) = start_calls(site)
         site.outside("answered", cid)
         thread, _ = waiting_winner(site, cid, accept_s=2)
-        from press3way.testing.channel import SimChannel
-        from tests.conftest import AGENT
         refused = site.agi(AGENT, ["start---5---5"], SimChannel("Local/8600051@default-1;2"),
                            env={"agi_extension": "49907917275551212",
                                 "agi_calleridname": site.caller_code})
@@ -195,7 +195,6 @@ def test_stop_gives_up_on_calls_after_its_bound(site, conf):
 def test_unknown_script_and_silent_peer_are_logged_and_dropped(site, conf):
     server = serve(site, conf)
     try:
-        from press3way.testing.channel import SimChannel
         result = site.agi("/nowhere/agi-other.agi", ["x"], SimChannel("SIP/x-9"))
         assert result.exit_code == 1 and result.commands == []
         assert "unknown script 'agi-other.agi'" in result.stderr
@@ -212,7 +211,6 @@ def test_unknown_script_and_silent_peer_are_logged_and_dropped(site, conf):
 
 
 def test_bad_options_and_config_are_one_line_errors(site, tmp_path):
-    from tests.helpers import cli
     result = cli(str(tmp_path / "missing.conf"), "fastagi", "--port", "0")
     assert result.exit_code == 1 and "cannot start the FastAGI server: cannot read" in result.output
     assert "Traceback" not in result.output
