@@ -4,14 +4,19 @@ Asterisk tells a script its channel is gone in four ways: SIGHUP, a `HANGUP` lin
 a `511` reply to the next command, or EOF. All of them raise `Hangup` here. pyst2 writes every
 environment line and command to stderr (Asterisk's console) and turns 511 into a generic
 error; we give it a null stderr and read replies ourselves.
+
+The same channel runs over a FastAGI socket (`Channel.over_socket`): there a hang-up is a
+`HANGUP` line or EOF, never a signal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
 import select
+import socket
 import sys
 from typing import IO, Callable, Sequence
 
@@ -36,9 +41,20 @@ class _Null(io.TextIOBase):
 class _QuietAGI(pyst.AGI):
     """pyst2's AGI with our reply reader: HANGUP lines, 511 and EOF become `Hangup`."""
 
+    def __init__(self, stdin: IO[str], stdout: IO[str]):     # not super().__init__:
+        # pyst2's own __init__ installs a SIGHUP handler (refused outside the main thread,
+        # and `hangup.install` owns that signal) and echoes the environment to stderr.
+        self.stdin, self.stdout, self.stderr = stdin, stdout, _Null()
+        self._got_sighup = False
+        self.env: dict[str, str] = {}
+        self._get_agi_env()
+
     def get_result(self, stdin=None) -> dict:
-        with hangup.interruptible():
-            return self._read_result()
+        try:
+            with hangup.interruptible():
+                return self._read_result()
+        except OSError as exc:                        # a FastAGI connection reset
+            raise Hangup(f"connection to Asterisk lost: {exc}") from exc
 
     def _read_result(self) -> dict:
         line = self.stdin.readline()
@@ -75,18 +91,28 @@ class _QuietAGI(pyst.AGI):
 class Channel:
     """The AGI view of one Asterisk channel: its environment and the commands our flows use."""
 
-    def __init__(self, stdin: IO[str] | None = None, stdout: IO[str] | None = None):
+    def __init__(self, stdin: IO[str] | None = None, stdout: IO[str] | None = None,
+                 sock: socket.socket | None = None):
+        if sock is None:
+            try:            # before the environment is read: a hang-up then is not lost
+                hangup.install()
+            except ValueError:  # not the main thread (an in-process test): no signals
+                pass
         if stdin is None:  # undecodable bytes in caller id text must not kill the script
             stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
         self._stdin = stdin
-        self._agi = _QuietAGI(stdin=stdin, stdout=stdout or sys.stdout, stderr=_Null())
-        try:                # pyst2 put in its own handler; ours also covers blocking waits
-            hangup.install()
-        except ValueError:  # not the main thread (an in-process test): nobody sends signals
-            pass
+        self._socket = sock
+        self._agi = _QuietAGI(stdin, stdout or sys.stdout)
         self.env: dict[str, str] = self._agi.env
         self.warn: Callable[[str], None] = lambda message: None    # set to the AGI log
         self._playing = ""                  # a sound started with `start_sound`, not yet done
+
+    @classmethod
+    def over_socket(cls, sock: socket.socket) -> Channel:
+        """A FastAGI connection: Asterisk writes the same environment and replies there."""
+        stdin = sock.makefile("r", encoding="utf-8", errors="replace", newline="\n")
+        stdout = sock.makefile("w", encoding="utf-8", newline="\n")
+        return cls(stdin, stdout, sock)
 
     # --- environment ----------------------------------------------------------------
     @property
@@ -99,7 +125,8 @@ class Channel:
         while f"agi_arg_{n}" in self.env:
             found.append(self.env[f"agi_arg_{n}"])
             n += 1
-        if not found and len(sys.argv) > 1:   # very old Asterisk passes them on the command line
+        if not found and len(sys.argv) > 1 and self._socket is None:
+            # very old Asterisk passes them on the command line
             found = sys.argv[1:]
         return found
 
@@ -124,6 +151,8 @@ class Channel:
             raise Hangup(str(exc)) from exc
         except pyst.AGIInvalidCommand as exc:
             raise AgiError(f"510 {exc}") from exc
+        except OSError as exc:                        # a FastAGI connection reset
+            raise Hangup(f"connection to Asterisk lost: {exc}") from exc
 
     def get_variable(self, name: str) -> str:
         reply = self._execute("GET VARIABLE", name)
@@ -170,8 +199,14 @@ class Channel:
 
     def detach(self) -> None:
         """Let Asterisk go on with the dialplan now (set by `goto`): it takes the end of our
-        stdout for the script's end, while this process finishes its clean-up."""
+        stdout (or of the FastAGI connection) for the script's end, while we finish the
+        clean-up."""
         self.finish_sound()
+        if self._socket is not None:
+            with contextlib.suppress(OSError):  # Asterisk gone already: nothing to let go
+                self._agi.stdout.flush()
+                self._socket.shutdown(socket.SHUT_WR)
+            return
         try:
             if self._agi.stdout.fileno() != 1:
                 return
@@ -182,6 +217,18 @@ class Channel:
         for fd in (0, 1):
             os.dup2(null, fd)
         os.close(null)
+
+    def close(self) -> None:
+        """End a FastAGI connection now: its files hold the socket open (a per-call script's
+        pipes end with its process)."""
+        if self._socket is None:
+            return
+        for stream in (self._agi.stdout, self._stdin):
+            with contextlib.suppress(OSError):  # unflushed output to an Asterisk gone
+                stream.close()
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)
+        self._socket.close()
 
     def goto_invalid(self) -> None:
         """Extension `i` of the current context: buzz and hang up (our dialplan)."""

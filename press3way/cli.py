@@ -22,6 +22,7 @@ from typing import Iterator
 import click
 
 from . import __version__
+from .fastagi import DEFAULT_MAX_CALLS, DEFAULT_PORT, DEFAULT_STOP_TIMEOUT_S
 
 
 class Refused(click.ClickException):
@@ -339,6 +340,32 @@ def _simulate_on_asterisk(party_list, knobs, server, engine, dialplan_file, out,
                                dialplan_file=dialplan_file, out=out)
     except (RootUnavailable, MariaDBMissing, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+# --- FastAGI mode ---
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port, printed at start).")
+@click.option("--max-calls", type=click.IntRange(1, 10000), default=DEFAULT_MAX_CALLS,
+              show_default=True,
+              help="Calls run at once; a call beyond them is refused (buzz, or the i path).")
+@click.option("--stop-timeout", type=click.FloatRange(0), default=DEFAULT_STOP_TIMEOUT_S,
+              show_default=True,
+              help="Seconds SIGTERM waits for calls in progress.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="astguiclient.conf (default: PRESS3WAY_CONF, else /etc/astguiclient.conf).")
+def fastagi(port, max_calls, stop_timeout, config_path) -> None:
+    """Serve both AGI legs over FastAGI (agi://127.0.0.1:PORT/...) from one process;
+    SIGHUP re-reads the config, SIGTERM stops after the calls in progress."""
+    from .config import ConfigError, conf_path
+    from .fastagi.server import Server
+
+    try:
+        server = Server(config_path or conf_path(), port=port, max_calls=max_calls,
+                        stop_timeout=stop_timeout)
+    except (ConfigError, OSError) as exc:
+        raise click.ClickException(f"cannot start the FastAGI server: {exc}") from None
+    server.serve()
 
 
 # --- install and maintenance ---

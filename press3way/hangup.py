@@ -4,12 +4,16 @@ The AGI scripts install this handler before anything else is imported, so a hang
 start-up is never lost. A notice only records itself, except inside `interruptible()` (a
 blocking database, AMI or channel wait), where it raises `Hangup` at once: a call whose
 database is stuck still ends as soon as Asterisk says the channel is gone.
+
+The state belongs to the thread running the call: one per process in per-call mode (the
+signal handler runs in the main thread), one per call in the FastAGI server.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from typing import Iterator
 
 
@@ -17,10 +21,13 @@ class Hangup(Exception):
     """The channel hung up (SIGHUP, HANGUP line, 511 reply or EOF)."""
 
 
-class _State:
+class _CallState(threading.local):
     received = False        # Asterisk said the channel is gone
     blocking = 0            # depth of interruptible waits in progress
     expected = False        # an ending stage (h, t, i): the hang-up is why we run
+
+
+_State = _CallState()
 
 
 def _on_sighup(signum: int, frame: object) -> None:

@@ -1,11 +1,19 @@
 """What both AGI scripts do around their flow: read the channel, the config, connect once,
-follow servers.agi_output, and turn every failure into a log line plus a sound for the caller."""
+follow servers.agi_output, and turn every failure into a log line plus a sound for the caller.
+
+Where the config and the connection come from is the caller's choice (`served_by`): a process
+of its own per call by default, the FastAGI server's current config and pool otherwise.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Collection
+from typing import Callable, Collection, ContextManager, Iterator
+
+import pymysql
 
 from . import config, db, hangup, vicidial
 from .agi import AgiError, Channel, Hangup
@@ -29,6 +37,33 @@ class Leg:
         return self.store.conn
 
 
+@dataclass(frozen=True)
+class Serving:
+    """Where a call's config and database connection come from."""
+    load_config: Callable[[], config.Config]
+    connection: Callable[[config.Config], ContextManager[pymysql.Connection]]
+
+
+@contextlib.contextmanager
+def own_connection(cfg: config.Config) -> Iterator[pymysql.Connection]:
+    """Per-call mode: a connection of the process's own, gone with the process."""
+    yield db.connect(cfg)
+
+
+PER_CALL = Serving(config.load, own_connection)
+_serving = threading.local()
+
+
+@contextlib.contextmanager
+def served_by(serving: Serving) -> Iterator[None]:
+    """Run the legs started in this thread with `serving` (the FastAGI server's calls)."""
+    _serving.current = serving
+    try:
+        yield
+    finally:
+        del _serving.current
+
+
 Flow = Callable[[Leg], None]
 # Bad input and broken infrastructure: a clear log line, and the caller hears buzz.
 EXPECTED_FAILURES = (config.ConfigError, db.DatabaseError, vicidial.NotFound, ValueError, AgiError)
@@ -48,17 +83,18 @@ def run(script: str, flow: Flow, on_failure: Callable[[Leg | None, Channel], Non
     log.channel = channel.name
     channel.warn = log.error
     leg: Leg | None = None
+    serving: Serving = getattr(_serving, "current", PER_CALL)
     try:
         stage, timeouts = channel.stage()
         hangup.expect(stage in ending)
-        cfg = config.load()
+        cfg = serving.load_config()
         log.logs_dir = cfg.logs_dir
-        conn = db.connect(cfg)
-        server = vicidial.server(conn, cfg.server_ip)
-        log.follow(server.agi_output, cfg.logs_dir)
-        leg = Leg(channel, log, cfg, db.Store(conn), server, stage, timeouts, started)
-        log(f"stage {stage} {timeouts or ''}".rstrip())
-        flow(leg)
+        with serving.connection(cfg) as conn:
+            server = vicidial.server(conn, cfg.server_ip)
+            log.follow(server.agi_output, cfg.logs_dir)
+            leg = Leg(channel, log, cfg, db.Store(conn), server, stage, timeouts, started)
+            log(f"stage {stage} {timeouts or ''}".rstrip())
+            flow(leg)
         return 0
     except Hangup as exc:
         log(f"channel hung up: {exc}")

@@ -9,6 +9,7 @@ import sys
 import pytest
 from pytest_mysql import factories
 
+from press3way.testing.fastagi import FastAGIServer
 from press3way.testing.standins.channel import SimChannel
 from press3way.testing.standins.fakeagi import AGIResult, FakeAGI
 from press3way.testing.mariadb import tcp_login
@@ -30,11 +31,12 @@ class SiteRunner(Site):
     """A Site plus the config file and helpers the tests use."""
     conf_path: str
     logs_dir: str
+    fastagi: FastAGIServer | None = None    # set: the AGI steps call this server
 
     def agi(self, script: str, args: list[str], channel: SimChannel, **kw) -> AGIResult:
         env = dict(os.environ, PRESS3WAY_CONF=self.conf_path)
         return FakeAGI(script, channel, args, interpreter=sys.executable, process_env=env,
-                       **kw).run(timeout=60)
+                       server=self.fastagi, **kw).run(timeout=60)
 
     def outside(self, stage: str, call_id: str, *, channel_name: str = "SIP/carrier-0000001",
                 presses=(), hangup_at=None, **kw) -> AGIResult:
@@ -51,6 +53,7 @@ class SiteRunner(Site):
 
 
 def _site(mariadb, tmp_path_factory, engine: str) -> SiteRunner:
+    """A session's site of one engine, with its FastAGI server started when first asked."""
     site = SiteRunner(server=mariadb, db_name=f"press3way_{engine.lower()}")
     site.create(engine)
     base = tmp_path_factory.mktemp(engine)
@@ -70,21 +73,48 @@ def myisam_site(mariadb, tmp_path_factory) -> SiteRunner:
     return _site(mariadb, tmp_path_factory, "MyISAM")
 
 
-def _fresh(site: SiteRunner) -> SiteRunner:
-    """An empty site: its rows reset and its AGI log emptied."""
+def _fastagi_server(site: SiteRunner):
+    with FastAGIServer(site.conf_path) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def innodb_fastagi(innodb_site) -> FastAGIServer:
+    yield from _fastagi_server(innodb_site)
+
+
+@pytest.fixture(scope="session")
+def myisam_fastagi(myisam_site) -> FastAGIServer:
+    yield from _fastagi_server(myisam_site)
+
+
+@pytest.fixture(params=["process", "fastagi"])
+def agi_mode(request) -> str:
+    """A test module using this (`pytestmark = pytest.mark.usefixtures("agi_mode")`) runs
+    each AGI step both as a process of its own and through the FastAGI server."""
+    return request.param
+
+
+def _fresh(site: SiteRunner, request, engine: str) -> SiteRunner:
+    """An empty site: its rows reset, its AGI log emptied, in the test's AGI mode."""
     site.reset()
     for name in os.listdir(site.logs_dir):
         os.remove(os.path.join(site.logs_dir, name))
+    fastagi = "agi_mode" in request.fixturenames and request.getfixturevalue("agi_mode") == "fastagi"
+    site.fastagi = request.getfixturevalue(f"{engine.lower()}_fastagi") if fastagi else None
     return site
 
 
 @pytest.fixture(params=["InnoDB", "MyISAM"])
 def any_site(request) -> SiteRunner:
     """Each test using this runs on both engines, from an empty site."""
-    return _fresh(request.getfixturevalue(
-        "innodb_site" if request.param == "InnoDB" else "myisam_site"))
+    site = _fresh(request.getfixturevalue(f"{request.param.lower()}_site"), request,
+                  request.param)
+    yield site
+    site.fastagi = None             # the session's site runs processes unless a test says
 
 
 @pytest.fixture
-def site(innodb_site) -> SiteRunner:
-    return _fresh(innodb_site)
+def site(innodb_site, request) -> SiteRunner:
+    yield _fresh(innodb_site, request, "InnoDB")
+    innodb_site.fastagi = None

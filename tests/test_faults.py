@@ -1,4 +1,5 @@
-"""Faults: a hang-up at every AGI command of a normal run, and broken infrastructure.
+"""Faults: a hang-up at every AGI command of a normal run, and broken infrastructure (the
+whole-call ones both with a process per AGI step and through the FastAGI server).
 
 After every run: no live rows, exactly one terminal event per started call, no AGI process
 left running, and every channel (agent and outside) ended somewhere.
@@ -34,7 +35,8 @@ SCENARIOS = {
 def play(site, parties, **options) -> SimResult:
     options.setdefault("timeouts", FAST)
     return Simulation(site, site.conf_path, [parse_party(p) for p in parties],
-                      dialplan_text=dialplan_text(), sound_scale=0.1, **options).run()
+                      dialplan_text=dialplan_text(), sound_scale=0.1, fastagi=site.fastagi,
+                      **options).run()
 
 
 def problems(site, result: SimResult) -> list[str]:
@@ -61,7 +63,7 @@ def problems(site, result: SimResult) -> list[str]:
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_hangup_at_every_agi_command(site, scenario, capsys):
+def test_hangup_at_every_agi_command(site, scenario, capsys, agi_mode):
     normal = play(site, SCENARIOS[scenario])
     assert problems(site, normal) == []
     points = []
@@ -77,11 +79,12 @@ def test_hangup_at_every_agi_command(site, scenario, capsys):
         result = play(site, SCENARIOS[scenario], hangup_at_command=(label, nth, k))
         failures += [f"{label} {args} command {k}: {p}" for p in problems(site, result)]
     with capsys.disabled():
-        print(f"\n[hang-up sweep] {scenario}: {len(points)} runs, each hung up at one AGI command")
+        print(f"\n[hang-up sweep] {scenario} ({agi_mode}): {len(points)} runs, each hung up at "
+              "one AGI command")
     assert failures == []
 
 
-def test_database_connection_killed_mid_wait(site):
+def test_database_connection_killed_mid_wait(site, agi_mode):
     """KILL the agent leg's connection while it waits: it reconnects and the call transfers."""
     def kill_agent_connections():
         time.sleep(0.5)
@@ -101,7 +104,7 @@ def test_database_connection_killed_mid_wait(site):
     assert ev.terminal_event(result.log_rows[0]["result"]) == ev.TRANSFER
 
 
-def test_ami_closes_mid_originate(site):
+def test_ami_closes_mid_originate(site, agi_mode):
     result = play(site, ["7275551212:answer=0.2", "7275551213:answer=0.2"],
                   ami_close_on="Originate")
     assert problems(site, result) == []

@@ -1,4 +1,5 @@
-"""The outside leg, stage by stage, run as a real process on the real MariaDB."""
+"""The outside leg, stage by stage, run as a real process and through the FastAGI server, on
+the real MariaDB."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import pytest
 
 from press3way.db import Store
 from tests.helpers import events, live, log, reserve_when_accepted, sql, start_calls
+
+pytestmark = pytest.mark.usefixtures("agi_mode")
 
 
 def test_answered_sets_status_channel_and_logs(any_site):
@@ -159,18 +162,25 @@ def test_missing_environment_lines(site):
     assert "Traceback" not in "".join(t for _, _, t in result.transcript)
 
 
-def test_unreachable_database(site, tmp_path):
+def test_unreachable_database(site, tmp_path, agi_mode):
+    """The FastAGI server starts without its database, and each call fails as a process would."""
     conf = tmp_path / "astguiclient.conf"
     conf.write_text(f"VARserver_ip => 10.10.10.15\nVARDB_server => 127.0.0.1\n"
                     f"VARDB_database => x\nVARDB_user => x\nVARDB_port => 1\n"
                     f"PATHlogs => {tmp_path}\n")
+    from press3way.testing.fastagi import FastAGIServer
     from press3way.testing.standins.channel import SimChannel
     from press3way.testing.standins.fakeagi import FakeAGI
     import os, sys
     from tests.conftest import OUTSIDE
-    result = FakeAGI(OUTSIDE, SimChannel("SIP/x-1", variables={"call_3way_id": "T1"}),
-                     ["answered"], interpreter=sys.executable,
-                     process_env=dict(os.environ, PRESS3WAY_CONF=str(conf))).run()
+    server = FastAGIServer(str(conf)).start() if agi_mode == "fastagi" else None
+    try:
+        result = FakeAGI(OUTSIDE, SimChannel("SIP/x-1", variables={"call_3way_id": "T1"}),
+                         ["answered"], interpreter=sys.executable, server=server,
+                         process_env=dict(os.environ, PRESS3WAY_CONF=str(conf))).run()
+    finally:
+        if server is not None:
+            server.stop()
     assert result.exit_code == 1 and result.extension == "i"
     assert "cannot connect" in result.stderr
     assert "cannot connect" in next(tmp_path.glob("agiout.*")).read_text()

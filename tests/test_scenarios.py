@@ -1,5 +1,6 @@
 """Whole calls through our extensions_custom.conf: the simulator plays Asterisk (fake AMI,
-fake AGI, the dialplan), the AGI scripts run for real against the real MariaDB."""
+fake AGI, the dialplan), the AGI scripts run for real against the real MariaDB, each step as a
+process of its own and through the FastAGI server."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from press3way.testing.demo import dialplan_text
 from press3way.testing.sim import SimResult, Simulation, Timeouts, parse_party
 
 FAST = Timeouts(agent=8, dial=4, press=2, accept=5)
+pytestmark = pytest.mark.usefixtures("agi_mode")
 
 
 def simulate(site, *parties: str, **options) -> SimResult:
     options.setdefault("timeouts", FAST)
     options.setdefault("sound_scale", 0.1)       # ten times faster than the real sounds
     result = Simulation(site, site.conf_path, [parse_party(p) for p in parties],
-                        dialplan_text=dialplan_text(), **options).run()
+                        dialplan_text=dialplan_text(), fastagi=site.fastagi, **options).run()
     assert result.live_rows == 0, result.format()
     return result
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from .demo import dialplan_text
+from .fastagi import FastAGIServer
 from .sim import SimResult, Simulation, Timeouts, parse_party
 from .site import Site
 from .standins.fakeami import FakeAMI, Originate
@@ -41,16 +42,17 @@ def agent_site(base: Site, n: int, slot: int | None = None) -> Site:
 
 def run_batches(base: Site, conf_path: str, batches: list[list[str]], *,
                 timeouts: Timeouts, sound_scale: float = 0.2,
-                stagger: float = 0.0) -> list[SimResult]:
+                stagger: float = 0.0, fastagi: FastAGIServer | None = None) -> list[SimResult]:
     """Play every batch (a list of party specs each) on one server, at once, or the n-th
-    `n * stagger` seconds after the first (agents do not all start in the same instant)."""
+    `n * stagger` seconds after the first (agents do not all start in the same instant);
+    with `fastagi`, every AGI step goes to that server."""
     return run_cluster([AsteriskServer(base, conf_path)], batches, timeouts=timeouts,
-                       sound_scale=sound_scale, stagger=stagger)
+                       sound_scale=sound_scale, stagger=stagger, fastagi=fastagi)
 
 
 def run_cluster(servers: list[AsteriskServer], batches: list[list[str]], *,
                 timeouts: Timeouts, sound_scale: float = 0.2,
-                stagger: float = 0.0) -> list[SimResult]:
+                stagger: float = 0.0, fastagi: FastAGIServer | None = None) -> list[SimResult]:
     """Play the batches spread over the servers (batch n on server n mod len(servers)), all
     at the same time, on the database of the first server's site."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)   # ~6 descriptors per AGI run
@@ -71,7 +73,7 @@ def run_cluster(servers: list[AsteriskServer], batches: list[list[str]], *,
             sims.append(Simulation(
                 site, server.conf_path, [parse_party(p) for p in parties],
                 dialplan_text=dialplan_text(), timeouts=timeouts, sound_scale=sound_scale,
-                ami=amis[where], reset=False))
+                ami=amis[where], reset=False, fastagi=fastagi))
             amis[where].sims[str(site.lead_id)] = sims[-1]
         results = _play_all(sims, stagger)
         for server, ami in zip(servers, amis):

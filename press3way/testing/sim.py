@@ -28,6 +28,7 @@ from .standins.channel import ALL_DIGITS, SimChannel, new_uniqueid
 from .standins.dialplan import Dialplan, Step
 from .standins.fakeagi import FakeAGI, parse_press, split_arguments
 from .standins.fakeami import FakeAMI, Originate, channel_matches
+from .fastagi import FastAGIServer
 
 # Asterisk's TIMEOUT(digit): how long it waits for a further digit that could extend the
 # extension dialled so far.
@@ -158,13 +159,15 @@ class Simulation:
                  ami: FakeAMI | None = None, reset: bool = True,
                  prepare: Callable[[Site], None] | None = None,
                  hangup_at_command: tuple[str, int, int] | None = None,
-                 out: Callable[[str], None] | None = None):
+                 out: Callable[[str], None] | None = None,
+                 fastagi: FastAGIServer | None = None):
         """`ami`: the shared FakeAMI of this simulation's Asterisk server, whose actions the
         caller routes to `originated`/`ami_hangup`/`ami_redirect`/`ami_control_playback`
         (load and cluster runs, with `reset=False` so agents share one site database);
         `sound_scale`: every sound's length times this (1.0: the real lengths);
         `hangup_at_command`: (channel label, its Nth AGI run, command number) where that
-        channel hangs up."""
+        channel hangs up; `fastagi`: every AGI step calls this server instead of starting
+        the script."""
         self.site, self.conf_path, self.parties = site, conf_path, {p.number: p for p in parties}
         self.dialplan = Dialplan((timeouts or Timeouts()).apply(dialplan_text))
         first = parties[0].number if parties else "7275551212"
@@ -176,6 +179,7 @@ class Simulation:
         self.ami_close_on, self.shared_ami, self.reset = ami_close_on, ami, reset
         self.ami: FakeAMI | None = ami
         self.hangup_at_command = hangup_at_command
+        self.fastagi = fastagi
         self.agi_runs: list[AGIRun] = []
         self.t0 = time.monotonic()
         self.timeline: list[tuple[float, str, str]] = []
@@ -477,6 +481,7 @@ class Simulation:
 
     def _agi(self, call: SimCall, step: Step, exten: str, *, dead: bool):
         script, _, args = step.args.partition(",")
+        script = script.rsplit("/", 1)[-1]          # agi://host:port/script: the same script
         env = {"agi_callerid": call.caller_number, "agi_calleridname": call.caller_name}
         with self._lock:
             nth = 1 + sum(1 for r in self.agi_runs if r.label == call.label)
@@ -490,7 +495,7 @@ class Simulation:
                       interpreter=sys.executable,
                       process_env=dict(os.environ, PRESS3WAY_CONF=self.conf_path),
                       observer=lambda way, text: self._agi_event(call, way, text),
-                      hangup_on_command=hangup_on)
+                      hangup_on_command=hangup_on, server=self.fastagi)
         result = run.run(timeout=300)
         record.commands, record.exit_code = len(result.commands), result.exit_code
         record.ended = time.monotonic() - self.t0

@@ -6,6 +6,10 @@ pressed on the `SimChannel` lands in `WAIT FOR DIGIT`, and in `STREAM FILE` when
 its escape digits; at any other moment of the run res_agi throws it away. `STREAM FILE` blocks
 the script as long as the sound lasts (or until AMI ControlPlayback stops it). A hang-up, or an
 AMI Redirect, sends SIGHUP (or a `HANGUP` line) and 511s from then on.
+
+With `server` (a `FastAGIServer`) the same conversation runs over a FastAGI connection, as
+`AGI(agi://127.0.0.1:PORT/script,...)` would: the environment gains `agi_network`, a
+hang-up is always a `HANGUP` line, and the run ends when the server logs the call's end.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from __future__ import annotations
 import os
 import re
 import select
+import itertools
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import sounds
+from ..fastagi import FastAGIServer
 from .channel import ALL_DIGITS, SimChannel
 
 DEAD_CHANNEL = "511 Command Not Permitted on a dead channel or intercept routine"
@@ -28,6 +35,7 @@ DEAD_CHANNEL = "511 Command Not Permitted on a dead channel or intercept routine
 DEAD_OK = ("GET VARIABLE", "GET FULL VARIABLE", "SET VARIABLE", "VERBOSE", "NOOP",
            "SET CONTEXT", "SET EXTENSION", "SET PRIORITY")
 KNOWN = ("ANSWER", "STREAM FILE", "WAIT FOR DIGIT", "HANGUP", "EXEC", "CHANNEL STATUS") + DEAD_OK
+_RUNS = itertools.count(1)
 SAMPLES_PER_S = 8000
 # What STREAM FILE answers when AMI ControlPlayback stopped its sound. Unconfirmed: being checked
 # on a real Asterisk (its waitstream may hand back the control frame's code instead of 0).
@@ -73,19 +81,27 @@ class FakeAGI:
     # Sent instead of the agi_* lines (hostile input tests); without the closing blank line it
     # stands for Asterisk going away mid-environment, so stdin is closed after it.
     raw_environment: bytes | None = None
+    server: FastAGIServer | None = None    # call this FastAGI server instead of the script
 
     def __post_init__(self) -> None:
         self.transcript: list[tuple[float, str, str]] = []
         self._notified = False
         self.commands_seen = 0
         self.proc: subprocess.Popen | None = None
+        self.sock: socket.socket | None = None
+        # over FastAGI one per AGI run, shaped like Asterisk's: the server logs each call by it
+        self.uniqueid = (self.channel.uniqueid if self.server is None
+                         else f"{int(time.time())}.{next(_RUNS)}")
 
     # --- the environment Asterisk writes first ----------------------------------------
     def agi_environment(self) -> list[str]:
+        return [f"{k}: {v}" for k, v in self.environment().items()]
+
+    def environment(self) -> dict[str, str]:
         script = os.path.basename(self.script)
         env = {
             "agi_request": script, "agi_channel": self.channel.name, "agi_language": "en",
-            "agi_type": self.channel.name.split("/")[0], "agi_uniqueid": self.channel.uniqueid,
+            "agi_type": self.channel.name.split("/")[0], "agi_uniqueid": self.uniqueid,
             "agi_version": "18.21.0", "agi_callerid": "unknown", "agi_calleridname": "unknown",
             "agi_callingpres": "0", "agi_callingani2": "0", "agi_callington": "0",
             "agi_callingtns": "0", "agi_dnid": "unknown", "agi_rdnis": "unknown",
@@ -93,13 +109,18 @@ class FakeAGI:
             "agi_priority": str(self.priority), "agi_enhanced": "0.0", "agi_accountcode": "",
             "agi_threadid": str(os.getpid()),
         }
+        if self.server is not None:
+            env.update(agi_network="yes", agi_network_script=script,
+                       agi_request=f"agi://127.0.0.1:{self.server.port}/{script}")
         for n, arg in enumerate(self.args, 1):
             env[f"agi_arg_{n}"] = arg
         env.update(self.env)
-        return [f"{k}: {v}" for k, v in env.items()]
+        return env
 
     # --- running ----------------------------------------------------------------------
     def run(self, timeout: float = 120) -> AGIResult:
+        if self.server is not None:
+            return self._run_fastagi(timeout)
         stderr = tempfile.TemporaryFile()
         command = [self.interpreter, self.script] if self.interpreter else [self.script]
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -124,6 +145,25 @@ class FakeAGI:
             stderr.seek(0)
             err = stderr.read().decode("utf-8", "replace")
             stderr.close()
+        return self._result(exit_code, err)
+
+    def _run_fastagi(self, timeout: float) -> AGIResult:
+        watch = self.server.watch(self.uniqueid, self.channel.name)
+        deadline = time.monotonic() + timeout
+        self.sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
+        self.sock.settimeout(None)
+        try:
+            with self.channel.interrupt_pipe() as hangup_fd:
+                self._converse(deadline, timeout, hangup_fd)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            self.sock.close()           # Asterisk's side of the AGI ends here
+        if not watch.ended.wait(max(0.0, deadline - time.monotonic())):
+            raise TimeoutError(f"FastAGI call {watch.uniqueid} still running after {timeout} s")
+        return self._result(watch.status, "".join(watch.lines))
+
+    def _result(self, exit_code: int | None, err: str) -> AGIResult:
         hung_up = self.channel.is_hung_up()
         return AGIResult(exit_code, self.transcript, self.context, self.extension, self.priority,
                          err, hung_up, not hung_up and self.channel.interrupted())
@@ -133,11 +173,11 @@ class FakeAGI:
         if self.raw_environment is not None:
             self._write(self.raw_environment)
             if not self.raw_environment.endswith(b"\n\n"):
-                self.proc.stdin.close()
+                self._close_input()
         else:
             self._send("\n".join(self.agi_environment()) + "\n\n", log=False)
         buffer = b""
-        out_fd = self.proc.stdout.fileno()
+        out_fd = self.sock.fileno() if self.sock is not None else self.proc.stdout.fileno()
         poller = select.poll()          # not select(): a busy simulator has fds above 1024
         poller.register(out_fd, select.POLLIN)
         poller.register(hangup_fd, select.POLLIN)
@@ -177,10 +217,19 @@ class FakeAGI:
 
     def _write(self, data: bytes) -> None:
         try:
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
-        except (BrokenPipeError, ValueError):
+            if self.sock is not None:
+                self.sock.sendall(data)
+            else:
+                self.proc.stdin.write(data)
+                self.proc.stdin.flush()
+        except (BrokenPipeError, ConnectionResetError, ValueError):
             pass
+
+    def _close_input(self) -> None:
+        if self.sock is not None:
+            self.sock.shutdown(socket.SHUT_WR)
+        else:
+            self.proc.stdin.close()
 
     def _notify_hangup(self) -> None:
         if self._notified:
@@ -188,9 +237,9 @@ class FakeAGI:
         self._notified = True
         why = (f"hung up ({self.channel.hangup_cause})" if self.channel.is_hung_up()
                else "redirected (AMI Redirect)")
-        self._log("!!", f"channel {why}: "
-                        f"{'SIGHUP' if self.hangup_mode == 'sighup' else 'HANGUP line'}")
-        if self.hangup_mode == "line":
+        by_line = self.hangup_mode == "line" or self.sock is not None   # FastAGI: no signal
+        self._log("!!", f"channel {why}: {'HANGUP line' if by_line else 'SIGHUP'}")
+        if by_line:
             self._send("HANGUP\n", log=False)
         elif self.proc.poll() is None:
             self.proc.send_signal(signal.SIGHUP)

@@ -1,0 +1,159 @@
+"""The FastAGI server: accept on 127.0.0.1, one thread per call up to a cap, SIGHUP reloads
+the config (calls in progress keep theirs), SIGTERM stops accepting and lets calls finish.
+
+The main thread only accepts connections and handles signals (through a wake-up socket, so
+a signal never runs code in the middle of a call's bookkeeping).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+import signal
+import socket
+import threading
+import time
+
+from .. import config
+from .. import leg as legs
+from ..agilog import AgiLog
+from . import DEFAULT_MAX_CALLS, DEFAULT_PORT, DEFAULT_STOP_TIMEOUT_S, calls
+from .pool import Pool
+
+LOG_NAME = "press3way-fastagi"
+
+
+class Server:
+    def __init__(self, config_path: str, *, port: int = DEFAULT_PORT,
+                 max_calls: int = DEFAULT_MAX_CALLS,
+                 stop_timeout: float = DEFAULT_STOP_TIMEOUT_S):
+        """Reads the config (`config.ConfigError`) and binds the port (`OSError`)."""
+        self.config_path = config_path
+        self.max_calls = max_calls
+        self.stop_timeout = stop_timeout
+        self.log = AgiLog(LOG_NAME)
+        self.pool = Pool(config.load(config_path), max_idle=max_calls)
+        self._serving = legs.Serving(lambda: self.pool.config, self.pool.connection)
+        self._refusing = calls.refusing(max_calls, lambda: self.pool.config)
+        self._listener = socket.create_server(("127.0.0.1", port), backlog=max(128, max_calls))
+        self.port: int = self._listener.getsockname()[1]
+        self._lock = threading.Condition()
+        self._running = {"calls": 0, "refused": 0}    # threads running a call or a refusal
+
+    # --- the main loop ---------------------------------------------------------------
+    def serve(self) -> None:
+        """Accept calls until SIGTERM or SIGINT, then wait for the calls in progress."""
+        wake_read, wake_write = socket.socketpair()
+        wake_read.setblocking(False)
+        wake_write.setblocking(False)
+        previous_wakeup = signal.set_wakeup_fd(wake_write.fileno())
+        handled = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
+        previous = {sig: signal.signal(sig, _note_signal) for sig in handled}
+        selector = selectors.DefaultSelector()
+        selector.register(self._listener, selectors.EVENT_READ)
+        selector.register(wake_read, selectors.EVENT_READ)
+        self.log(f"listening on 127.0.0.1:{self.port}, at most {self.max_calls} calls, "
+                 f"config {self.config_path}")
+        try:
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is self._listener:
+                        self._accept()
+                    elif self._signals(wake_read):
+                        return self._stop()
+        finally:
+            selector.close()
+            signal.set_wakeup_fd(previous_wakeup)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            wake_read.close()
+            wake_write.close()
+            self._listener.close()
+            self.pool.close()
+
+    def _signals(self, wake: socket.socket) -> bool:
+        """Handle the signals that arrived; True when one asks to stop."""
+        try:
+            received = wake.recv(64)
+        except BlockingIOError:
+            return False
+        stop = False
+        for number in received:
+            if number == signal.SIGHUP:
+                self.reload()
+            else:
+                stop = True
+        return stop
+
+    # --- calls -----------------------------------------------------------------------
+    def _accept(self) -> None:
+        try:
+            sock, _ = self._listener.accept()
+        except OSError as exc:          # out of descriptors, say: keep serving the others
+            self.log.error(f"accept failed: {exc}")
+            return
+        with self._lock:
+            kind = "calls" if self._running["calls"] < self.max_calls else "refused"
+            if self._running[kind] >= self.max_calls:   # a flood: Asterisk just sees EOF
+                self.log.error("refused a call without answering it: too many refusals")
+                sock.close()
+                return
+            self._running[kind] += 1
+        if kind == "refused":
+            self.log.error(f"refused a call: {self.max_calls} calls in progress, the limit "
+                           "(--max-calls)")
+        serving = self._serving if kind == "calls" else self._refusing
+        threading.Thread(target=self._run_call, args=(sock, serving, kind), daemon=True).start()
+
+    def _run_call(self, sock: socket.socket, serving: legs.Serving, kind: str) -> None:
+        report_end = None
+        try:
+            report_end = calls.serve(sock, serving, self.log)
+        except Exception as exc:        # noqa: BLE001 - one call's bug never stops the server
+            self.log.error(f"call ended by {type(exc).__name__}: {exc}")
+        finally:
+            with contextlib.suppress(OSError):  # EOF for Asterisk even if something still
+                sock.shutdown(socket.SHUT_RDWR)  # holds the socket's files
+            sock.close()
+            with self._lock:
+                self._running[kind] -= 1
+                self._lock.notify_all()
+        if report_end is not None:
+            report_end()
+
+    @property
+    def calls_in_progress(self) -> int:
+        with self._lock:
+            return self._running["calls"]
+
+    # --- reload and stop ---------------------------------------------------------------
+    def reload(self) -> None:
+        """Re-read the config; new calls use it and fresh connections. A bad config is
+        logged and the old one kept."""
+        try:
+            cfg = config.load(self.config_path)
+        except config.ConfigError as exc:
+            self.log.error(f"reload refused, keeping the running config: {exc}")
+            return
+        closed = self.pool.refresh(cfg)
+        self.log(f"reloaded {self.config_path}: {closed} idle connections closed, "
+                 f"{self.calls_in_progress} calls in progress keep theirs")
+
+    def _stop(self) -> None:
+        self._listener.close()
+        deadline = time.monotonic() + self.stop_timeout
+        with self._lock:
+            self.log(f"stopping: no new calls, waiting for {self._running['calls']} in "
+                     f"progress (at most {self.stop_timeout:g} s)")
+            while self._running["calls"] and time.monotonic() < deadline:
+                self._lock.wait(deadline - time.monotonic())
+            left = self._running["calls"]
+        if left:
+            self.log.error(f"stopped with {left} calls cut short (their live rows are left "
+                           "to `press3way cleanup`)")
+        else:
+            self.log("stopped: every call finished")
+
+
+def _note_signal(signum: int, frame: object) -> None:
+    """The wake-up socket carries the signal to the main loop; nothing to do here."""
