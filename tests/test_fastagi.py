@@ -22,7 +22,7 @@ from press3way.db import query
 from press3way.fastagi.dialplan import fastagi_port, to_fastagi, to_per_call
 from press3way.fastagi.pool import Pool
 from press3way.testing.demo import dialplan_text
-from press3way.testing.channel import SimChannel
+from press3way.testing.standins.channel import SimChannel
 from press3way.testing.fastagi import FastAGIServer
 from press3way.testing.sim import Simulation, Timeouts, parse_party
 from tests.conftest import AGENT

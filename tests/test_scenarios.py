@@ -169,6 +169,8 @@ def test_press_while_the_prompts_play_is_kept(site):
 def test_press_while_the_answered_agi_runs_is_thrown_away(site):
     """res_agi throws away digits that arrive while a script runs: a press 10 ms after answering
     lands in the `answered` stage, so the party has not pressed anything the dialplan saw."""
+    if site.fastagi is not None:
+        pytest.skip("over FastAGI the answered stage is over within 10 ms: nothing to throw away")
     result = simulate(site, "7275551212:answer=0.3,press=1@0.31")
     assert "pressed 1 (thrown away)" in steps(result, "7275551212")
     assert events(result, "7275551212") == ["Started", "Answered", "Declined"]
