@@ -19,7 +19,7 @@ import argparse
 import pathlib
 import sys
 
-from bench_calls import summary
+from bench_calls import print_the_rest, summary
 
 from press3way.testing.asterisk.dialplan import Timeouts, block_with_timeouts
 from press3way.testing.asterisk.parties import Party
@@ -106,9 +106,7 @@ def main() -> int:
     print(summary("press-to-bridge", both, "median <= 0.25 s"))
     for key in ("press-to-bridge (waiting)", "press-to-bridge (hold tone)"):
         print("  " + summary(key.split(" ", 1)[1], figures[key], ""))
-    print(summary("failure-to-buzz", figures["failure-to-buzz"], "<= 1.5 s"))
-    print(summary("answer-to-prompt", figures["answer-to-prompt"], "median <= 0.15 s"))
-    print(summary("AGI start-up", figures["AGI start-up"], "(as small as it gets)"))
+    print_the_rest(figures)
     return 0
 
 

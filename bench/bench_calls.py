@@ -72,10 +72,15 @@ def main() -> int:
             figures["failure-to-buzz"].append(measure_failure(play(FAILURES[n % len(FAILURES)])))
             print(f"run {n + 1}/{runs}", file=sys.stderr)
     print(summary("press-to-bridge", figures["press-to-bridge"], "median <= 0.25 s"))
+    print_the_rest(figures)
+    return 0
+
+
+def print_the_rest(figures: dict[str, list[float]]) -> None:
+    """Every figure but press-to-bridge, against its target (SPEC section 11)."""
     print(summary("failure-to-buzz", figures["failure-to-buzz"], "<= 1.5 s"))
     print(summary("answer-to-prompt", figures["answer-to-prompt"], "median <= 0.15 s"))
     print(summary("AGI start-up", figures["AGI start-up"], "(as small as it gets)"))
-    return 0
 
 
 if __name__ == "__main__":

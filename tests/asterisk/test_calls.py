@@ -5,6 +5,8 @@ Flags (conftest): agent 12 s, dial 6 s, press 4 s, accept 5 s; the prompts last 
 
 from __future__ import annotations
 
+import pytest
+
 from press3way import events as ev
 from press3way.testing.asterisk.dialplan import Timeouts, block_with_timeouts
 from press3way.testing.asterisk.instance import free_port
@@ -92,16 +94,9 @@ def test_hang_up_before_pressing(scene):
     failed_to_buzz(scene)
 
 
-def test_busy(scene):
-    scene.call(Party(A, mode="busy"))
-    scene.wait_settled(outside=1)
-    assert batch_over(scene) == {A: [ev.STARTED, ev.HUNGUP]}
-    hung_up_in(scene, scene.outside_leg(A))
-    failed_to_buzz(scene)
-
-
-def test_no_answer(scene):
-    scene.call(Party(A, mode="noanswer"))
+@pytest.mark.parametrize("mode", ["busy", "noanswer"])
+def test_busy_or_no_answer(scene, mode):
+    scene.call(Party(A, mode=mode))
     scene.wait_settled(outside=1)
     assert batch_over(scene) == {A: [ev.STARTED, ev.HUNGUP]}
     hung_up_in(scene, scene.outside_leg(A))
