@@ -11,7 +11,7 @@ import pymysql
 import pymysql.cursors
 
 from . import events as ev
-from . import hangup
+from .telephony import hangup
 from .config import Config
 
 LIVE = "vicidial_3way_press_live"

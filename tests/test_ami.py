@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from press3way.ami import AMIClient, AMIError
+from press3way.telephony.ami import AMIClient, AMIError
 from press3way.testing.standins.fakeami import FakeAMI
 
 

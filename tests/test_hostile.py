@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from press3way import agent, outside
-from press3way.agi import Channel
+from press3way.legs import agent, outside
+from press3way.telephony.agi import Channel
 from press3way.db import Store, query
 from press3way.testing.standins.channel import SimChannel
 from press3way.testing.standins.fakeagi import FakeAGI

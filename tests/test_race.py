@@ -14,8 +14,8 @@ import os
 import pytest
 
 from press3way import events as ev
-from press3way import outside
-from press3way.agi import Channel
+from press3way.legs import outside
+from press3way.telephony.agi import Channel
 from press3way.db import LOG, query
 from tests.helpers import start_calls
 

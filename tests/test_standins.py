@@ -14,7 +14,7 @@ import wave
 
 import pytest
 
-from press3way.ami import AMIClient
+from press3way.telephony.ami import AMIClient
 from press3way.testing.sim import SimCall, Simulation
 from press3way.testing.standins import sounds
 from press3way.testing.standins.channel import SimChannel

@@ -9,7 +9,7 @@ import os
 from typing import Callable, Iterator
 
 from .. import config, db, vicidial
-from ..ami import AMIClient, AMIError
+from ..telephony.ami import AMIClient, AMIError
 from . import block, migrate
 from .install import Target, landing_results
 from .results import Result

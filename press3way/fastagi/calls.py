@@ -10,9 +10,10 @@ from typing import Callable, ContextManager
 
 import pymysql
 
-from .. import agent, db, outside
-from .. import leg as legs
-from ..agi import Channel
+from .. import db
+from ..legs import agent, outside
+from ..legs import runner
+from ..telephony.agi import Channel
 from ..agilog import AgiLog
 from ..config import Config
 
@@ -27,7 +28,7 @@ def script_name(env: dict[str, str]) -> str:
     return script.split("?", 1)[0].lstrip("/")
 
 
-def serve(sock: socket.socket, serving: legs.Serving, log: AgiLog) -> Callable[[], None]:
+def serve(sock: socket.socket, serving: runner.Serving, log: AgiLog) -> Callable[[], None]:
     """Run the call on `sock` to its end (the server closes the socket afterwards). Returns
     the call's closing log line, which the server writes once the call's slot is free."""
     started = time.monotonic()
@@ -48,7 +49,7 @@ def serve(sock: socket.socket, serving: legs.Serving, log: AgiLog) -> Callable[[
                       f"(expected {' or '.join(LEGS)})")
             status = 1
         else:
-            with legs.served_by(serving):
+            with runner.served_by(serving):
                 status = run(lambda: channel)
     finally:
         channel.close()
@@ -57,10 +58,10 @@ def serve(sock: socket.socket, serving: legs.Serving, log: AgiLog) -> Callable[[
                        f"{channel.name or '-'}: status {status} after {took:.3f} s")
 
 
-def refusing(limit: int, load_config: Callable[[], Config]) -> legs.Serving:
+def refusing(limit: int, load_config: Callable[[], Config]) -> runner.Serving:
     """What a call over the limit runs with: its leg fails at once, as with a database down,
     so the caller takes the dialplan's buzz (agent) or `i` (outside) path."""
     def no_connection(cfg: Config) -> ContextManager[pymysql.Connection]:
         raise db.DatabaseError(f"refused: the FastAGI server is at its limit of {limit} calls")
 
-    return legs.Serving(load_config, no_connection)
+    return runner.Serving(load_config, no_connection)

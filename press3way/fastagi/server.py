@@ -15,7 +15,7 @@ import threading
 import time
 
 from .. import config
-from .. import leg as legs
+from ..legs import runner
 from ..agilog import AgiLog
 from . import DEFAULT_MAX_CALLS, DEFAULT_PORT, DEFAULT_STOP_TIMEOUT_S, calls
 from .pool import Pool
@@ -33,7 +33,7 @@ class Server:
         self.stop_timeout = stop_timeout
         self.log = AgiLog(LOG_NAME)
         self.pool = Pool(config.load(config_path), max_idle=max_calls)
-        self._serving = legs.Serving(lambda: self.pool.config, self.pool.connection)
+        self._serving = runner.Serving(lambda: self.pool.config, self.pool.connection)
         self._refusing = calls.refusing(max_calls, lambda: self.pool.config)
         self._listener = socket.create_server(("127.0.0.1", port), backlog=max(128, max_calls))
         self.port: int = self._listener.getsockname()[1]
@@ -105,7 +105,7 @@ class Server:
         serving = self._serving if kind == "calls" else self._refusing
         threading.Thread(target=self._run_call, args=(sock, serving, kind), daemon=True).start()
 
-    def _run_call(self, sock: socket.socket, serving: legs.Serving, kind: str) -> None:
+    def _run_call(self, sock: socket.socket, serving: runner.Serving, kind: str) -> None:
         report_end = None
         try:
             report_end = calls.serve(sock, serving, self.log)

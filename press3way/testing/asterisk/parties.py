@@ -11,7 +11,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ...ami import AMIClient
+from ...telephony.ami import AMIClient
 from .configs import AMI_SECRET, AMI_USER
 from .dialplan import PARTY_FAMILY
 from .recorder import Recorder

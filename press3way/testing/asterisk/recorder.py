@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from ...ami import AMIClient, AMIError, Message
+from ...telephony.ami import AMIClient, AMIError, Message
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ from typing import Callable, Collection, ContextManager, Iterator
 
 import pymysql
 
-from . import config, db, hangup, vicidial
-from .agi import AgiError, Channel, Hangup
-from .agilog import AgiLog
+from .. import config, db, vicidial
+from ..telephony import hangup
+from ..telephony.agi import AgiError, Channel, Hangup
+from ..agilog import AgiLog
 
 
 @dataclass

@@ -10,14 +10,14 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from . import events as ev
-from . import hangup
-from . import leg as legs
-from . import numbers, vicidial
-from .agi import Channel, Hangup
-from .ami import AMIClient, AMIError
-from .db import Call, DatabaseError
-from .leg import Leg
+from .. import events as ev
+from ..telephony import hangup
+from . import runner
+from .. import numbers, vicidial
+from ..telephony.agi import Channel, Hangup
+from ..telephony.ami import AMIClient, AMIError
+from ..db import Call, DatabaseError
+from .runner import Leg
 
 SCRIPT = "agi-3way_press_agent.agi"
 AGENT_TIMEOUT_S = 100          # how long the agent and customer wait for a winner
@@ -338,4 +338,4 @@ def _on_failure(leg: Leg | None, channel: Channel) -> None:
 
 
 def main(make_channel: Callable[[], Channel] = Channel) -> int:
-    return legs.run(SCRIPT, flow, _on_failure, make_channel)
+    return runner.run(SCRIPT, flow, _on_failure, make_channel)

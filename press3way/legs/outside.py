@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from . import events as ev
-from . import hangup
-from . import leg as legs
-from . import vicidial
-from .agi import AgiError, Channel, Hangup
-from .db import READ_TIMEOUT_S
-from .leg import Leg
+from .. import events as ev
+from ..telephony import hangup
+from . import runner
+from .. import vicidial
+from ..telephony.agi import AgiError, Channel, Hangup
+from ..db import READ_TIMEOUT_S
+from .runner import Leg
 
 SCRIPT = "agi-3way_press_outside.agi"
 ACCEPT_WAIT_DEFAULT_S = 10
@@ -173,4 +173,4 @@ def _on_failure(leg: Leg | None, channel: Channel) -> None:
 
 
 def main(make_channel: Callable[[], Channel] = Channel) -> int:
-    return legs.run(SCRIPT, flow, _on_failure, make_channel, ENDING_STAGES)
+    return runner.run(SCRIPT, flow, _on_failure, make_channel, ENDING_STAGES)

@@ -1,0 +1,2 @@
+"""The telephony protocols: AGI (our channel, on pyst2), AMI (a small manager client) and
+Asterisk's SIGHUP."""
