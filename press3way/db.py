@@ -138,7 +138,8 @@ def _run(conn: pymysql.Connection, sql: str, params: tuple, read: Callable, chec
                 cur.execute(sql, params)
                 return read(cur)
         except hangup.Hangup:
-            conn.close()                # mid-statement: the protocol state is unknown
+            if conn.open:               # mid-statement: the protocol state is unknown
+                conn.close()
             raise
         except pymysql.Error as exc:
             error = _error(exc)
