@@ -32,6 +32,21 @@ def test_declined_logs_once(any_site):
     assert events(any_site, cid) == ["Started", "Answered", "Declined"]
 
 
+def test_a_winner_whose_leg_fails_before_the_reservation_gives_the_win_back(any_site):
+    """The winner's leg failed and went to `i` (declined) while still ACCEPTED: it is Declined,
+    and the calls its election defeated (not yet cut) may press again."""
+    cid, answered_other, ringing_other = start_calls(any_site, 3)
+    any_site.outside("answered", cid)
+    any_site.outside("answered", answered_other, channel_name="SIP/carrier-0000002")
+    assert Store(any_site.connect()).elect(cid, any_site.caller_code)
+    assert live(any_site, answered_other)["status"] == "DEFEATED"
+    any_site.outside("declined", cid)
+    assert live(any_site, cid)["status"] == "DECLINED"
+    assert events(any_site, cid) == ["Started", "Answered", "Accepted", "Declined"]
+    assert live(any_site, answered_other)["status"] == "ANSWERED"
+    assert live(any_site, ringing_other)["status"] == "NEW"
+
+
 def test_hungup_before_pressing(any_site):
     (cid,) = start_calls(any_site)
     any_site.outside("answered", cid)
