@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from .record import record
 
 DEFAULT_PATH = "/etc/astguiclient.conf"
 
@@ -12,7 +12,7 @@ class ConfigError(Exception):
     """The configuration file is missing or lacks a key we need."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Config:
     server_ip: str
     db_host: str

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, Callable, Iterable
 
 import pymysql
 import pymysql.cursors
 
 from . import events as ev
 from .telephony import hangup
-from .config import Config
+from .record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
+    from datetime import datetime
+    from typing import Any, Callable, Iterable
+
+    from .config import Config
+
+    Check = Callable[[], Any]
 
 LIVE = "vicidial_3way_press_live"
 LOG = "vicidial_3way_press_log"
@@ -89,7 +95,7 @@ def schema_statements(engine: str = "InnoDB") -> list[str]:
             for s in sql_file_statements("schema.sql")]
 
 
-@dataclass
+@record
 class Call:
     """One outside call: the columns the agent leg writes when it starts it."""
     caller_code: str
@@ -106,8 +112,6 @@ class Call:
 class ConnectionLost(DatabaseError):
     """The connection died inside a transaction or a named lock: the caller reads back."""
 
-
-Check = Callable[[], Any]
 
 
 def execute(conn: pymysql.Connection, sql: str, params: Iterable[Any] = (), *,
@@ -506,16 +510,7 @@ def _after(cutoff: datetime, after: tuple | None) -> tuple[str, list]:
     return where, params
 
 
-# --- schema inspection and migration (install, check) ----------------------------------
-@dataclass
-class TableState:
-    """A feature table as the database has it."""
-    engine: str
-    columns: list[str]
-    indexes: dict[str, tuple[tuple[str, ...], bool]]    # name -> (columns, unique)
-
-
-def _feature(table: str) -> str:
+def feature_table(table: str) -> str:
     """Identifiers are never taken from input: only our four tables pass."""
     if table not in FEATURE_TABLES:
         raise ValueError(f"not a press3way table: {table!r}")
@@ -525,65 +520,5 @@ def _feature(table: str) -> str:
 def table_columns(conn: pymysql.Connection, table: str) -> list[str]:
     rows = query(conn, "SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE "
                        "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-                 (_feature(table),))
+                 (feature_table(table),))
     return [r["c"] for r in rows]
-
-
-def table_state(conn: pymysql.Connection, table: str) -> TableState | None:
-    """Engine, columns and indexes from information_schema; None when the table is missing."""
-    rows = query(conn, "SELECT ENGINE FROM information_schema.TABLES WHERE "
-                       "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s", (_feature(table),))
-    if not rows:
-        return None
-    indexes: dict[str, tuple[tuple[str, ...], bool]] = {}
-    for r in query(conn, "SELECT INDEX_NAME AS name, COLUMN_NAME AS c, NON_UNIQUE AS nu "
-                         "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
-                         "AND TABLE_NAME = %s ORDER BY INDEX_NAME, SEQ_IN_INDEX", (table,)):
-        columns, _ = indexes.get(r["name"], ((), False))
-        indexes[r["name"]] = (columns + (r["c"],), not r["nu"])
-    return TableState(rows[0]["ENGINE"] or "", table_columns(conn, table), indexes)
-
-
-def add_column_sql(table: str, definition: str) -> str:
-    return f"ALTER TABLE {_feature(table)} ADD COLUMN {definition}"
-
-
-def add_index_sql(table: str, name: str, columns: tuple[str, ...], unique: bool) -> str:
-    kind = "UNIQUE INDEX" if unique else "INDEX"
-    return f"ALTER TABLE {_feature(table)} ADD {kind} {name} ({', '.join(columns)})"
-
-
-def replace_index_sql(table: str, name: str, columns: tuple[str, ...], unique: bool) -> str:
-    """One statement, so the table is never without the key (and widening a unique key
-    cannot make rows collide: no row is lost)."""
-    kind = "UNIQUE INDEX" if unique else "INDEX"
-    return (f"ALTER TABLE {_feature(table)} DROP INDEX {name}, "
-            f"ADD {kind} {name} ({', '.join(columns)})")
-
-
-# --- the report's reads (press3way report / press3way lead) ----------------------------
-_REPORT_COLUMNS = ("call_date, call_3way_id, lead_id, phone_number, outbound_cid, user, "
-                   "server_ip, call_channel, result")
-
-
-def log_rows(conn: pymysql.Connection, start: date, end: date, *, user: str | None = None,
-             phone: str | None = None, archive: bool = False) -> list[dict]:
-    """Log (or archive) rows from `start` through the whole of `end`'s day, newest first
-    (to its last microsecond: rows written by older versions carry microseconds)."""
-    sql = (f"SELECT {_REPORT_COLUMNS} FROM {ARCHIVE if archive else LOG} "
-           "WHERE call_date >= %s AND call_date <= CONCAT(%s, ' 23:59:59.999999')")
-    params: list[Any] = [start, end.isoformat()]
-    for column, value in (("user", user), ("phone_number", phone)):
-        if value is not None:
-            sql += f" AND {column} = %s"
-            params.append(value)
-    return query(conn, sql + " ORDER BY call_date DESC, call_3way_id DESC", params)
-
-
-def lead_rows(conn: pymysql.Connection, lead_id: int, *, archive: bool = False) -> list[dict]:
-    """One lead's calls, newest first; with `archive` the archived ones too (`archived` = 1)."""
-    tables = ((LOG, 0), (ARCHIVE, 1)) if archive else ((LOG, 0),)
-    sql = " UNION ALL ".join(f"SELECT {_REPORT_COLUMNS}, {flag} AS archived FROM {table} "
-                             "WHERE lead_id = %s" for table, flag in tables)
-    return query(conn, sql + " ORDER BY call_date DESC, call_3way_id DESC",
-                 [lead_id] * len(tables))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from .record import record
 
 import pymysql
 
@@ -19,7 +19,7 @@ class NotFound(Exception):
     """A VICIdial row the call needs is missing."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Server:
     server_ip: str
     ext_context: str
@@ -91,7 +91,7 @@ def agent_user(conn: pymysql.Connection, session: str, server_ip: str) -> str:
     return rows[0]["user"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reservation:
     """A conference held for one transfer: `tag` is what its extension column says."""
     conf_exten: str

@@ -22,7 +22,8 @@ from click.testing import CliRunner
 
 from press3way import events as ev
 from press3way.cli import main
-from press3way.db import ARCHIVE, LOG, Store, log_rows
+from press3way.db import ARCHIVE, LOG, Store
+from press3way.report.reads import log_rows
 from press3way.report.model import SUMMARY, VICIDIAL_SUMMARY, Filters, Report, Row, build, by_phone
 from press3way.report.text import RED, RESET, WIDTH, render
 from tests.conftest import ROOT

@@ -97,6 +97,7 @@ def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool
                 return
             migrate.apply(conn, tables)
             changes.commit(then=_store_if_changed(target, dialplan.before, dialplan.after))
+            scripts.compile_package(echo)
         except FileChangeError as exc:
             raise InstallError(f"no file was changed: {exc}") from None
         finally:

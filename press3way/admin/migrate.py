@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pymysql
 
 from .. import db
-from . import schema
+from . import schema, tables
 
 
 @dataclass
@@ -34,7 +34,7 @@ def plan(conn: pymysql.Connection) -> list[TablePlan]:
     that one's changes)."""
     plans = []
     for spec in schema.tables().values():
-        state = db.table_state(conn, spec.name)
+        state = tables.table_state(conn, spec.name)
         if state is None:
             plans.append(TablePlan(spec.name, None, [Step("create", s) for s in spec.statements]))
             continue
@@ -42,7 +42,7 @@ def plan(conn: pymysql.Connection) -> list[TablePlan]:
         for name, definition in spec.columns.items():
             if name not in state.columns:
                 table.steps.append(Step(f"add column {definition}",
-                                        db.add_column_sql(spec.name, definition)))
+                                        tables.add_column_sql(spec.name, definition)))
         for index in spec.indexes:
             if (index.columns, index.unique) in state.indexes.values():
                 continue
@@ -51,10 +51,10 @@ def plan(conn: pymysql.Connection) -> list[TablePlan]:
                 had = ", ".join(state.indexes[index.name][0])
                 table.steps.append(Step(
                     f"{kind} {index.name}: ({had}) -> ({', '.join(index.columns)})",
-                    db.replace_index_sql(spec.name, index.name, index.columns, index.unique)))
+                    tables.replace_index_sql(spec.name, index.name, index.columns, index.unique)))
             else:
                 table.steps.append(Step(f"add {kind} {index.name} ({', '.join(index.columns)})",
-                                        db.add_index_sql(spec.name, index.name, index.columns,
+                                        tables.add_index_sql(spec.name, index.name, index.columns,
                                                          index.unique)))
         plans.append(table)
     return plans

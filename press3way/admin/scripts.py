@@ -24,13 +24,31 @@ def script_copy(name: str) -> bytes:
     scan of site-packages at every call's start; the script is told where the package and
     its libraries are instead."""
     package = os.path.dirname(os.path.dirname(__file__))
-    with open(os.path.join(package, "data", name), encoding="utf-8") as f:
-        docstring, body = f.read().split("\n", 2)[1:]
     paths = list(dict.fromkeys([os.path.dirname(package), sysconfig.get_path("purelib"),
                                 sysconfig.get_path("platlib")]))
+    return script_text(name, sys.executable, paths).encode()
+
+
+def script_text(name: str, python: str, paths: list[str]) -> str:
+    """Script `name` run by `python -S`, finding its modules in `paths` first."""
+    package = os.path.dirname(os.path.dirname(__file__))
+    with open(os.path.join(package, "data", name), encoding="utf-8") as f:
+        docstring, body = f.read().split("\n", 2)[1:]
     body = body.replace("import sys\n", "import sys\n\nsys.path[:0] = "
                         f"{paths!r}  # written by press3way install\n", 1)
-    return f"#!{sys.executable} -S\n{docstring}\n{body}".encode()
+    return f"#!{python} -S\n{docstring}\n{body}"
+
+
+def compile_package(echo: Echo) -> None:
+    """Write the package's bytecode now: a call's script, run as Asterisk's user, may not be
+    allowed to write it, and would then compile every module at every call's start."""
+    import compileall           # noqa: PLC0415 - install only
+    package = os.path.dirname(os.path.dirname(__file__))
+    if compileall.compile_dir(package, quiet=2):
+        echo(f"  bytecode of {package}: compiled")
+    else:
+        echo(f"  WARN: could not write the bytecode of {package}: every call will compile it "
+             "(run install as the user who owns the package)")
 
 
 def installed_script(name: str) -> str:

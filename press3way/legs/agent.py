@@ -7,8 +7,6 @@ Top to bottom: who is calling, which numbers, place the calls, wait for the deci
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Callable
 
 from .. import events as ev
 from ..telephony import hangup
@@ -17,7 +15,13 @@ from .. import numbers, vicidial
 from ..telephony.agi import Channel, Hangup
 from ..telephony.ami import AMIClient, AMIError
 from ..db import Call, DatabaseError
+from . import CALL_ID_VARIABLE
 from .runner import Leg
+from ..record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
+    from typing import Callable
 
 SCRIPT = "agi-3way_press_agent.agi"
 AGENT_TIMEOUT_S = 100          # how long the agent and customer wait for a winner
@@ -32,7 +36,7 @@ DEFAULT_PACING_S = 0.025
 OUTSIDE_CONTEXT = "xfer_press_dialplan"
 
 
-@dataclass
+@record
 class Agent:
     """Who started the 3-way call (SPEC section 9)."""
     caller_code: str
@@ -135,7 +139,7 @@ class Batch:
                 action_id = self.ami.originate(
                     f"Local/{call.dialstring}@default", OUTSIDE_CONTEXT, "s", 1,
                     f'"{call.call_3way_id}" <{call.outbound_cid}>', dial_timeout * 1000,
-                    {"__lead_id": str(call.lead_id), "__call_3way_id": call.call_3way_id},
+                    {"__lead_id": str(call.lead_id), f"__{CALL_ID_VARIABLE}": call.call_3way_id},
                     self.uniqueids[call.call_3way_id])
                 self.originates[action_id] = call.call_3way_id
                 self.leg.log(f"originated {call.call_3way_id} to {call.dialstring} "

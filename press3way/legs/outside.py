@@ -7,7 +7,6 @@ call on. The call's lead, user, session and server come from the live row, never
 from __future__ import annotations
 
 import time
-from typing import Callable
 
 from .. import events as ev
 from ..telephony import hangup
@@ -15,7 +14,12 @@ from . import runner
 from .. import vicidial
 from ..telephony.agi import AgiError, Channel, Hangup
 from ..db import READ_TIMEOUT_S
+from . import CALL_ID_VARIABLE
 from .runner import Leg
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
+    from typing import Callable
 
 SCRIPT = "agi-3way_press_outside.agi"
 ACCEPT_WAIT_DEFAULT_S = 10
@@ -30,7 +34,7 @@ HOLD_TONE_EVERY_S = 5
 
 def call_id(channel: Channel) -> str:
     """The channel variable call_3way_id, falling back to the caller id name."""
-    return channel.get_variable("call_3way_id") or channel.env.get("agi_calleridname", "")
+    return channel.get_variable(CALL_ID_VARIABLE) or channel.env.get("agi_calleridname", "")
 
 
 def flow(leg: Leg) -> None:

@@ -8,20 +8,25 @@ of its own per call by default, the FastAGI server's current config and pool oth
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
-from dataclasses import dataclass
-from typing import Callable, Collection, ContextManager, Iterator
-
-import pymysql
+from _thread import _local     # threading.local without threading's start-up cost
 
 from .. import config, db, vicidial
 from ..telephony import hangup
 from ..telephony.agi import AgiError, Channel, Hangup
 from ..agilog import AgiLog
+from ..record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
+    from typing import Callable, Collection, ContextManager, Iterator
+
+    import pymysql
+
+    Flow = Callable[["Leg"], None]
 
 
-@dataclass
+@record
 class Leg:
     """Everything a flow needs, gathered once per call."""
     channel: Channel
@@ -38,7 +43,7 @@ class Leg:
         return self.store.conn
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Serving:
     """Where a call's config and database connection come from."""
     load_config: Callable[[], config.Config]
@@ -52,7 +57,7 @@ def own_connection(cfg: config.Config) -> Iterator[pymysql.Connection]:
 
 
 PER_CALL = Serving(config.load, own_connection)
-_serving = threading.local()
+_serving = _local()
 
 
 @contextlib.contextmanager
@@ -65,7 +70,6 @@ def served_by(serving: Serving) -> Iterator[None]:
         del _serving.current
 
 
-Flow = Callable[[Leg], None]
 # Bad input and broken infrastructure: a clear log line, and the caller hears buzz.
 EXPECTED_FAILURES = (config.ConfigError, db.DatabaseError, vicidial.NotFound, ValueError, AgiError)
 

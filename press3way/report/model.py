@@ -14,6 +14,7 @@ import pymysql
 
 from .. import db
 from .. import events as ev
+from . import reads
 
 TITLE = "3-Way Press Log Report"
 # VICIdial's report counts the rows whose result contains each word; its CSV has these lines.
@@ -192,11 +193,11 @@ def full_names(conn: pymysql.Connection, users: set[str]) -> dict[str, str] | No
 
 
 def build(conn: pymysql.Connection, filters: Filters) -> Report:
-    rows = db.log_rows(conn, filters.start, filters.end, user=filters.user,
+    rows = reads.log_rows(conn, filters.start, filters.end, user=filters.user,
                        phone=filters.phone, archive=filters.archive)
     names = full_names(conn, {str(r["user"]) for r in rows if r["user"] is not None})
     return Report(filters, [Row.from_db(r, names) for r in rows])
 
 
 def lead_history(conn: pymysql.Connection, lead_id: int, *, archive: bool = False) -> list[Row]:
-    return [Row.from_db(r) for r in db.lead_rows(conn, lead_id, archive=archive)]
+    return [Row.from_db(r) for r in reads.lead_rows(conn, lead_id, archive=archive)]

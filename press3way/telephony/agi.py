@@ -1,98 +1,42 @@
-"""Our one AGI layer, on pyst2: quiet, and one hang-up signal whatever form the hang-up takes.
+"""The AGI view of one channel: its environment and the commands our flows use.
 
-Asterisk tells a script its channel is gone in four ways: SIGHUP, a `HANGUP` line on stdin,
-a `511` reply to the next command, or EOF. All of them raise `Hangup` here. pyst2 writes every
-environment line and command to stderr (Asterisk's console) and turns 511 into a generic
-error; we give it a null stderr and read replies ourselves.
-
-The same channel runs over a FastAGI socket (`Channel.over_socket`): there a hang-up is a
-`HANGUP` line or EOF, never a signal.
+Kept light on purpose: an AGI script builds its `Channel` on its first lines and can send its
+first command (`ask`) before anything slow is imported; pyst2 (`agiwire`) loads with the next
+command. The same channel runs over a FastAGI socket (`Channel.over_socket`): there a hang-up
+is a `HANGUP` line or EOF, never a signal.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import re
 import select
-import socket
 import sys
-from typing import IO, Callable, Sequence
-
-from asterisk import agi as pyst
 
 from . import hangup
 from .hangup import Hangup
 
-_REPLY = re.compile(r"^(\d{3})[ -]?(.*)$")
-_RESULT = re.compile(r"result=(-?\d+)(?:\s+\((.*)\))?")
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # names for annotations only: `typing` costs every call's start-up
+    import socket
+    from typing import IO, Callable, Sequence
+
+    from .agiwire import Wire
 
 
 class AgiError(Exception):
     """Asterisk refused a command or sent something that is not an AGI reply."""
 
 
-class _Null(io.TextIOBase):
-    def write(self, s: str) -> int:
-        return len(s)
-
-
-class _QuietAGI(pyst.AGI):
-    """pyst2's AGI with our reply reader: HANGUP lines, 511 and EOF become `Hangup`."""
-
-    def __init__(self, stdin: IO[str], stdout: IO[str]):     # not super().__init__:
-        # pyst2's own __init__ installs a SIGHUP handler (refused outside the main thread,
-        # and `hangup.install` owns that signal) and echoes the environment to stderr.
-        self.stdin, self.stdout, self.stderr = stdin, stdout, _Null()
-        self._got_sighup = False
-        self.env: dict[str, str] = {}
-        self._get_agi_env()
-
-    def get_result(self, stdin=None) -> dict:
-        try:
-            with hangup.interruptible():
-                return self._read_result()
-        except OSError as exc:                        # a FastAGI connection reset
-            raise Hangup(f"connection to Asterisk lost: {exc}") from exc
-
-    def _read_result(self) -> dict:
-        line = self.stdin.readline()
-        if not line:
-            raise Hangup("EOF on the AGI channel")
-        line = line.strip()
-        while line == "HANGUP":                       # asynchronous notice (AGISIGHUP=no)
-            hangup.note()
-            line = self.stdin.readline().strip()
-            if not line:
-                raise Hangup("HANGUP line from Asterisk")
-        match = _REPLY.match(line)
-        if not match:
-            raise AgiError(f"malformed AGI reply {line[:80]!r}")
-        code, rest = int(match.group(1)), match.group(2)
-        if code == 511:
-            raise Hangup(f"511 {rest}")
-        if code == 520:                               # usage text follows until a 520 line
-            while True:
-                more = self.stdin.readline()
-                if not more or more.startswith("520"):
-                    break
-            raise AgiError(f"usage error: {rest}")
-        if code != 200:
-            raise AgiError(f"{code} {rest}")
-        result = _RESULT.search(rest)
-        if not result:
-            raise AgiError(f"AGI reply without result: {line[:80]!r}")
-        if result.group(2) == "hangup":
-            raise Hangup(f"hangup ({rest})")
-        return {"result": (result.group(1), result.group(2) or "")}
-
-
 class Channel:
-    """The AGI view of one Asterisk channel: its environment and the commands our flows use."""
+    """The AGI view of one Asterisk channel: its environment and the commands our flows use.
+
+    `ask` names channel variables to request at once, right after the environment is read:
+    their replies wait in the pipe while the script loads the rest, and `get_variable` takes
+    them first."""
 
     def __init__(self, stdin: IO[str] | None = None, stdout: IO[str] | None = None,
-                 sock: socket.socket | None = None):
+                 sock: socket.socket | None = None, ask: Sequence[str] = ()):
         if sock is None:
             try:            # before the environment is read: a hang-up then is not lost
                 hangup.install()
@@ -100,12 +44,35 @@ class Channel:
                 pass
         if stdin is None:  # undecodable bytes in caller id text must not kill the script
             stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
-        self._stdin = stdin
+        self._stdin, self._stdout = stdin, stdout or sys.stdout
         self._socket = sock
-        self._agi = _QuietAGI(stdin, stdout or sys.stdout)
-        self.env: dict[str, str] = self._agi.env
+        self.env: dict[str, str] = read_environment(stdin)
         self.warn: Callable[[str], None] = lambda message: None    # set to the AGI log
         self._playing = ""                  # a sound started with `start_sound`, not yet done
+        self._wire: Wire | None = None
+        self._asked = list(ask)             # requested, reply not read yet
+        self._answers: dict[str, str] = {}
+        if self._asked:
+            try:
+                self._stdout.write("".join(f"GET VARIABLE {name}\n" for name in self._asked))
+                self._stdout.flush()
+            except OSError:                 # Asterisk gone already: the next command says so
+                self._asked = []
+
+    @property
+    def _agi(self) -> Wire:
+        """pyst2, loaded with the first command that needs it."""
+        if self._wire is None:
+            from .agiwire import Wire       # noqa: PLC0415 - see the module docstring
+            self._wire = Wire(self._stdin, self._stdout, self.env)
+        return self._wire
+
+    def _take_answers(self) -> None:
+        """Read the replies to `ask` (before anything else is read or sent)."""
+        while self._asked:
+            name = self._asked.pop(0)
+            result, value = self._agi.reply()
+            self._answers[name] = value if result == "1" else ""
 
     @classmethod
     def over_socket(cls, sock: socket.socket) -> Channel:
@@ -140,23 +107,18 @@ class Channel:
         if hangup.received():
             raise Hangup("SIGHUP from Asterisk")
 
-    def _execute(self, command: str, *args: object) -> dict:
+    def _execute(self, command: str, *args: object) -> tuple[str, str]:
+        self._take_answers()
         self.finish_sound()
         self.check()
-        try:
-            return self._agi.execute(command, *args)
-        except pyst.AGISIGPIPEHangup as exc:
-            raise Hangup("broken pipe to Asterisk") from exc
-        except pyst.AGIHangup as exc:
-            raise Hangup(str(exc)) from exc
-        except pyst.AGIInvalidCommand as exc:
-            raise AgiError(f"510 {exc}") from exc
-        except OSError as exc:                        # a FastAGI connection reset
-            raise Hangup(f"connection to Asterisk lost: {exc}") from exc
+        return self._agi.command(command, *args)
 
     def get_variable(self, name: str) -> str:
-        reply = self._execute("GET VARIABLE", name)
-        return reply["result"][1] if reply["result"][0] == "1" else ""
+        self._take_answers()
+        if name in self._answers:
+            return self._answers.pop(name)
+        result, value = self._execute("GET VARIABLE", name)
+        return value if result == "1" else ""
 
     def stream_file(self, sound: str) -> None:
         """Play a sound to the end."""
@@ -167,12 +129,10 @@ class Channel:
         """Start playing a sound and return at once: `wait` keeps watching the channel while
         it plays, `finish_sound` (or the next command) takes its reply. Asterisk answers a
         STREAM FILE only when the sound ends, so a blocking play would hold up a transfer."""
+        self._take_answers()
         self.finish_sound()
         self.check()
-        try:
-            self._agi.send_command("STREAM FILE", sound, '""', 0)
-        except OSError as exc:
-            raise Hangup("broken pipe to Asterisk") from exc
+        self._agi.send("STREAM FILE", sound, '""', 0)
         self._playing = sound
 
     @property
@@ -187,7 +147,7 @@ class Channel:
         sound, self._playing = self._playing, ""
         if not sound:
             return
-        if int(self._agi.get_result()["result"][0]) < 0:
+        if int(self._agi.reply()[0]) < 0:
             self._execute("CHANNEL STATUS")
             self.warn(f"could not play sound {sound!r}")
 
@@ -203,14 +163,16 @@ class Channel:
         clean-up."""
         self.finish_sound()
         if self._socket is not None:
-            with contextlib.suppress(OSError):  # Asterisk gone already: nothing to let go
-                self._agi.stdout.flush()
-                self._socket.shutdown(socket.SHUT_WR)
+            try:
+                self._stdout.flush()
+                self._socket.shutdown(1)        # socket.SHUT_WR
+            except OSError:                     # Asterisk gone already: nothing to let go
+                pass
             return
         try:
-            if self._agi.stdout.fileno() != 1:
+            if self._stdout.fileno() != 1:
                 return
-            self._agi.stdout.flush()
+            self._stdout.flush()
         except (OSError, ValueError, io.UnsupportedOperation):
             return                      # not a real AGI pipe (an in-process test)
         null = os.open(os.devnull, os.O_RDWR)
@@ -223,11 +185,12 @@ class Channel:
         pipes end with its process)."""
         if self._socket is None:
             return
-        for stream in (self._agi.stdout, self._stdin):
-            with contextlib.suppress(OSError):  # unflushed output to an Asterisk gone
-                stream.close()
-        with contextlib.suppress(OSError):
-            self._socket.shutdown(socket.SHUT_RDWR)
+        for close in (self._stdout.close, self._stdin.close,
+                      lambda: self._socket.shutdown(2)):        # socket.SHUT_RDWR
+            try:
+                close()
+            except OSError:                     # unflushed output to an Asterisk gone
+                pass
         self._socket.close()
 
     def goto_invalid(self) -> None:
@@ -239,6 +202,7 @@ class Channel:
         """Sleep at most `seconds`, waking with `Hangup` as soon as Asterisk says the channel
         is gone, early when a sound being played ends, and (returning True) as soon as one of
         the file descriptors `wake_on` has something to read."""
+        self._take_answers()
         self.check()
         try:
             fd = self._stdin.fileno()
@@ -260,6 +224,17 @@ class Channel:
     def exec(self, application: str, options: str) -> None:
         """Run a dialplan application on this channel (AGI EXEC)."""
         self._execute("EXEC", application, f'"{options}"')
+
+
+def read_environment(stdin: IO[str]) -> dict[str, str]:
+    """The `agi_name: value` lines Asterisk writes first, up to an empty line."""
+    env = {}
+    for line in iter(stdin.readline, ""):
+        key, _, value = line.strip().partition(":")
+        if not key:
+            break
+        env[key.strip()] = value.strip()
+    return env
 
 
 def parse_stage(argument: str) -> tuple[str, list[int]]:

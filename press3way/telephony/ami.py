@@ -10,10 +10,13 @@ from __future__ import annotations
 import socket
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Callable
 
 from . import hangup
+from ..record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
+    from typing import Callable
 
 Message = dict[str, str]
 
@@ -22,7 +25,7 @@ class AMIError(Exception):
     """AMI unreachable, login refused, an error reply, or the socket closed."""
 
 
-@dataclass
+@record
 class OriginateResult:
     success: bool
     channel: str

@@ -11,17 +11,15 @@ signal handler runs in the main thread), one per call in the FastAGI server.
 
 from __future__ import annotations
 
-import contextlib
 import signal
-import threading
-from typing import Iterator
+from _thread import _local     # threading.local without threading's start-up cost
 
 
 class Hangup(Exception):
     """The channel hung up (SIGHUP, HANGUP line, 511 reply or EOF)."""
 
 
-class _CallState(threading.local):
+class _CallState(_local):
     received = False        # Asterisk said the channel is gone
     blocking = 0            # depth of interruptible waits in progress
     expected = False        # an ending stage (h, t, i): the hang-up is why we run
@@ -61,13 +59,14 @@ def expect(ending: bool = True) -> None:
     _State.expected = ending
 
 
-@contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """A blocking wait that a SIGHUP cuts short (raises `Hangup`)."""
-    if received():
-        raise Hangup("SIGHUP from Asterisk")
-    _State.blocking += 1
-    try:
-        yield
-    finally:
+class interruptible:
+    """`with interruptible():` a blocking wait that a SIGHUP cuts short (raises `Hangup`).
+    A class, not contextlib: this module is imported on every call's first line."""
+
+    def __enter__(self) -> None:
+        if received():
+            raise Hangup("SIGHUP from Asterisk")
+        _State.blocking += 1
+
+    def __exit__(self, *exc: object) -> None:
         _State.blocking -= 1

@@ -20,7 +20,8 @@ import press3way
 from . import configs, sounds
 from .dialplan import BLOCK_FILE, extensions_conf
 from .recorder import Recorder
-from .root import SYSTEM_PATH, VENV_PYTHON, chroot_command
+from ...admin import scripts
+from .root import SYSTEM_PATH, VENV, VENV_PYTHON, chroot_command
 
 INSTANCES_DIR = "press3way-instances"          # inside the root
 AGI_SCRIPTS = ("agi-3way_press_agent.agi", "agi-3way_press_outside.agi")
@@ -43,10 +44,10 @@ def package_source() -> pathlib.Path:
     return pathlib.Path(press3way.__file__).resolve().parent
 
 
-def agi_script_source(name: str) -> pathlib.Path:
-    """The worktree's bin/ when running from a checkout, else the installed package's copy."""
-    checkout = package_source().parent / "bin" / name
-    return checkout if checkout.is_file() else package_source() / "data" / name
+def venv_site_packages(root: pathlib.Path) -> str:
+    """The root venv's site-packages, as Asterisk's scripts see it."""
+    found = next((root / VENV.lstrip("/") / "lib").glob("python3*/site-packages"))
+    return "/" + str(found.relative_to(root))
 
 
 class Instance:
@@ -107,15 +108,17 @@ class Instance:
         sounds.install(self.host_dir / "lib" / "sounds" / "en")
 
     def _copy_code(self) -> None:
+        """The package and the two scripts, as `press3way install` puts them on a server:
+        run by the venv's python with `-S`, their paths written in, bytecode compiled."""
         shutil.copytree(package_source(), self.host_dir / "code" / "press3way",
                         ignore=shutil.ignore_patterns("__pycache__", "testing"), dirs_exist_ok=True)
+        paths = [f"{self.base}/code", venv_site_packages(self.root)]
         for name in AGI_SCRIPTS:
-            text = agi_script_source(name).read_text()
-            lines = text.split("\n", 1)
             script = self.host_dir / "agi-bin" / name
-            script.write_text(f"#!{VENV_PYTHON}\n" + (lines[1] if lines[0].startswith("#!")
-                                                       else text))
+            script.write_text(scripts.script_text(name, VENV_PYTHON, paths))
             script.chmod(0o755)
+        subprocess.run(chroot_command(self.root, VENV_PYTHON, "-m", "compileall", "-q",
+                                      f"{self.base}/code"), check=True, timeout=120)
 
     # --- running ----------------------------------------------------------------------------
     def start(self) -> Recorder:
