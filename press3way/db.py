@@ -14,7 +14,7 @@ from .record import record
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
     from datetime import datetime
-    from typing import Any, Callable, Iterable
+    from typing import Any, Callable, Iterable, Sequence
 
     from .config import Config
 
@@ -172,6 +172,15 @@ def _reconnect(conn: pymysql.Connection, cause: BaseException) -> None:
         raise _error(again) from cause
 
 
+def _appending(events: Sequence[str]) -> tuple[str, list[str]]:
+    """SQL for `result` with each event appended (`|Event: now`) unless already there."""
+    text, params = "result", []
+    for event in events:
+        text = f"CONCAT({text}, IF(LOCATE(%s, result) = 0, CONCAT(%s, %s, ': ', {_NOW_TEXT}), ''))"
+        params += [f"{event}:", ev.SEPARATOR, event]
+    return text, params
+
+
 class Store:
     """The feature tables seen through one connection."""
 
@@ -211,7 +220,7 @@ class Store:
 
     # --- events and statuses --------------------------------------------------------
     def append_event(self, call_id: str, event: str, *, before: Iterable[str] = (),
-                     transfer_to: str | None = None) -> bool:
+                     transfer_to: str | None = None, channel: str | None = None) -> bool:
         """Append `|Event: now` unless the call already has this event or has ended; True
         when the call now has the event.
 
@@ -220,18 +229,29 @@ class Store:
         lives in the UPDATE itself, so two legs racing to end one call leave exactly one
         terminal event; rerunning it changes nothing.
         """
-        text, params = "result", []
-        for earlier in (*before, event):
-            text = f"CONCAT({text}, IF(LOCATE(%s, result) = 0, CONCAT(%s, %s, ': ', {_NOW_TEXT}), ''))"
-            params += [f"{earlier}:", ev.SEPARATOR, earlier]
+        text, params = _appending((*before, event))
         if transfer_to is not None:         # the transfer's own columns, in the same step
             text += ", call_transfer = 'Y', session_id_3way = %s"
             params.append(transfer_to)
+        if channel is not None:             # the answering channel, with `Answered`
+            text += ", call_channel = %s"
+            params.append(channel)
         return self._run(
             f"UPDATE {LOG} SET result = {text} "
             "WHERE call_3way_id = %s AND LOCATE(%s, result) = 0 AND result NOT REGEXP %s",
             params + [call_id, f"{event}:", _TERMINAL_RE],
             check=lambda: self.has_event(call_id, event)) > 0
+
+    def log_defeated(self, call_ids: Sequence[str]) -> None:
+        """`Defeated` for these calls (the winner's batch mates), each unless it has ended
+        otherwise: one guarded statement, which a rerun leaves as it is."""
+        if not call_ids:
+            return
+        text, params = _appending((ev.DEFEATED,))
+        self._run(f"UPDATE {LOG} SET result = {text} WHERE call_3way_id IN "
+                  f"({', '.join(['%s'] * len(call_ids))}) "
+                  "AND LOCATE(%s, result) = 0 AND result NOT REGEXP %s",
+                  params + [*call_ids, f"{ev.DEFEATED}:", _TERMINAL_RE])
 
     def has_event(self, call_id: str, event: str) -> bool:
         rows = self._rows(f"SELECT LOCATE(%s, result) > 0 AS has FROM {LOG} "
@@ -260,10 +280,14 @@ class Store:
         self.set_status(call_id, status, only_from)
         return self.append_event(call_id, event)
 
-    def set_channel(self, call_id: str, channel: str) -> None:
-        for table in (LIVE, LOG):
-            self._run(f"UPDATE {table} SET call_channel = %s WHERE call_3way_id = %s",
-                      (channel, call_id))
+    def answered(self, call_id: str, channel: str) -> bool:
+        """The party answered on `channel`: the live row ANSWERED (unless already further on),
+        the log's `Answered` with the channel; each rerun changes nothing. True when the
+        call now has the event."""
+        self._run(f"UPDATE {LIVE} SET call_channel = %s, "
+                  "status = IF(status = %s, %s, status) WHERE call_3way_id = %s",
+                  (channel, ev.S_NEW, ev.S_ANSWERED, call_id))
+        return self.append_event(call_id, ev.ANSWERED, channel=channel)
 
     def mark_transfer(self, call_id: str, conf_exten: str) -> bool:
         """`Transfer`, call_transfer='Y' and the conference in one statement (after Accepted
@@ -320,6 +344,11 @@ class Store:
 
     def delete_live(self, call_id: str) -> None:
         self._run(f"DELETE FROM {LIVE} WHERE call_3way_id = %s", (call_id,))
+
+    def delete_calls(self, call_ids: Sequence[str]) -> None:
+        if call_ids:
+            self._run(f"DELETE FROM {LIVE} WHERE call_3way_id IN "
+                      f"({', '.join(['%s'] * len(call_ids))})", call_ids)
 
     def delete_batch(self, caller_code: str) -> None:
         self._run(f"DELETE FROM {LIVE} WHERE caller_code = %s", (caller_code,))

@@ -27,10 +27,10 @@ SCRIPT = "agi-3way_press_agent.agi"
 AGENT_TIMEOUT_S = 100          # how long the agent and customer wait for a winner
 DIAL_TIMEOUT_S = 80            # how long each outside call may ring
 POLL_S = 0.03                  # how often the batch is read when AMI cannot tell us
-SAFETY_POLL_S = 0.5            # ...when AMI wakes us on every event about the batch
-FAST_POLL_S = 0.015            # ...for a moment after such an event
+SAFETY_POLL_S = 1.0            # ...when AMI wakes us on every event about the batch
+FAST_POLL_S = 0.015            # ...soon after such an event, then less and less often
 FAST_WINDOW_S = 1.0
-HEARTBEAT_EVERY_S = 1.5        # the outside legs call us gone after 9 s
+HEARTBEAT_EVERY_S = 2.5        # the outside legs call us gone after 9 s
 HOLD_TONE_EVERY_S = 5.0
 DEFAULT_PACING_S = 0.025
 OUTSIDE_CONTEXT = "xfer_press_dialplan"
@@ -170,7 +170,7 @@ class Batch:
         """Read the batch when AMI says something happened to it (a winner's notice, a
         hang-up, a failed originate), and otherwise only every SAFETY_POLL_S."""
         now = time.monotonic()
-        next_poll, fast_until = now, 0.0
+        next_poll, fast_until, fast_poll = now, 0.0, FAST_POLL_S
         next_beat, next_tone = now + HEARTBEAT_EVERY_S, now + HOLD_TONE_EVERY_S
         while True:
             now = time.monotonic()
@@ -178,8 +178,9 @@ class Batch:
                 if self._decided(self.store.batch(self.agent.caller_code)):
                     return
                 now = time.monotonic()
+                fast_poll *= 2          # the outside leg's write follows its hang-up closely
                 next_poll = now + (POLL_S if self.ami is None else
-                                   FAST_POLL_S if now < fast_until else SAFETY_POLL_S)
+                                   fast_poll if now < fast_until else SAFETY_POLL_S)
             if now >= deadline:
                 self._abandon(ev.TIMEOUT, f"no winner within {agent_timeout} s")
                 self._end("Timeout")
@@ -193,7 +194,7 @@ class Batch:
             until = min(next_poll, next_beat, next_tone, deadline) - time.monotonic()
             wake_on = [self.ami.fileno()] if self.ami is not None else []
             if self.leg.channel.wait(max(until, 0.0), wake_on) and self._collect_ami():
-                fast_until = time.monotonic() + FAST_WINDOW_S
+                fast_until, fast_poll = time.monotonic() + FAST_WINDOW_S, FAST_POLL_S / 2
                 next_poll = time.monotonic()
 
     def _decided(self, rows: list[dict]) -> bool:
@@ -270,9 +271,7 @@ class Batch:
         else:
             self.leg.log.error(f"{winner_id} stopped waiting before the transfer")
             self._release()
-        for row in rows:
-            if row is not winner:
-                self._end_other(row)
+        self._end_others([row for row in rows if row is not winner])
         return True
 
     def _stop_hold_tone(self) -> None:
@@ -284,16 +283,20 @@ class Batch:
                 self.leg.log.error(f"could not stop the hold tone: {exc}")
         self.leg.channel.finish_sound()
 
-    def _end_other(self, row: dict) -> None:
-        """After the transfer: a call the winner defeated is logged, cut and removed."""
+    def _end_others(self, rows: list[dict]) -> None:
+        """After the transfer: the calls the winner defeated are logged, cut and removed
+        (the election already marked them DEFEATED)."""
+        ongoing = [row for row in rows if row["status"] not in ev.FINISHED]
         try:
-            if row["status"] not in ev.FINISHED:
-                self.store.end_call(row["call_3way_id"], ev.S_DEFEATED, ev.DEFEATED,
-                                    only_from=ev.OPEN + (ev.S_DEFEATED,))
-                self._hang_up(row)
-            self.store.delete_live(row["call_3way_id"])
+            self.store.log_defeated([row["call_3way_id"] for row in ongoing])
         except DatabaseError as exc:
-            self.leg.log.error(f"could not end {row['call_3way_id']}: {exc}")
+            self.leg.log.error(f"could not log the defeated calls: {exc}")
+        for row in ongoing:
+            self._hang_up(row)
+        try:
+            self.store.delete_calls([row["call_3way_id"] for row in rows])
+        except DatabaseError as exc:
+            self.leg.log.error(f"could not remove the defeated calls: {exc}")
 
     def _release(self) -> None:
         if self.held is not None:

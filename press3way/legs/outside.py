@@ -67,9 +67,7 @@ def agent_gone(leg: Leg, cid: str, why: str) -> None:
 
 def answered(leg: Leg, row: dict) -> None:
     cid = row["call_3way_id"]
-    leg.store.set_status(cid, ev.S_ANSWERED, only_from=(ev.S_NEW,))
-    leg.store.set_channel(cid, leg.channel.name)
-    leg.store.append_event(cid, ev.ANSWERED)
+    leg.store.answered(cid, leg.channel.name)
     leg.log("Answered")
 
 

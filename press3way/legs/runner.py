@@ -8,6 +8,7 @@ of its own per call by default, the FastAGI server's current config and pool oth
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from _thread import _local     # threading.local without threading's start-up cost
 
@@ -77,9 +78,20 @@ EXPECTED_FAILURES = (config.ConfigError, db.DatabaseError, vicidial.NotFound, Va
 def run(script: str, flow: Flow, on_failure: Callable[[Leg | None, Channel], None],
         make_channel: Callable[[], Channel] = Channel, ending: Collection[str] = ()) -> int:
     """Run one AGI leg; the process exit status. Stages in `ending` run from h, t or i and
-    finish their work even though the channel is (being) hung up."""
-    started = time.monotonic()
+    finish their work even though the channel is (being) hung up. A process of its own logs
+    its CPU time last (`bench/` reads it; the FastAGI server logs each call's duration)."""
     log = AgiLog(script)
+    serving: Serving = getattr(_serving, "current", PER_CALL)
+    code = _run(log, flow, on_failure, make_channel, ending, serving)
+    if serving is PER_CALL:
+        user, system = os.times()[:2]
+        log(f"status {code}, {user + system:.3f} s of CPU since the process started")
+    return code
+
+
+def _run(log: AgiLog, flow: Flow, on_failure: Callable[[Leg | None, Channel], None],
+         make_channel: Callable[[], Channel], ending: Collection[str], serving: Serving) -> int:
+    started = time.monotonic()
     try:
         channel = make_channel()
     except Exception as exc:            # noqa: BLE001 - nothing to answer to without a channel
@@ -88,7 +100,6 @@ def run(script: str, flow: Flow, on_failure: Callable[[Leg | None, Channel], Non
     log.channel = channel.name
     channel.warn = log.error
     leg: Leg | None = None
-    serving: Serving = getattr(_serving, "current", PER_CALL)
     try:
         stage, timeouts = channel.stage()
         hangup.expect(stage in ending)
