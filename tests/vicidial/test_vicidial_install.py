@@ -4,6 +4,7 @@ the upgrade from the reference's (Perl version's) block."""
 from __future__ import annotations
 
 import os
+import re
 
 from press3way.admin import block
 from press3way.db import FEATURE_TABLES, query
@@ -22,6 +23,9 @@ REACHED = [
     "OK    outside call s in [xfer_press_dialplan]: [xfer_press_dialplan] exten s"]
 
 
+PER_CALL = ": per-call scripts (a process per AGI step, from agi-bin)"
+
+
 def run(site: Site, command: str, *extra: str):
     return cli(site.conf_path, command, "--agi-dir", site.agi_dir, "--asterisk-dir",
                site.asterisk_dir, *extra)
@@ -31,8 +35,7 @@ def dialplan_lines(output: str) -> list[str]:
     """check's lines from the dialplan block on, without the file:line in brackets."""
     lines = output.splitlines()
     start = next(i for i, line in enumerate(lines) if "dialplan block" in line)
-    return [line.split(" (")[0] if line.startswith("OK") and "exten" in line else line
-            for line in lines[start:]]
+    return [re.sub(r" \([^()]*:\d+\)$", "", line) for line in lines[start:]]
 
 
 def path(site: Site, name: str) -> str:
@@ -77,12 +80,12 @@ def test_file_target_on_the_stock_dialplan_says_the_include_is_missing_then_is_r
     assert fix in result.output.splitlines()
     check = run(vicidial, "check")
     assert check.exit_code == 1
-    assert dialplan_lines(check.output) == [f"OK    dialplan block in {custom}", fix]
+    assert dialplan_lines(check.output) == [f"OK    dialplan block in {custom}{PER_CALL}", fix]
 
     append(vicidial, "extensions.conf", "\n#include extensions_custom.conf\n")
     lines = dialplan_lines(run(vicidial, "check").output)
     assert lines[:4] == [
-        f"OK    dialplan block in {custom}",
+        f"OK    dialplan block in {custom}{PER_CALL}",
         f"OK    block loaded by Asterisk: {custom}:2-61",
         "OK    block's contexts: [press3way-agent-dial], [xfer_press_dialplan]; [default] "
         "includes press3way-agent-dial",
@@ -108,7 +111,7 @@ def test_vicidial_target_asks_for_the_reload_and_lands_in_the_custom_context(vic
     pending = dialplan_lines(run(vicidial, "check", "--vicidial").output)
     generated = path(vicidial, "extensions-vicidial.conf")
     assert pending == [
-        "OK    dialplan block in VICIdial System Settings, Custom Dialplan Entry",
+        f"OK    dialplan block in VICIdial System Settings, Custom Dialplan Entry{PER_CALL}",
         f"FAIL  block loaded by Asterisk: not yet in {generated}: VICIdial's keepalive "
         "rebuilds it within a minute (servers.rebuild_conf_files is 'Y'); run check again then"]
 
