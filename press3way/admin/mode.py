@@ -75,7 +75,8 @@ def start_fix(port: int) -> str:
     shipped = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", UNIT)
     unit = os.path.join(UNIT_DIR, UNIT)
     exec_start = f"ExecStart={command} fastagi --port {port}"
-    return (f"`systemctl start {UNIT}` if its unit is installed; if not: "
+    return (f"`systemctl start {UNIT}` if its unit is installed (with --port {port} in its "
+            "ExecStart); if not: "
             f"`sed {shlex.quote(f's|^ExecStart=.*|{exec_start}|')} {shlex.quote(shipped)} "
             f"> {unit} && systemctl daemon-reload && systemctl enable --now {UNIT}`")
 
