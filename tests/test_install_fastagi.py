@@ -199,6 +199,7 @@ def test_uninstall_removes_a_switched_block(bare, original):
     result = uninstall(bare)
     assert result.exit_code == 0, result.output
     assert "remove our block" in result.output
+    assert "`systemctl disable --now press3way-fastagi.service`" in result.output
     assert text(bare) == original
 
 

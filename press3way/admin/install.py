@@ -212,6 +212,9 @@ def uninstall(agi_dir: str, target: Target, dry_run: bool, echo: Echo) -> None:
         changes.discard()
     echo("The feature tables and their rows are left in place.")
     echo(f"Next: reload the dialplan: {target.reload_hint}.")
+    if (port := mode.of(before).port) is not None:
+        echo(f"Then the FastAGI server on 127.0.0.1:{port} has no more calls: "
+             f"`systemctl disable --now {mode.UNIT}`.")
 
 
 ADMIN_ERRORS = (db.DatabaseError, block.DialplanError, InstallError, FileChangeError,
