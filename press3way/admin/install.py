@@ -87,7 +87,8 @@ def whole_dialplan_conflicts(target: Target, change: DialplanChange) -> list[str
     if not set(future) & set(loaded.texts):
         return []                     # not loaded (yet): said after the install, with the fix
     return [f"{r.item}: {r.detail}"
-            for r in landing.judge(target.asterisk_dir, "", "", change.ours, loaded) if r.ok is False and not r.item.startswith(landing.MISSING_INCLUDE)]
+            for r in landing.judge(target.asterisk_dir, "", "", change.ours, loaded)
+            if r.ok is False and not r.item.startswith(landing.MISSING_INCLUDE)]
 
 
 def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool,
