@@ -113,8 +113,9 @@ def test_check_fails_when_the_server_of_a_switched_block_is_gone(installed, serv
     assert lines[0] == f"OK    dialplan block in {site.dialplan}: {fast(port)}"
     assert lines[1].startswith(f"FAIL  FastAGI server on 127.0.0.1:{port}: nothing answers "
                                "(Connection refused), so every 3-way press-1 call fails: start "
-                               "it: `systemctl start press3way-fastagi.service` if its unit is installed (with "
-                               f"--port {port} in its ExecStart); if not: `sed ")
+                               "it: `systemctl start press3way-fastagi.service` if its unit "
+                               f"is installed (with --port {port} in its ExecStart); if not: "
+                               "`sed ")
     assert f"fastagi --port {port}|'" in lines[1]
     assert "systemctl enable --now press3way-fastagi.service" in lines[1]
     assert lines[1].endswith("or switch the dialplan back: `press3way install --per-call` (with "
