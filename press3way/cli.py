@@ -439,9 +439,17 @@ def _target(cfg, asterisk_dir, dialplan_file, use_vicidial):
 @click.option("--replace-reference", is_flag=True,
               help="Replace the reference's (Perl version's) dialplan block, found in the "
                    "target, with ours; the text as it was is kept in a backup file.")
+@click.option("--fastagi/--per-call", "fastagi", default=None,
+              help="Point our block's AGI() calls at the FastAGI server (`press3way fastagi`, "
+                   "which must be answering) / back at the per-call scripts in agi-bin "
+                   "[default: keep the mode the installed block is in; per-call for a new "
+                   "install].")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help=f"With --fastagi: the server's port [default: the installed block's, else "
+                   f"{DEFAULT_PORT}].")
 @_dry_run_option
 def install(agi_dir, asterisk_dir, dialplan_file, use_vicidial, link, replace_reference,
-            dry_run) -> None:
+            fastagi, port, dry_run) -> None:
     """Install the feature on this server: the two AGI scripts into agi-bin, the four
     vicidial_3way_press_* tables (created, or completed when an older install made them;
     no row is lost, engines are kept), and the dialplan block between
@@ -450,11 +458,13 @@ def install(agi_dir, asterisk_dir, dialplan_file, use_vicidial, link, replace_re
     from .admin.install import install as run
     from .admin.output import PipeSafeEcho
 
+    if port is not None and not fastagi:
+        raise click.UsageError("--port goes with --fastagi")
     cfg = _config()
     try:
         target = _target(cfg, asterisk_dir, dialplan_file, use_vicidial)
         run(cfg, agi_dir or cfg.agi_dir, target, link, dry_run, PipeSafeEcho(),
-            replace_reference=replace_reference)
+            replace_reference=replace_reference, fastagi=fastagi, port=port)
     except _admin_errors() as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -92,6 +92,9 @@ def test_check_passes_on_an_installed_server(site, server_files):
         assert check(conf, server_files).exit_code == 0
 
 
+PER_CALL = ": per-call scripts (a process per AGI step, from agi-bin)"
+
+
 def dialplan_lines(output: str) -> list[str]:
     """check's lines from the dialplan block on."""
     lines = output.splitlines()
@@ -104,7 +107,7 @@ def test_check_follows_the_dialplan_asterisk_loads(site, server_files):
     ext = str(server_files / "ext.conf")
     lines = dialplan_lines(check(conf, server_files).output)
     assert lines == [
-        f"OK    dialplan block in {ext}",
+        f"OK    dialplan block in {ext}{PER_CALL}",
         f"OK    block loaded by Asterisk: {ext}:2-61",
         "OK    block's contexts: [press3way-agent-dial], [xfer_press_dialplan]; [default] "
         "includes press3way-agent-dial",

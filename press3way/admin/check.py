@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 
 from .. import config, db, vicidial
 from ..telephony.ami import AMIClient, AMIError
-from . import block, migrate
+from . import block, migrate, mode
 from .install import Target, landing_results
 from .results import Result
 from .scripts import SCRIPTS, is_ours
@@ -105,13 +105,16 @@ def _dialplan(target_for: Callable[[], Target]) -> Iterator[Result]:
         target = target_for()
         item += f" in {target.label}"
         text = target.read()
-        if block.installed(text, block.ours()):
-            yield Result(item, True)
+        installed = mode.of(text)          # a block in either mode is current
+        if block.installed(text, installed.block()):
+            yield Result(item, True, installed.describe())
         else:
             yield Result(item, False, ("outdated" if block.find(text) else "missing")
                          + ": run `press3way install` with the same --dialplan-file/--vicidial")
             return
-        yield from landing_results(target)
+        if installed.port is not None:
+            yield mode.server_result(installed.port)
+        yield from landing_results(target, installed.block())
     except block.DialplanError as exc:
         yield Result(item, False, str(exc))
     except (db.DatabaseError, OSError) as exc:

@@ -14,7 +14,7 @@ from typing import Callable, Union
 
 from .. import db
 from ..config import Config
-from . import block, conf, landing, migrate, scripts
+from . import block, conf, landing, migrate, mode, scripts
 from .files import Changes, FileChangeError, writable_problem
 from .results import Result
 from .targets import DEFAULT_DIALPLAN_FILE, DialplanFile, VicidialDialplan
@@ -41,14 +41,42 @@ class DialplanChange:
     before: str
     after: str
     replaced_reference: bool
+    was: mode.Mode                     # the mode of the block in `before` (per-call if none)
+    now: mode.Mode
+
+    @property
+    def ours(self) -> str:
+        return self.now.block()
+
+    @property
+    def switched(self) -> bool:
+        return self.was != self.now and block.find(self.before) is not None
 
 
-def plan_dialplan(target: Target, replace_reference: bool) -> DialplanChange:
-    """The target's new text; refuses (DialplanError) when the text shadows our lines."""
-    ours = block.ours()
+def plan_dialplan(target: Target, replace_reference: bool,
+                  fastagi: bool | None = None, port: int | None = None) -> DialplanChange:
+    """The target's new text, in the mode asked for (`fastagi` None: the installed one);
+    refuses (DialplanError) when the text shadows our lines."""
     before = target.read()
+    was = mode.of(before)
+    now = mode.wanted(was, fastagi, port)
+    ours = now.block()
     text = block.replace_reference(before, ours) if replace_reference else before
-    return DialplanChange(before, block.insert(text, ours), text != before)
+    return DialplanChange(before, block.insert(text, ours), text != before, was, now)
+
+
+def server_problem(change: DialplanChange) -> str | None:
+    """Pointing the dialplan at a FastAGI port where nothing answers would fail every call:
+    refused. (A block already on that port is left as it is, and `_after_install` says so.)"""
+    port = change.now.port
+    if port is None or change.now == change.was:
+        return None
+    why = mode.probe(port)
+    if why is None:
+        return None
+    return (f"nothing answers on 127.0.0.1:{port} ({why}), so the dialplan is not pointed "
+            f"there: start the FastAGI server first: {mode.start_fix(port)}; then run the "
+            "install again")
 
 
 def whole_dialplan_conflicts(target: Target, change: DialplanChange) -> list[str]:
@@ -58,17 +86,21 @@ def whole_dialplan_conflicts(target: Target, change: DialplanChange) -> list[str
     loaded = conf.load(os.path.join(target.asterisk_dir, landing.MAIN), future)
     if not set(future) & set(loaded.texts):
         return []                     # not loaded (yet): said after the install, with the fix
-    return [f"{r.item}: {r.detail}" for r in landing.judge(target.asterisk_dir, "", "", loaded)
+    return [f"{r.item}: {r.detail}"
+            for r in landing.judge(target.asterisk_dir, "", "", change.ours, loaded)
             if r.ok is False and not r.item.startswith(landing.MISSING_INCLUDE)]
 
 
 def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool,
-            echo: Echo, replace_reference: bool = False) -> None:
+            echo: Echo, replace_reference: bool = False, fastagi: bool | None = None,
+            port: int | None = None) -> None:
+    """`fastagi`: True for the FastAGI server on `port`, False for per-call scripts, None to
+    keep the mode the installed block is in."""
     would = "would " if dry_run else ""
     conn = db.connect(cfg)
     try:
         tables = migrate.plan(conn)
-        dialplan = plan_dialplan(target, replace_reference)
+        dialplan = plan_dialplan(target, replace_reference, fastagi, port)
         # The old files stay on disk until the renames (they are kept to undo a failed commit),
         # so the room needed is the new files' size.
         needed = scripts.bytes_needed(link) + MARGIN
@@ -80,6 +112,8 @@ def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool
             if p := writable_problem(backup_dir, len(dialplan.before) + MARGIN):
                 problems.append(f"backup of the reference's block: {p}")
         problems += whole_dialplan_conflicts(target, dialplan)
+        if p := server_problem(dialplan):
+            problems.append(p)
         if problems:
             raise InstallError("nothing was changed: " + "; ".join(problems))
 
@@ -105,7 +139,7 @@ def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool
     finally:
         conn.close()
     echo("Done.")
-    _after_install(target, echo)
+    _after_install(target, dialplan.now, echo)
 
 
 def _store_if_changed(target: Target, before: str, after: str) -> Callable[[], None]:
@@ -119,24 +153,34 @@ def _store_if_changed(target: Target, before: str, after: str) -> Callable[[], N
 def _stage_dialplan(target: Target, change: DialplanChange, changes: Changes, would: str,
                     echo: Echo) -> None:
     if change.after == change.before:
-        echo("  already there; unchanged")
+        echo(f"  already there; unchanged ({change.now.describe()})")
         return
     if change.replaced_reference:
         backup = target.backup_path()
         echo(f"  {would}keep the text as it was in {backup}")
         changes.write(backup, change.before.encode("utf-8", "surrogateescape"), 0o600)
         echo(f"  {would}replace the reference's (Perl) block with ours, where it was")
+    elif change.switched:
+        echo(f"  {would}switch our block's AGI() calls from {change.was.describe()} to "
+             f"{change.now.describe()}")
     else:
         echo(f"  {would}" + ("update our block in place" if block.find(change.before)
-                             else "append our block at the end"))
+                             else "append our block at the end")
+             + f" ({change.now.describe()})")
     target.stage(changes, change.after)
 
 
-def _after_install(target: Target, echo: Echo) -> None:
-    """Where the block lands now (a file target), and what is left to do."""
+def _after_install(target: Target, now: mode.Mode, echo: Echo) -> None:
+    """Where the block lands now (a file target), whether its FastAGI server answers, and
+    what is left to do."""
     if isinstance(target, DialplanFile):
-        for result in landing_results(target):
+        for result in landing_results(target, now.block()):
             echo(result.line())
+    if now.port is not None:
+        echo(mode.server_result(now.port).line())
+        if isinstance(target, VicidialDialplan):
+            echo(f"Note: the Custom Dialplan Entry goes to every Asterisk server VICIdial "
+                 f"rebuilds: each one needs its own FastAGI server on 127.0.0.1:{now.port}.")
     echo(f"Next: reload the dialplan: {target.reload_hint}; then run `press3way check`.")
 
 
@@ -170,12 +214,16 @@ def uninstall(agi_dir: str, target: Target, dry_run: bool, echo: Echo) -> None:
         changes.discard()
     echo("The feature tables and their rows are left in place.")
     echo(f"Next: reload the dialplan: {target.reload_hint}.")
+    if (port := mode.of(before).port) is not None:
+        echo(f"Then the FastAGI server on 127.0.0.1:{port} has no more calls: "
+             f"`systemctl disable --now {mode.UNIT}`.")
 
 
 ADMIN_ERRORS = (db.DatabaseError, block.DialplanError, InstallError, FileChangeError,
                 scripts.ScriptError)
 
 
-def landing_results(target: Target) -> list[Result]:
-    """`check`'s view of where the block lands, for either target."""
-    return landing.judge(target.asterisk_dir, target.not_loaded_fix(), target.outdated_fix())
+def landing_results(target: Target, ours: str) -> list[Result]:
+    """`check`'s view of where the block `ours` (the target's, in its mode) lands."""
+    return landing.judge(target.asterisk_dir, target.not_loaded_fix(), target.outdated_fix(),
+                         ours)

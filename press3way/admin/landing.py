@@ -39,11 +39,12 @@ def placements(dialplan: conf.Loaded, ours: str) -> list[Placement]:
     return out
 
 
-def judge(asterisk_dir: str, not_loaded_fix: str, outdated_fix: str,
+def judge(asterisk_dir: str, not_loaded_fix: str, outdated_fix: str, ours: str,
           dialplan: conf.Loaded | None = None) -> list[Result]:
     """The results for the dialplan under `asterisk_dir` (or `dialplan`, already loaded); the
-    fixes are the target's: what to do when no loaded file has the block, or an old one."""
-    ours = block.ours()
+    fixes are the target's: what to do when no loaded file has the block, or an old one.
+    `ours` is the block the target holds (per-call or FastAGI): a loaded file with the other
+    mode's block has not caught up yet."""
     main = os.path.join(asterisk_dir, MAIN)
     dialplan = dialplan or conf.load(main)
     if main in dialplan.missing:

@@ -38,6 +38,9 @@ def serve(sock: socket.socket, serving: runner.Serving, log: AgiLog) -> Callable
     except (OSError, ValueError, UnicodeError) as exc:
         log.error(f"cannot read the AGI environment: {exc or type(exc).__name__}")
         return lambda: None
+    if not channel.env:                 # closed without a word: a port probe (`press3way
+        channel.close()                 # check`), nothing to log
+        return lambda: None
     sock.settimeout(None)               # from here on a reply may take as long as a sound
     log = AgiLog(log.script)            # this call's lines carry its channel, as the legs' do
     log.channel = channel.name

@@ -4,9 +4,12 @@ the upgrade from the reference's (Perl version's) block."""
 from __future__ import annotations
 
 import os
+import re
 
 from press3way.admin import block
 from press3way.db import FEATURE_TABLES, query
+from press3way.fastagi.dialplan import to_fastagi
+from press3way.testing.fastagi import FastAGIServer
 from press3way.testing.site import Site
 from tests.helpers import cli
 from tests.seed import reference_block
@@ -22,6 +25,9 @@ REACHED = [
     "OK    outside call s in [xfer_press_dialplan]: [xfer_press_dialplan] exten s"]
 
 
+PER_CALL = ": per-call scripts (a process per AGI step, from agi-bin)"
+
+
 def run(site: Site, command: str, *extra: str):
     return cli(site.conf_path, command, "--agi-dir", site.agi_dir, "--asterisk-dir",
                site.asterisk_dir, *extra)
@@ -31,8 +37,7 @@ def dialplan_lines(output: str) -> list[str]:
     """check's lines from the dialplan block on, without the file:line in brackets."""
     lines = output.splitlines()
     start = next(i for i, line in enumerate(lines) if "dialplan block" in line)
-    return [line.split(" (")[0] if line.startswith("OK") and "exten" in line else line
-            for line in lines[start:]]
+    return [re.sub(r" \([^()]*:\d+\)$", "", line) for line in lines[start:]]
 
 
 def path(site: Site, name: str) -> str:
@@ -77,12 +82,12 @@ def test_file_target_on_the_stock_dialplan_says_the_include_is_missing_then_is_r
     assert fix in result.output.splitlines()
     check = run(vicidial, "check")
     assert check.exit_code == 1
-    assert dialplan_lines(check.output) == [f"OK    dialplan block in {custom}", fix]
+    assert dialplan_lines(check.output) == [f"OK    dialplan block in {custom}{PER_CALL}", fix]
 
     append(vicidial, "extensions.conf", "\n#include extensions_custom.conf\n")
     lines = dialplan_lines(run(vicidial, "check").output)
     assert lines[:4] == [
-        f"OK    dialplan block in {custom}",
+        f"OK    dialplan block in {custom}{PER_CALL}",
         f"OK    block loaded by Asterisk: {custom}:2-61",
         "OK    block's contexts: [press3way-agent-dial], [xfer_press_dialplan]; [default] "
         "includes press3way-agent-dial",
@@ -108,7 +113,7 @@ def test_vicidial_target_asks_for_the_reload_and_lands_in_the_custom_context(vic
     pending = dialplan_lines(run(vicidial, "check", "--vicidial").output)
     generated = path(vicidial, "extensions-vicidial.conf")
     assert pending == [
-        "OK    dialplan block in VICIdial System Settings, Custom Dialplan Entry",
+        f"OK    dialplan block in VICIdial System Settings, Custom Dialplan Entry{PER_CALL}",
         f"FAIL  block loaded by Asterisk: not yet in {generated}: VICIdial's keepalive "
         "rebuilds it within a minute (servers.rebuild_conf_files is 'Y'); run check again then"]
 
@@ -173,3 +178,57 @@ def test_vicidial_target_refused_while_a_loaded_file_still_has_the_reference_blo
                                     "priority 1: exten => s,1,Answer")
     assert f"reaches [default] exten _49907. at {custom}:3 first" in result.output
     assert entry(vicidial) == "" and os.listdir(vicidial.agi_dir) == []
+
+
+def test_vicidial_target_switched_to_fastagi_and_back(vicidial):
+    """The entry is switched; check follows the mode through VICIdial's rebuild: the generated
+    file still in the old mode has not caught up yet."""
+    conn = vicidial.connect()
+    generated = path(vicidial, "extensions-vicidial.conf")
+    assert run(vicidial, "install", "--vicidial").exit_code == 0
+    keepalive_rebuild(vicidial)
+    with FastAGIServer(vicidial.conf_path) as server:
+        port = server.port
+        fast = f": FastAGI, agi://127.0.0.1:{port}/ (the press3way fastagi server)"
+        result = run(vicidial, "install", "--vicidial", "--fastagi", "--port", str(port))
+        assert result.exit_code == 0, result.output
+        assert "each one needs its own FastAGI server on 127.0.0.1:" in result.output
+        assert entry(vicidial) == "\n" + to_fastagi(block.ours(), port)
+        assert query(conn, "SELECT rebuild_conf_files AS r FROM servers")[0]["r"] == "Y"
+        lines = dialplan_lines(run(vicidial, "check", "--vicidial").output)
+        assert lines[:3] == [
+            f"OK    dialplan block in VICIdial System Settings, Custom Dialplan Entry{fast}",
+            f"OK    FastAGI server on 127.0.0.1:{port}: accepts connections",
+            f"FAIL  block loaded by Asterisk: {generated}:7-66 holds another version: not yet "
+            f"in {generated}: VICIdial's keepalive rebuilds it within a minute "
+            "(servers.rebuild_conf_files is 'Y'); run check again then"]
+        keepalive_rebuild(vicidial)
+        checked = run(vicidial, "check", "--vicidial").output
+        lines = dialplan_lines(checked)
+        assert lines[2].startswith(f"OK    block loaded by Asterisk: {generated}:")
+        assert lines[5:] == REACHED
+        assert "unchanged" in run(vicidial, "install", "--vicidial").output
+
+    assert run(vicidial, "install", "--vicidial", "--per-call").exit_code == 0
+    assert entry(vicidial) == "\n" + block.ours()
+    keepalive_rebuild(vicidial)
+    lines = dialplan_lines(run(vicidial, "check", "--vicidial").output)
+    assert lines[0] == ("OK    dialplan block in VICIdial System Settings, Custom Dialplan "
+                        f"Entry{PER_CALL}")
+    assert lines[4:] == REACHED
+
+    with FastAGIServer(vicidial.conf_path) as server:
+        assert run(vicidial, "install", "--vicidial", "--fastagi", "--port",
+                   str(server.port)).exit_code == 0
+    assert run(vicidial, "uninstall", "--vicidial").exit_code == 0
+    assert entry(vicidial) == ""
+
+
+def test_vicidial_target_not_switched_to_a_port_where_nothing_answers(vicidial):
+    assert run(vicidial, "install", "--vicidial").exit_code == 0
+    with FastAGIServer(vicidial.conf_path) as server:
+        port = server.port                       # free again once it has stopped
+    result = run(vicidial, "install", "--vicidial", "--fastagi", "--port", str(port))
+    assert result.exit_code == 1 and result.output.startswith(
+        f"Error: nothing was changed: nothing answers on 127.0.0.1:{port}")
+    assert entry(vicidial) == "\n" + block.ours()
