@@ -30,6 +30,8 @@ FEATURE_TABLES = (LIVE, LOG, ARCHIVE, MULTI)
 HEARTBEAT_STALE_S = 9
 _NOW_TEXT = "DATE_FORMAT(NOW(), '%%Y-%%m-%%d %%H:%%i:%%s')"
 _TERMINAL_RE = "|".join(f"{e}:" for e in ev.TERMINAL)
+# Log columns written with an event (`append_event(also=...)`): identifiers come from here only.
+_LOGGED_WITH_EVENTS = {c: c for c in ("call_transfer", "session_id_3way", "call_channel")}
 
 
 class DatabaseError(Exception):
@@ -220,7 +222,7 @@ class Store:
 
     # --- events and statuses --------------------------------------------------------
     def append_event(self, call_id: str, event: str, *, before: Iterable[str] = (),
-                     transfer_to: str | None = None, channel: str | None = None) -> bool:
+                     also: dict[str, str] | None = None) -> bool:
         """Append `|Event: now` unless the call already has this event or has ended; True
         when the call now has the event.
 
@@ -230,12 +232,9 @@ class Store:
         terminal event; rerunning it changes nothing.
         """
         text, params = _appending((*before, event))
-        if transfer_to is not None:         # the transfer's own columns, in the same step
-            text += ", call_transfer = 'Y', session_id_3way = %s"
-            params.append(transfer_to)
-        if channel is not None:             # the answering channel, with `Answered`
-            text += ", call_channel = %s"
-            params.append(channel)
+        for column, value in (also or {}).items():    # the event's own columns, same step
+            text += f", {_LOGGED_WITH_EVENTS[column]} = %s"
+            params.append(value)
         return self._run(
             f"UPDATE {LOG} SET result = {text} "
             "WHERE call_3way_id = %s AND LOCATE(%s, result) = 0 AND result NOT REGEXP %s",
@@ -281,20 +280,25 @@ class Store:
         return self.append_event(call_id, event)
 
     def answered(self, call_id: str, channel: str) -> bool:
-        """The party answered on `channel`: the live row ANSWERED (unless already further on),
-        the log's `Answered` with the channel; each rerun changes nothing. True when the
-        call now has the event."""
-        self._run(f"UPDATE {LIVE} SET call_channel = %s, "
-                  "status = IF(status = %s, %s, status) WHERE call_3way_id = %s",
-                  (channel, ev.S_NEW, ev.S_ANSWERED, call_id))
-        return self.append_event(call_id, ev.ANSWERED, channel=channel)
+        """The party answered on `channel`, in one statement on both tables: the live row
+        ANSWERED (unless already further on) and the log's `Answered` with the channel,
+        only while the agent leg's heartbeat is fresh. A rerun changes nothing. False when
+        nothing changed: no such call, the agent leg gone, or this was done already."""
+        text, params = _appending((ev.ANSWERED,))
+        return self._run(
+            f"UPDATE {LIVE} l JOIN {LOG} g ON g.call_3way_id = l.call_3way_id "
+            "SET l.call_channel = %s, l.status = IF(l.status = %s, %s, l.status), "
+            f"g.call_channel = %s, g.result = IF(g.result REGEXP %s, g.result, {text}) "
+            "WHERE l.call_3way_id = %s AND l.agent_heartbeat >= NOW() - INTERVAL %s SECOND",
+            [channel, ev.S_NEW, ev.S_ANSWERED, channel, _TERMINAL_RE, *params, call_id,
+             HEARTBEAT_STALE_S]) > 0
 
     def mark_transfer(self, call_id: str, conf_exten: str) -> bool:
         """`Transfer`, call_transfer='Y' and the conference in one statement (after Accepted
         and Reserved); False when the call had already ended otherwise (the agent leg gave
         up on it)."""
         return self.append_event(call_id, ev.TRANSFER, before=(ev.ACCEPTED, ev.RESERVED),
-                                 transfer_to=conf_exten)
+                                 also={"call_transfer": "Y", "session_id_3way": conf_exten})
 
     def reserve(self, call_id: str, conf_exten: str) -> bool:
         """The agent leg hands the winner its conference: True when the row now holds it."""
@@ -308,9 +312,8 @@ class Store:
     def log_reserved(self, call_id: str, conf_exten: str) -> None:
         """The reservation in the log (after the hand-over: nothing slow stands between the
         reservation and the transfer; the winner's Transfer brings Reserved if it is first)."""
-        self._run(f"UPDATE {LOG} SET session_id_3way = %s WHERE call_3way_id = %s",
-                  (conf_exten, call_id))
-        self.append_event(call_id, ev.RESERVED, before=(ev.ACCEPTED,))
+        self.append_event(call_id, ev.RESERVED, before=(ev.ACCEPTED,),
+                          also={"session_id_3way": conf_exten})
 
     def hand_over(self, call_id: str) -> bool:
         """The agent leg is on its way into the reserved conference: the winner may follow."""
@@ -371,6 +374,7 @@ class Store:
         The connection lost mid-way (even the COMMIT's acknowledgement): reconnect and read
         back whether this call won; only an election found not to have happened runs again.
         """
+        read_back = False
         for attempt in range(_ATTEMPTS):
             try:
                 won = self._elect_once(call_id, caller_code)
@@ -382,12 +386,13 @@ class Store:
                     raise
             status = self.status(call_id)
             if status not in ev.OPEN:
-                won = status in ev.WON
+                won, read_back = status in ev.WON, True
                 break
         else:
             raise DatabaseError("the election did not complete")
-        if won:     # the step that may not have run before a lost connection; idempotent
+        if won and read_back:   # the step that may not have run before the connection was lost
             self._defeat_others(call_id, caller_code)
+        if won:
             self.append_event(call_id, ev.ACCEPTED)
         return won
 
@@ -432,6 +437,12 @@ class Store:
             return False
         if any(r["status"] in ev.WON for r in rows):
             return False
+        if lock_clause:     # InnoDB: these rows are locked, so one statement does both
+            return self._run(f"UPDATE {LIVE} SET status = IF(call_3way_id = %s, %s, %s) "
+                             "WHERE caller_code = %s AND status IN (%s, %s)",
+                             (call_id, ev.S_ACCEPTED, ev.S_DEFEATED, caller_code) + ev.OPEN) > 0
+        # MyISAM: the named lock keeps out other elections only; this call's row may have
+        # ended meanwhile, so it is taken first, and only then are the others defeated
         if not self._run(f"UPDATE {LIVE} SET status = %s WHERE call_3way_id = %s "
                          "AND status IN (%s, %s)", (ev.S_ACCEPTED, call_id) + ev.OPEN):
             return False

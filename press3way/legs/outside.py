@@ -42,6 +42,10 @@ def flow(leg: Leg) -> None:
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r} (expected {', '.join(STAGES)})")
     cid = call_id(leg.channel)
+    if stage == "answered" and cid and leg.store.answered(cid, leg.channel.name):
+        leg.log.channel = f"{leg.channel.name}|{cid}"      # every call's first stage: one
+        leg.log("Answered")                                 # statement unless it is amiss
+        return
     row = leg.store.live_call(cid) if cid else None
     if row is None:
         if stage in ENDING_STAGES:  # the agent leg's own h, or a call that is already over
@@ -66,8 +70,8 @@ def agent_gone(leg: Leg, cid: str, why: str) -> None:
 
 
 def answered(leg: Leg, row: dict) -> None:
-    cid = row["call_3way_id"]
-    leg.store.answered(cid, leg.channel.name)
+    """Reached when `flow`'s one statement changed nothing: the call was answered already."""
+    leg.store.answered(row["call_3way_id"], leg.channel.name)
     leg.log("Answered")
 
 
