@@ -58,3 +58,4 @@ bench: mariadb
 	$(BENCH_ENV) $(BENCH_VENV)/bin/python bench/bench_calls.py
 	$(BENCH_ENV) $(BENCH_VENV)/bin/python bench/bench_asterisk.py || echo "bench_asterisk: no real Asterisk here (the line above says why)"
 	$(BENCH_ENV) $(BENCH_VENV)/bin/python bench/bench_db.py
+	$(BENCH_ENV) $(BENCH_VENV)/bin/python bench/bench_startup.py

@@ -40,18 +40,24 @@ FAILURES = (Party(NUMBER, hangup_at=0.5), Party(NUMBER, press_at=0.5, digits="2"
             Party(NUMBER, mode="busy"))
 
 
-_CPU = re.compile(r"\|status -?\d+, ([\d.]+) s of CPU since the process started$", re.M)
+_CPU = re.compile(r"^[^|]*\|agi-3way_press_(\w+)\.agi\|.*\|status -?\d+, ([\d.]+) s of CPU "
+                  r"since the process started$", re.M)
 
 
-def cpu_per_process(scene: Scene, timeout: float = 10.0) -> list[float]:
-    """The CPU time each AGI process of this scene logged as it ended (a process goes on after
-    Asterisk has moved its channel on: its log file is read until every AGI() run's line is
-    there; no event says so)."""
+def cpu_per_process(scene: Scene, timeout: float = 10.0) -> dict[str, list[float]]:
+    """The CPU time each AGI process of this scene logged as it ended, all and by leg (a
+    process goes on after Asterisk has moved its channel on: its log file is read until every
+    AGI() run's line is there; no event says so)."""
     runs = len(scene.events("Newexten", Application="AGI"))
     deadline = time.monotonic() + timeout
     while len(found := _CPU.findall(scene.agi_log())) < runs and time.monotonic() < deadline:
         time.sleep(0.02)
-    return [float(seconds) for seconds in found]
+    figures: dict[str, list[float]] = {"CPU per process": [], "CPU (agent leg)": [],
+                                       "CPU (outside leg)": []}
+    for leg, seconds in found:
+        figures["CPU per process"].append(float(seconds))
+        figures[f"CPU ({leg} leg)"].append(float(seconds))
+    return figures
 
 
 def agi_startups(scene: Scene) -> list[float]:
@@ -104,7 +110,8 @@ def main() -> int:
     figures: dict[str, list[float]] = {"press-to-bridge (waiting)": [],
                                        "press-to-bridge (hold tone)": [],
                                        "failure-to-buzz": [], "answer-to-prompt": [],
-                                       "AGI start-up": [], "CPU per process": []}
+                                       "AGI start-up": [], "CPU per process": [],
+                                       "CPU (agent leg)": [], "CPU (outside leg)": []}
     try:
         with running_scene(block_with_timeouts(BLOCK.read_text(), TIMEOUTS)) as scene:
             for n in range(runs):
@@ -112,11 +119,13 @@ def main() -> int:
                     scene.begin()
                     for key, values in accept_call(scene, during_hold_tone).items():
                         figures[key] += values
-                    figures["CPU per process"] += cpu_per_process(scene)
+                    for key, values in cpu_per_process(scene).items():
+                        figures[key] += values
                     scene.end()
                 scene.begin()
                 figures["failure-to-buzz"].append(failed_call(scene, FAILURES[n % 3]))
-                figures["CPU per process"] += cpu_per_process(scene)
+                for key, values in cpu_per_process(scene).items():
+                    figures[key] += values
                 scene.end()
                 print(f"run {n + 1}/{runs}", file=sys.stderr)
     except (RootUnavailable, MariaDBMissing) as exc:
@@ -128,6 +137,8 @@ def main() -> int:
         print("  " + summary(key.split(" ", 1)[1], figures[key], ""))
     print_the_rest(figures)
     print(summary("CPU per process", figures["CPU per process"], "median <= 0.03 s"))
+    for key in ("CPU (agent leg)", "CPU (outside leg)"):
+        print("  " + summary(key.split(" ", 1)[1], figures[key], ""))
     return 0
 
 

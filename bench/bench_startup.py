@@ -23,7 +23,7 @@ import time
 
 from bench_calls import summary
 
-from press3way.admin.scripts import script_copy
+from press3way.admin.scripts import compile_package, script_copy
 from press3way.db import Call, Store
 from press3way.testing.demo import scratch_site
 from press3way.testing.mariadb import MariaDBMissing
@@ -62,6 +62,7 @@ def main() -> int:
     figures: dict[str, list[float]] = {"first command": [], "whole run": [], "CPU": []}
     try:
         with scratch_site() as (site, conf), tempfile.TemporaryDirectory() as agi_dir:
+            compile_package(lambda line: None)
             script = os.path.join(agi_dir, SCRIPT)
             with open(script, "wb") as f:
                 f.write(script_copy(SCRIPT))
