@@ -53,6 +53,16 @@ def test_a_module_loaded_when_used_becomes_the_real_one():
     assert "traceback" in loaded and "linecache" in loaded
 
 
+def test_vardb_ssl_still_gets_tls(mariadb):
+    """The ssl stand-in loads the real module as soon as PyMySQL sets up TLS (VARDB_ssl)."""
+    server = {k: mariadb[k] for k in ("host", "port", "user", "password")}
+    loaded = loaded_after("from press3way import startup\n"
+                          "for name in startup.LOADED_WHEN_USED: startup.load_when_used(name)\n"
+                          "import pymysql\n"
+                          f"pymysql.connect(**{server!r}, ssl_disabled=False).close()")
+    assert "ssl" in loaded and "_ssl" in loaded
+
+
 def test_the_first_command_goes_out_before_anything_is_asked_of_the_channel():
     out = io.StringIO()
     channel = Channel(io.StringIO("agi_channel: Local/9@x-1;1\nagi_arg_1: answered\n\n"
