@@ -148,6 +148,9 @@ def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
             return None
         if row["status"] == ev.S_TRANSFER and row["session_id_3way"]:
             return row["session_id_3way"]
+        if row["status"] not in WINNING:       # ended otherwise meanwhile: nothing to wait for
+            leg.log(f"the call left {ev.S_ACCEPTED} meanwhile ({row['status']}); not waiting")
+            return None
         if row["status"] == ev.S_RESERVED:     # the agent leg is a few milliseconds away...
             poll = HANDOVER_POLL_S
             if not reserved:                   # ...unless its database is slow: wait then
@@ -155,8 +158,10 @@ def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
                 deadline = max(deadline, time.monotonic() + HANDOVER_GRACE_S)
         now = time.monotonic()
         if now >= deadline:
-            # only if the agent leg has not handed over meanwhile
-            if leg.store.set_status(cid, ev.S_AGENTGONE, only_from=(ev.S_ACCEPTED, ev.S_RESERVED)):
+            # only if the agent leg has not reserved meanwhile (a reservation seen now earns
+            # it the grace; one seen before and not handed over since has had it)
+            giving_up_from = (ev.S_ACCEPTED, ev.S_RESERVED) if reserved else (ev.S_ACCEPTED,)
+            if leg.store.set_status(cid, ev.S_AGENTGONE, only_from=giving_up_from):
                 agent_gone(leg, cid, f"no reservation within {timeout_s} s")
                 return None
             continue
