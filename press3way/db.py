@@ -83,6 +83,14 @@ def connect(cfg: Config, *, database: str | None = None, timeout: float = 2) -> 
                             f"{database or cfg.db_name}: {exc.args[-1]}") from None
 
 
+def close_quietly(conn: pymysql.Connection) -> None:
+    """Close with a goodbye (COM_QUIT) if the connection still works; a broken one just goes."""
+    try:
+        conn.close()            # writes one packet, reads nothing: it cannot hang
+    except (pymysql.Error, OSError):
+        pass
+
+
 def sql_file_statements(name: str) -> list[str]:
     """The statements of one of the package's .sql files (schema.sql, vicidial_tables.sql)."""
     path = os.path.join(os.path.dirname(__file__), "data", name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from press3way.db import Store
+from press3way.db import Store, query
 from tests.helpers import events, live, log, reserve_when_accepted, sql, start_calls
 
 pytestmark = pytest.mark.usefixtures("agi_mode")
@@ -20,6 +20,23 @@ def test_answered_sets_status_channel_and_logs(any_site):
     assert row["status"] == "ANSWERED" and row["call_channel"] == "SIP/carrier-00000abc"
     assert log(any_site, cid)["call_channel"] == "SIP/carrier-00000abc"
     assert events(any_site, cid) == ["Started", "Answered"]
+
+
+def aborted_clients(site) -> int:
+    conn = site.connect()
+    try:
+        return int(query(conn, "SHOW GLOBAL STATUS LIKE 'Aborted_clients'")[0]["Value"])
+    finally:
+        conn.close()
+
+
+def test_a_leg_says_goodbye_to_the_database(site):
+    """A connection that just drops is a warning in the server's error log at every AGI run."""
+    (cid,) = start_calls(site)
+    before = aborted_clients(site)
+    assert site.outside("answered", cid).exit_code == 0
+    assert site.outside("declined", cid).exit_code == 0
+    assert aborted_clients(site) == before
 
 
 def test_declined_logs_once(any_site):

@@ -53,8 +53,14 @@ class Serving:
 
 @contextlib.contextmanager
 def own_connection(cfg: config.Config) -> Iterator[pymysql.Connection]:
-    """Per-call mode: a connection of the process's own, gone with the process."""
-    yield db.connect(cfg)
+    """Per-call mode: a connection of the process's own, said goodbye to at the end (a
+    connection that just drops is an "Aborted connection" warning in the database's error
+    log, one per AGI run)."""
+    conn = db.connect(cfg)
+    try:
+        yield conn
+    finally:
+        db.close_quietly(conn)
 
 
 PER_CALL = Serving(config.load, own_connection)
@@ -111,6 +117,7 @@ def _run(log: AgiLog, flow: Flow, on_failure: Callable[[Leg | None, Channel], No
             leg = Leg(channel, log, cfg, db.Store(conn), server, stage, timeouts, started)
             log(f"stage {stage} {timeouts or ''}".rstrip())
             flow(leg)
+            channel.detach()            # nothing more to ask: Asterisk goes on meanwhile
         return 0
     except Hangup as exc:
         log(f"channel hung up: {exc}")
