@@ -39,6 +39,7 @@ from tests.conftest import OUTSIDE
 
 pytestmark = pytest.mark.usefixtures("agi_mode")
 WAIT_S = 30
+CALL_S = 10          # one in-process call: a hang shows fast, even while hypothesis shrinks
 _CALL_STATUS = re.compile(r"\|call \S+ \S+ .*: status (-?\d+) after ")
 
 AGI_COMMAND = re.compile(r"^(GET VARIABLE|STREAM FILE|SET CONTEXT|SET EXTENSION|SET PRIORITY) ")
@@ -91,34 +92,42 @@ def network_lines(script: str, uniqueid: str = "1700000000.1") -> bytes:
 def serve_leg(leg: ModuleType, env_bytes: bytes, replies: str,
               serving: runner.Serving) -> tuple[int, list[str], str]:
     """The FastAGI server's handling of one call (`calls.serve` in a thread of its own, as
-    the server runs it), Asterisk's side written to and read from a socket pair."""
+    the server runs it); Asterisk's side on a socket pair answers each command with the next
+    of `replies` and closes when they run out (a reply sent early would read as a hang-up)."""
     asterisk, server_side = socket.socketpair()
     stderr = io.StringIO()
+    commands: list[str] = []
 
-    def write() -> None:
-        with contextlib.suppress(OSError):      # the call may end before reading it all
-            asterisk.sendall(network_lines(leg.SCRIPT) + env_bytes + replies.encode())
-            asterisk.shutdown(socket.SHUT_WR)
+    def answer() -> None:
+        pending = re.findall(r"[^\n]*\n", replies)    # not splitlines(): \u2028 is text here
+        with contextlib.suppress(OSError), asterisk.makefile("rb") as lines:
+            asterisk.sendall(network_lines(leg.SCRIPT) + env_bytes)
+            if not env_bytes.endswith(b"\n\n"):
+                pending = []            # Asterisk gone mid-environment
+            while True:
+                if not pending:
+                    asterisk.shutdown(socket.SHUT_WR)
+                line = lines.readline()
+                if not line:
+                    return
+                commands.append(line.decode("utf-8", "replace").rstrip("\n"))
+                if pending:
+                    asterisk.sendall(pending.pop(0).encode())
 
     def call() -> None:
         calls.serve(server_side, serving, AgiLog("press3way-fastagi"))()
         server_side.close()
-    writer = threading.Thread(target=write)
+    threads = [threading.Thread(target=answer), threading.Thread(target=call)]
     with contextlib.redirect_stderr(stderr):
-        writer.start()
-        handler = threading.Thread(target=call)
-        handler.start()
-        handler.join(WAIT_S)
-    writer.join(WAIT_S)
-    assert not handler.is_alive() and not writer.is_alive(), "the call did not end"
-    out = b""
-    asterisk.settimeout(WAIT_S)
-    while chunk := asterisk.recv(65536):
-        out += chunk
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(CALL_S)
     asterisk.close()
+    assert not any(t.is_alive() for t in threads), "the call did not end"
     status = _CALL_STATUS.search(stderr.getvalue())
     assert status, stderr.getvalue()
-    return int(status.group(1)), out.decode("utf-8", "replace").splitlines(), stderr.getvalue()
+    return int(status.group(1)), commands, stderr.getvalue()
 
 
 def env(**pairs: str) -> bytes:
