@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
+from typing import Iterator
 
 from press3way import events as ev
 from press3way.db import LIVE, LOG, Call, Store, query
+from press3way.testing.demo import dialplan_text
+from press3way.testing.fastagi import FastAGIServer
+from press3way.testing.sim import SimResult, Simulation, parse_party
 
 
 _serial = itertools.count(int(time.time()) % 10_000_000)
@@ -54,6 +59,25 @@ def cli(conf_path: str, *args: str):
 
     return CliRunner().invoke(main, list(args), env={"PRESS3WAY_CONF": conf_path},
                               catch_exceptions=False)
+
+def play(site, parties, **options) -> SimResult:
+    """Whole calls through our dialplan, sounds ten times faster, each AGI step in the site's
+    mode (a process, or the FastAGI server the `agi_mode` fixture gave it)."""
+    options.setdefault("sound_scale", 0.1)
+    return Simulation(site, site.conf_path, [parse_party(p) for p in parties],
+                      dialplan_text=dialplan_text(), fastagi=site.fastagi, **options).run()
+
+
+@contextlib.contextmanager
+def server_in_mode(conf_path: str, agi_mode: str) -> Iterator[FastAGIServer | None]:
+    """For a test with a config of its own: in FastAGI mode a server reading that config
+    (None in process mode, where each process reads it)."""
+    if agi_mode != "fastagi":
+        yield None
+        return
+    with FastAGIServer(conf_path) as server:
+        yield server
+
 
 def reserve_when_accepted(site, cid: str, conf: str = "8600061") -> threading.Thread:
     """Play the agent leg's part: reserve a conference once the call is ACCEPTED."""

@@ -1,29 +1,36 @@
 """A VICIdial cluster: two Asterisk servers (two `servers` rows, two managers, two sets of
 conferences with the same numbers) on one database, batches on both at the same time. Each
 agent leg must originate and hang up only on its own server's manager, reserve only its own
-server's conferences, and every row must end where it should."""
+server's conferences, and every row must end where it should. Each AGI step a process, or
+each Asterisk server's steps through a FastAGI server of its own (its own config)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from press3way import events as ev
 from press3way.db import query
 from press3way.testing.load import AsteriskServer, agent_site, run_cluster
 from press3way.testing.sim import Timeouts
+from tests.helpers import server_in_mode
 
 BATCH = ["7275551210:answer=0.3,press=1@prompt+0.1", "7275551211:answer=0.3,press=1@prompt+0.1",
          "7275551212:answer=0.3,press=5@prompt+0.05", "7275551213:noanswer"]
 BATCHES = 6
 SERVER_B = "10.10.10.16"
+pytestmark = pytest.mark.usefixtures("agi_mode")
 
 
-def test_two_servers_keep_to_their_own_calls_and_conferences(site, tmp_path, capsys):
+def test_two_servers_keep_to_their_own_calls_and_conferences(site, tmp_path, capsys, agi_mode):
     site_b = replace(site, server_ip=SERVER_B)
     conf_b = site_b.write_conf(str(tmp_path / "astguiclient-b.conf"), site.logs_dir)
-    servers = [AsteriskServer(site, site.conf_path), AsteriskServer(site_b, conf_b)]
-    results = run_cluster(servers, [BATCH] * BATCHES, sound_scale=0.1,
-                          timeouts=Timeouts(agent=30, dial=20, press=10, accept=20))
+    with server_in_mode(conf_b, agi_mode) as fastagi_b:
+        servers = [AsteriskServer(site, site.conf_path, site.fastagi),
+                   AsteriskServer(site_b, conf_b, fastagi_b)]
+        results = run_cluster(servers, [BATCH] * BATCHES, sound_scale=0.1,
+                              timeouts=Timeouts(agent=30, dial=20, press=10, accept=20))
     assert len(results) == BATCHES
     conn = site.connect()
     assert query(conn, "SELECT * FROM vicidial_3way_press_live") == []
@@ -60,5 +67,5 @@ def test_two_servers_keep_to_their_own_calls_and_conferences(site, tmp_path, cap
     # both servers have rooms 8600061-8600063 and each took all three: same numbers, own rows
     assert used[0] == used[1] == {"8600061", "8600062", "8600063"}
     with capsys.disabled():
-        print(f"\n[cluster] {BATCHES} batches on 2 servers at once: each server's calls, "
-              "hang-ups and conferences stayed its own")
+        print(f"\n[cluster] {BATCHES} batches on 2 servers at once ({agi_mode}): each "
+              "server's calls, hang-ups and conferences stayed its own")

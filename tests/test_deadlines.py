@@ -3,11 +3,14 @@ start (placing the calls included), on whole simulated calls."""
 
 from __future__ import annotations
 
+import pytest
+
 from press3way import events as ev
 from press3way.db import execute
-from press3way.testing.demo import dialplan_text
-from press3way.testing.sim import Simulation, Timeouts, parse_party
+from press3way.testing.sim import Timeouts
+from tests.helpers import play
 
+pytestmark = pytest.mark.usefixtures("agi_mode")
 NUMBERS = [f"72755512{n:02d}" for n in range(10)]
 
 
@@ -19,10 +22,9 @@ def test_agent_timeout_counts_the_time_spent_placing(site):
     """10 numbers at 1 call/s with a 4 s agent timeout: the reference (and our earlier agent
     leg) waited 4 s after the last originate, ~14 s in all. Now the batch ends at 4 s: the
     calls never placed are not logged, the placed ones end Timeout."""
-    result = Simulation(site, site.conf_path, [parse_party(f"{n}:noanswer") for n in NUMBERS],
-                        dialplan_text=dialplan_text(), sound_scale=0.1,
-                        timeouts=Timeouts(agent=4, dial=30, press=2, accept=5),
-                        prepare=_one_call_a_second).run()
+    result = play(site, [f"{n}:noanswer" for n in NUMBERS],
+                  timeouts=Timeouts(agent=4, dial=30, press=2, accept=5),
+                  prepare=_one_call_a_second)
     assert result.live_rows == 0, result.format()
     placed = len(result.log_rows)
     assert 3 <= placed <= 6, result.format()
@@ -39,10 +41,8 @@ def test_a_stale_multi_call_list_is_not_dialled(site):
                                 "phone_numbers, phone_numbers_ct, status) VALUES "
                                 "(%s, NOW() - INTERVAL 10 MINUTE, '7275559001,7275559002', 2, 'NEW')",
                 (site.user,))
-    result = Simulation(site, site.conf_path, [parse_party("7275551212:answer=0.3,press=1@0.8")],
-                        dialplan_text=dialplan_text(), sound_scale=0.1,
-                        timeouts=Timeouts(agent=8, dial=4, press=2, accept=5),
-                        prepare=stale_list).run()
+    result = play(site, ["7275551212:answer=0.3,press=1@0.8"],
+                  timeouts=Timeouts(agent=8, dial=4, press=2, accept=5), prepare=stale_list)
     assert [r["phone_number"] for r in result.log_rows] == ["7275551212"], result.format()
     status = site.connect().cursor()
     status.execute("SELECT status FROM vicidial_3way_press_multi WHERE user = %s", (site.user,))

@@ -1,7 +1,7 @@
 """The FastAGI server itself, over real connections: the cap on calls, the connection pool,
 reload (SIGHUP) and stop (SIGTERM), what it does with what is not one of our calls, the
-dialplan switch and the systemd unit. The legs' behaviour in FastAGI mode is covered by
-test_outside and test_scenarios (each run in both modes)."""
+dialplan switch and the systemd unit. The legs' behaviour in FastAGI mode is covered by every
+module that runs a leg (`agi_mode`: each in both modes)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Faults: a hang-up at every AGI command of a normal run, and broken infrastructure (the
-whole-call ones both with a process per AGI step and through the FastAGI server).
+"""Faults: a hang-up at every AGI command of a normal run, and broken infrastructure, each
+both with a process per AGI step and through the FastAGI server.
 
 After every run: no live rows, exactly one terminal event per started call, no AGI process
 left running, and every channel (agent and outside) ended somewhere.
@@ -18,10 +18,13 @@ import pytest
 from press3way import events as ev
 from press3way.db import execute, query
 from press3way.testing.standins.channel import SimChannel
-from press3way.testing.demo import dialplan_text
 from press3way.testing.standins.fakeagi import FakeAGI
-from press3way.testing.sim import SimResult, Simulation, Timeouts, parse_party
+from press3way.testing.sim import SimResult, Timeouts
+from tests import helpers
 from tests.conftest import AGENT, OUTSIDE
+from tests.helpers import server_in_mode
+
+pytestmark = pytest.mark.usefixtures("agi_mode")
 
 FAST = Timeouts(agent=6, dial=3, press=2, accept=4)
 SCENARIOS = {
@@ -34,9 +37,7 @@ SCENARIOS = {
 
 def play(site, parties, **options) -> SimResult:
     options.setdefault("timeouts", FAST)
-    return Simulation(site, site.conf_path, [parse_party(p) for p in parties],
-                      dialplan_text=dialplan_text(), sound_scale=0.1, fastagi=site.fastagi,
-                      **options).run()
+    return helpers.play(site, parties, **options)
 
 
 def problems(site, result: SimResult) -> list[str]:
@@ -84,7 +85,7 @@ def test_hangup_at_every_agi_command(site, scenario, capsys, agi_mode):
     assert failures == []
 
 
-def test_database_connection_killed_mid_wait(site, agi_mode):
+def test_database_connection_killed_mid_wait(site):
     """KILL the agent leg's connection while it waits: it reconnects and the call transfers."""
     def kill_agent_connections():
         time.sleep(0.5)
@@ -104,7 +105,7 @@ def test_database_connection_killed_mid_wait(site, agi_mode):
     assert ev.terminal_event(result.log_rows[0]["result"]) == ev.TRANSFER
 
 
-def test_ami_closes_mid_originate(site, agi_mode):
+def test_ami_closes_mid_originate(site):
     result = play(site, ["7275551212:answer=0.2", "7275551213:answer=0.2"],
                   ami_close_on="Originate")
     assert problems(site, result) == []
@@ -112,23 +113,27 @@ def test_ami_closes_mid_originate(site, agi_mode):
     assert any(w == "agent" and "STREAM FILE buzz" in t for _, w, t in result.timeline)
 
 
-def run_script(site, script, args, conf=None, **kw):
+def run_script(site, script, args, conf=None, server=None, **kw):
+    """One AGI step on a bare channel: a process reading `conf`, else `server` (FastAGI with
+    that config), else the site's mode."""
     channel = SimChannel("SIP/x-1", variables={"call_3way_id": "T1"})
     env = dict(os.environ, PRESS3WAY_CONF=conf or site.conf_path)
     started = time.monotonic()
     result = FakeAGI(script, channel, args, interpreter=sys.executable, process_env=env,
                      env={"agi_extension": "49907917275551212",
-                          "agi_calleridname": site.caller_code}, **kw).run()
+                          "agi_calleridname": site.caller_code},
+                     server=server if conf else site.fastagi, **kw).run(timeout=60)
     return result, time.monotonic() - started
 
 
 @pytest.mark.parametrize("script, args, failure_command", [
     (AGENT, ["start"], 'STREAM FILE buzz "" 0'), (OUTSIDE, ["answered"], "SET EXTENSION i")])
-def test_database_unreachable_at_start(site, tmp_path, script, args, failure_command):
+def test_database_unreachable_at_start(site, tmp_path, script, args, failure_command, agi_mode):
     conf = tmp_path / "astguiclient.conf"
     conf.write_text("VARserver_ip => 10.10.10.15\nVARDB_server => 127.0.0.1\nVARDB_database => x\n"
                     f"VARDB_user => x\nVARDB_port => 1\nPATHlogs => {tmp_path}\n")
-    result, took = run_script(site, script, args, conf=str(conf))
+    with server_in_mode(str(conf), agi_mode) as server:
+        result, took = run_script(site, script, args, conf=str(conf), server=server)
     assert result.exit_code == 1 and took < 2
     assert failure_command in result.commands
     assert "cannot connect to x@127.0.0.1:1/x" in next(tmp_path.glob("agiout.*")).read_text()
@@ -160,7 +165,7 @@ def test_missing_sound_does_not_end_the_call(site):
     result = FakeAGI(AGENT, channel, ["start"], interpreter=sys.executable,
                      process_env=dict(os.environ, PRESS3WAY_CONF=site.conf_path),
                      env={"agi_extension": "49907abc", "agi_calleridname": site.caller_code},
-                     missing_sounds=("buzz",)).run()
+                     missing_sounds=("buzz",), server=site.fastagi).run(timeout=60)
     assert result.commands == ['STREAM FILE buzz "" 0', "CHANNEL STATUS"]
     assert result.exit_code == 1 and "could not play sound 'buzz'" in result.stderr
     assert "may hold only digits" in result.stderr

@@ -2,9 +2,12 @@
 stage arguments and multi-call phone lists.
 
 Each example runs a whole leg in-process against the real MariaDB (fast enough for many
-examples), plus a few as real processes. Whatever comes in: only AGI commands on stdout, no
-traceback, none of the text in any SQL statement's text (values travel as parameters), a clear
-AGI-log line, the caller hears buzz (agent) or goes to `i` (outside), no live rows left.
+examples): as a per-call script's `main()`, or as a FastAGI server's call (its call handler,
+over a socket, on a connection pool) so the SQL it sends can still be watched; plus a few as
+real processes and through a real FastAGI server. Whatever comes in: only AGI commands on
+stdout, no traceback, none of the text in any SQL statement's text (values travel as
+parameters), a clear AGI-log line, the caller hears buzz (agent) or goes to `i` (outside), no
+live rows left.
 """
 
 from __future__ import annotations
@@ -13,19 +16,31 @@ import contextlib
 import io
 import os
 import re
+import socket
 import sys
+import threading
+from types import ModuleType
 
 import pymysql.cursors
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from press3way.legs import agent, outside
+from press3way import config
+from press3way.agilog import AgiLog
+from press3way.fastagi import calls
+from press3way.fastagi.pool import Pool
+from press3way.legs import agent, outside, runner
 from press3way.telephony.agi import Channel
 from press3way.db import Store, query
 from press3way.testing.standins.channel import SimChannel
 from press3way.testing.standins.fakeagi import FakeAGI
 from tests.conftest import OUTSIDE
+
+pytestmark = pytest.mark.usefixtures("agi_mode")
+WAIT_S = 30
+CALL_S = 10          # one in-process call: a hang shows fast, even while hypothesis shrinks
+_CALL_STATUS = re.compile(r"\|call \S+ \S+ .*: status (-?\d+) after ")
 
 AGI_COMMAND = re.compile(r"^(GET VARIABLE|STREAM FILE|SET CONTEXT|SET EXTENSION|SET PRIORITY) ")
 EXAMPLES = settings(max_examples=int(os.environ.get("PRESS3WAY_HOSTILE_EXAMPLES", "60")),
@@ -54,14 +69,65 @@ class SQLSpy:
         monkeypatch.setattr(pymysql.cursors.Cursor, "execute", execute)
 
 
-def run_leg(main, env_bytes: bytes, replies: str = "") -> tuple[int, list[str], str]:
-    """Run a leg's main() in-process on raw environment bytes; (exit, stdout lines, stderr)."""
+def run_leg(serving: runner.Serving | None, leg: ModuleType, env_bytes: bytes,
+            replies: str = "") -> tuple[int, list[str], str]:
+    """Run a leg in-process on raw environment bytes: its `main()` as a per-call script runs
+    it, or with `serving` as the FastAGI server does; (exit status, stdout lines, stderr)."""
+    if serving is not None:
+        return serve_leg(leg, env_bytes, replies, serving)
     stdin = io.TextIOWrapper(io.BytesIO(env_bytes + replies.encode()), encoding="utf-8",
                              errors="replace")
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(stderr):
-        code = main(lambda: Channel(stdin=stdin, stdout=stdout))
+        code = leg.main(lambda: Channel(stdin=stdin, stdout=stdout))
     return code, stdout.getvalue().splitlines(), stderr.getvalue()
+
+
+def network_lines(script: str, uniqueid: str = "1700000000.1") -> bytes:
+    """What Asterisk writes first on a FastAGI connection, before the rest of the environment."""
+    return (f"agi_request: agi://127.0.0.1/{script}\nagi_network: yes\n"
+            f"agi_network_script: {script}\nagi_uniqueid: {uniqueid}\n").encode()
+
+
+def serve_leg(leg: ModuleType, env_bytes: bytes, replies: str,
+              serving: runner.Serving) -> tuple[int, list[str], str]:
+    """The FastAGI server's handling of one call (`calls.serve` in a thread of its own, as
+    the server runs it); Asterisk's side on a socket pair answers each command with the next
+    of `replies` and closes when they run out (a reply sent early would read as a hang-up)."""
+    asterisk, server_side = socket.socketpair()
+    stderr = io.StringIO()
+    commands: list[str] = []
+
+    def answer() -> None:
+        pending = re.findall(r"[^\n]*\n", replies)    # not splitlines(): \u2028 is text here
+        with contextlib.suppress(OSError), asterisk.makefile("rb") as lines:
+            asterisk.sendall(network_lines(leg.SCRIPT) + env_bytes)
+            if not env_bytes.endswith(b"\n\n"):
+                pending = []            # Asterisk gone mid-environment
+            while True:
+                if not pending:
+                    asterisk.shutdown(socket.SHUT_WR)
+                line = lines.readline()
+                if not line:
+                    return
+                commands.append(line.decode("utf-8", "replace").rstrip("\n"))
+                if pending:
+                    asterisk.sendall(pending.pop(0).encode())
+
+    def call() -> None:
+        calls.serve(server_side, serving, AgiLog("press3way-fastagi"))()
+        server_side.close()
+    threads = [threading.Thread(target=answer), threading.Thread(target=call)]
+    with contextlib.redirect_stderr(stderr):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(CALL_S)
+    asterisk.close()
+    assert not any(t.is_alive() for t in threads), "the call did not end"
+    status = _CALL_STATUS.search(stderr.getvalue())
+    assert status, stderr.getvalue()
+    return int(status.group(1)), commands, stderr.getvalue()
 
 
 def env(**pairs: str) -> bytes:
@@ -80,14 +146,26 @@ def hostile_site(site, monkeypatch):
     return site
 
 
+@pytest.fixture
+def serving(site, agi_mode):
+    """FastAGI mode: what the server serves calls with, its config and a connection pool kept
+    from example to example (None: the per-call script's way)."""
+    if agi_mode != "fastagi":
+        yield None
+        return
+    pool = Pool(config.load(site.conf_path), max_idle=4)
+    yield runner.Serving(lambda: pool.config, pool.connection)
+    pool.close()
+
+
 @EXAMPLES
 @given(caller_name=st.one_of(st.just("DC123456W0001234567W"), hostile), caller_number=hostile,
        dialed=st.one_of(st.just("917275551212"), hostile),
        stage_suffix=st.one_of(st.just(""), st.just("2---1"), hostile))
-def test_agent_leg_hostile_environment(hostile_site, monkeypatch, caller_name, caller_number,
-                                       dialed, stage_suffix):
+def test_agent_leg_hostile_environment(hostile_site, serving, monkeypatch, caller_name,
+                                       caller_number, dialed, stage_suffix):
     spy = SQLSpy(monkeypatch)
-    code, lines, stderr = run_leg(agent.main, env(
+    code, lines, stderr = run_leg(serving, agent, env(
         agi_channel="Local/8600051@default-1;2", agi_calleridname=caller_name,
         agi_callerid=caller_number, agi_extension="49907" + dialed,
         agi_arg_1="start" + ("---" + stage_suffix if stage_suffix else "")),
@@ -102,11 +180,11 @@ def test_agent_leg_hostile_environment(hostile_site, monkeypatch, caller_name, c
 @EXAMPLES
 @given(call_id=hostile, caller_name=hostile,
        stage=st.one_of(st.sampled_from(["answered", "accepted---1", "declined", "hungup"]), hostile))
-def test_outside_leg_hostile_call_id_and_stage(hostile_site, monkeypatch, call_id,
+def test_outside_leg_hostile_call_id_and_stage(hostile_site, serving, monkeypatch, call_id,
                                                 caller_name, stage):
     spy = SQLSpy(monkeypatch)
     reply = f"200 result=1 ({call_id})\n" if call_id else "200 result=0\n"
-    code, lines, stderr = run_leg(outside.main, env(
+    code, lines, stderr = run_leg(serving, outside, env(
         agi_channel="SIP/carrier-1", agi_calleridname=caller_name, agi_arg_1=stage),
         replies=reply + "200 result=0\n" * 5)
     check_common(lines, stderr, spy)
@@ -118,20 +196,20 @@ def test_outside_leg_hostile_call_id_and_stage(hostile_site, monkeypatch, call_i
 
 @EXAMPLES
 @given(raw=st.binary(max_size=2000))
-def test_raw_environment_bytes(hostile_site, raw):
+def test_raw_environment_bytes(hostile_site, serving, raw):
     """Missing, repeated, undecodable or truncated environment lines."""
-    code, lines, stderr = run_leg(outside.main, raw)
+    code, lines, stderr = run_leg(serving, outside, raw)
     assert all(AGI_COMMAND.match(line) for line in lines), lines
     assert code in (0, 1)
 
 
 @EXAMPLES
 @given(phones=st.lists(st.one_of(st.from_regex(r"\A[0-9]{1,20}\Z"), hostile), max_size=14))
-def test_multi_phone_lists(hostile_site, monkeypatch, phones):
+def test_multi_phone_lists(hostile_site, serving, monkeypatch, phones):
     assume(len(",".join(phones)) <= 255)                # what the column holds
     Store(hostile_site.connect()).arm_multi(hostile_site.user, phones)
     spy = SQLSpy(monkeypatch)
-    code, lines, stderr = run_leg(agent.main, env(
+    code, lines, stderr = run_leg(serving, agent, env(
         agi_channel="Local/8600051@default-1;2", agi_calleridname=hostile_site.caller_code,
         agi_callerid="7275550000", agi_extension="49907917275551212", agi_arg_1="start---2---1"),
         replies="200 result=0\n" * 10)
@@ -155,9 +233,13 @@ def test_multi_phone_lists(hostile_site, monkeypatch, phones):
     b"garbage without colon\n\n",
 ])
 def test_hostile_environment_as_a_real_process(site, raw):
-    result = FakeAGI(OUTSIDE, SimChannel("SIP/x-1"), [], interpreter=sys.executable,
-                     process_env=dict(os.environ, PRESS3WAY_CONF=site.conf_path),
-                     raw_environment=raw).run()
+    """A real process, or a real FastAGI server (after the lines Asterisk always sends it)."""
+    run = FakeAGI(OUTSIDE, SimChannel("SIP/x-1"), [], interpreter=sys.executable,
+                  process_env=dict(os.environ, PRESS3WAY_CONF=site.conf_path),
+                  server=site.fastagi)
+    run.raw_environment = raw if site.fastagi is None else \
+        network_lines(os.path.basename(OUTSIDE), run.uniqueid) + raw
+    result = run.run(timeout=WAIT_S)
     assert result.exit_code in (0, 1)
     assert all(AGI_COMMAND.match(c) for c in result.commands), result.commands
     assert "Traceback" not in result.stderr or "unexpected" in result.stderr

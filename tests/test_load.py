@@ -1,7 +1,10 @@
 """Concurrent batches on one database: every batch decided, exactly one winner each.
-(The 50 x 5 run lives in bench/bench_load.py; this is its small sibling for CI.)"""
+(The 50 x 5 run lives in bench/bench_load.py; this is its small sibling for CI.) Each AGI
+step a process, or every batch's steps through one FastAGI server and its pool."""
 
 from __future__ import annotations
+
+import pytest
 
 from press3way import events as ev
 from press3way.db import query
@@ -10,12 +13,13 @@ from press3way.testing.sim import Timeouts
 
 BATCH = ["7275551210:answer=0.3,press=1@prompt+0.1", "7275551211:answer=0.3,press=1@prompt+0.1",
          "7275551212:answer=0.3,press=5@prompt+0.05", "7275551213:noanswer"]
+pytestmark = pytest.mark.usefixtures("agi_mode")
 
 
 def test_concurrent_batches_each_get_one_winner(site, capsys):
     results = run_batches(site, site.conf_path, [BATCH] * 6,
                           timeouts=Timeouts(agent=30, dial=20, press=10, accept=20),
-                          sound_scale=0.1)
+                          sound_scale=0.1, fastagi=site.fastagi)
     assert len(results) == 6
     for result in results:
         ends = [ev.terminal_event(r["result"]) for r in result.log_rows]

@@ -1,5 +1,6 @@
 """`press3way multi` (arm, --show, --cancel, --replace, expiry) and `press3way live` on the real
-MariaDB."""
+MariaDB. The commands alone run once; the tests where a 3-way call runs (`with_calls`) run
+with each AGI step as a process and through the FastAGI server."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from press3way import db, events as ev
 from press3way.db import LIVE, MULTI, Store, execute
 from press3way.multi import MAX_AGE_S
 from press3way.testing.site import Site
-from tests.helpers import cli, sql, start_calls
+from press3way.testing.sim import Timeouts
+from tests.helpers import cli, play, sql, start_calls
 
 PHONES = "7275551212,7275551213"
+with_calls = pytest.mark.usefixtures("agi_mode")
+QUICK = Timeouts(agent=8, dial=3, press=2, accept=5)
 
 
 def multi(site, *args: str):
@@ -107,6 +111,20 @@ def test_busy_agent_is_refused_and_another_logged_in_agent_is_free(site):
     assert [r["user"] for r in sql(site, f"SELECT user FROM {MULTI}")] == ["7777"]
 
 
+@with_calls
+def test_the_next_call_dials_the_list_armed_by_the_command(site):
+    """Armed with `press3way multi`, dialled by the agent leg's next call: both numbers, the
+    first to press wins."""
+    def arm(site) -> None:
+        assert multi(site, site.user, PHONES).exit_code == 0
+    result = play(site, ["7275551213:answer=0.2,press=1@prompt+0.1"], prepare=arm,
+                  timeouts=QUICK)
+    ends = {r["phone_number"]: ev.terminal_event(r["result"]) for r in result.log_rows}
+    assert ends == {"7275551212": ev.DEFEATED, "7275551213": ev.TRANSFER}, result.format()
+    assert "status PROCESSING: a 3-way call took it" in multi(site, site.user, "--show").stdout
+    assert result.live_rows == 0
+
+
 def test_show_without_a_list(site):
     shown = multi(site, site.user, "--show")
     assert (shown.exit_code, shown.stdout) == (0, f"user {site.user} has no multi-call list\n")
@@ -176,6 +194,30 @@ def test_live_shows_each_batch_its_numbers_and_a_gone_agent(site):
     assert fresh[0].split()[:3] == ["6666", "1234567", "10.10.10.15"]
     assert "GONE" not in fresh[0]
     assert fresh[1].strip() == "7275551212 ANSWERED, 7275551213 DECLINED, 7275551214 NEW"
+
+
+@with_calls
+def test_live_shows_a_call_while_it_rings_and_nothing_once_it_ended(site):
+    """`live` during a real batch (taken as soon as the second number rings) and after it."""
+    ringing, seen = threading.Event(), {}
+
+    def watch(line: str) -> None:
+        if "7275551213" in line and "ringing" in line:
+            ringing.set()
+    calls = threading.Thread(target=lambda: seen.update(result=play(
+        site, ["7275551212:noanswer", "7275551213:noanswer"], timeouts=QUICK, out=watch)))
+    calls.start()
+    try:
+        assert ringing.wait(30)
+        during = live(site).splitlines()
+    finally:
+        calls.join(60)
+    assert not calls.is_alive()
+    assert during[0].endswith(": 1 batch(es), 2 outside call(s)"), during
+    assert during[4].split()[:3] == [site.user, str(site.lead_id), site.server_ip]
+    assert during[5].strip() == "7275551212 NEW, 7275551213 NEW"
+    assert seen["result"].live_rows == 0
+    assert live(site).endswith(": 0 batch(es), 0 outside call(s)\n")
 
 
 def test_live_watch_refreshes_a_bounded_number_of_times(site):

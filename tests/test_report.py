@@ -1,7 +1,9 @@
 """The 3-Way Press Log Report and the per-lead log, on rows written by the real outside leg.
 
 One set of calls (module fixture) is played through the fake-AGI harness and placed on chosen
-days; every test reads it through the `press3way` command or the library.
+days; every test reads it through the `press3way` command or the library. The set is written
+twice, each AGI step a process and through the FastAGI server (channel names with markup and
+escapes reach the rows by either way), and each test reads both.
 """
 
 from __future__ import annotations
@@ -52,11 +54,20 @@ PLACES = {
 IN_RANGE = ["slow", "win", "gone", "declined", "defeated"]   # newest first
 
 
-@pytest.fixture(scope="module")
-def calls(innodb_site) -> dict[str, str]:
+@pytest.fixture(scope="module", params=["process", "fastagi"])
+def calls(innodb_site, request) -> dict[str, str]:
     """Two agents' batches played through the real outside leg; name -> call id."""
     site = innodb_site
     site.reset()
+    site.fastagi = request.getfixturevalue("innodb_fastagi") if request.param == "fastagi" \
+        else None
+    try:
+        return _play_calls(site)
+    finally:
+        site.fastagi = None
+
+
+def _play_calls(site) -> dict[str, str]:
     store = Store(site.connect())
     other = dataclasses.replace(site, user="7777", lead_id=7654321)   # another agent and lead
 

@@ -8,8 +8,8 @@ import pytest
 
 from press3way import events as ev
 from press3way.db import execute
-from press3way.testing.demo import dialplan_text
-from press3way.testing.sim import SimResult, Simulation, Timeouts, parse_party
+from press3way.testing.sim import SimResult, Timeouts
+from tests.helpers import play
 
 FAST = Timeouts(agent=8, dial=4, press=2, accept=5)
 pytestmark = pytest.mark.usefixtures("agi_mode")
@@ -17,9 +17,7 @@ pytestmark = pytest.mark.usefixtures("agi_mode")
 
 def simulate(site, *parties: str, **options) -> SimResult:
     options.setdefault("timeouts", FAST)
-    options.setdefault("sound_scale", 0.1)       # ten times faster than the real sounds
-    result = Simulation(site, site.conf_path, [parse_party(p) for p in parties],
-                        dialplan_text=dialplan_text(), fastagi=site.fastagi, **options).run()
+    result = play(site, parties, **options)
     assert result.live_rows == 0, result.format()
     return result
 

@@ -3,6 +3,7 @@ WaitExten's time-out, sound lengths, STREAM FILE stopped by ControlPlayback, Red
 
 No database: the dialplan rules run through the simulator on small dialplans of their own, the
 AGI rules through the fake-AGI harness talking to a scripted AGI process.
+Single-mode: these test the stand-ins themselves, not our legs (no FastAGI server involved).
 """
 
 from __future__ import annotations

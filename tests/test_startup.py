@@ -1,5 +1,7 @@
 """A per-call script's start: what it imports, its first command, and the pieces that make it
-short (`record` for dataclass, stand-ins for modules loaded only when used)."""
+short (`record` for dataclass, stand-ins for modules loaded only when used).
+
+Process mode only: an interpreter starting per call exists only there (FastAGI starts once)."""
 
 from __future__ import annotations
 

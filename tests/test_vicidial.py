@@ -1,12 +1,18 @@
-"""Lookups and conference reservations in VICIdial's own tables, on the real database."""
+"""Lookups and conference reservations in VICIdial's own tables, on the real database.
+No AGI leg runs here (the legs' reservations run in both modes in test_scenarios and
+test_load); the concurrent reservation runs both ways calls reach the database: one process
+each, or threads of one FastAGI server on its pool."""
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from press3way import vicidial
+from press3way import config, vicidial
+from press3way.fastagi.pool import Pool
 from tests.helpers import sql
 
 
@@ -63,15 +69,36 @@ def test_agent_found_by_session_when_two_agents_hold_one_lead(site):
     assert vicidial.agent_user(conn, "8600052", site.server_ip) == "7777"
 
 
-def _reserve(args) -> str | None:
+def _reserve(args) -> vicidial.Reservation | None:
     site, n = args
     conn = site.connect()
     srv = vicidial.server(conn, site.server_ip)
     return reserve(conn, srv, f"agent{n}", site.session)
 
 
-def test_two_agents_never_get_the_same_conference(site):
-    with multiprocessing.get_context("fork").Pool(6) as pool:
-        got = pool.map(_reserve, [(site, n) for n in range(6)])
+def _reserve_in_threads(site, agents: int) -> list[vicidial.Reservation | None]:
+    """The FastAGI server's way: one process, a thread per call, connections from its pool,
+    all reserving at once."""
+    pool = Pool(config.load(site.conf_path), max_idle=agents)
+    together = threading.Barrier(agents)
+
+    def one(n: int) -> vicidial.Reservation | None:
+        with pool.connection(pool.config) as conn:
+            srv = vicidial.server(conn, site.server_ip)
+            together.wait(timeout=30)
+            return reserve(conn, srv, f"agent{n}", site.session)
+    try:
+        with ThreadPoolExecutor(agents) as threads:
+            return list(threads.map(one, range(agents), timeout=60))
+    finally:
+        pool.close()
+
+
+def test_two_agents_never_get_the_same_conference(site, agi_mode):
+    if agi_mode == "process":
+        with multiprocessing.get_context("fork").Pool(6) as pool:
+            got = pool.map(_reserve, [(site, n) for n in range(6)])
+    else:
+        got = _reserve_in_threads(site, 6)
     reserved = [g.conf_exten for g in got if g is not None]
     assert len(reserved) == 3 and len(set(reserved)) == 3      # three free conferences

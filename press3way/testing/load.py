@@ -24,9 +24,11 @@ from .standins.fakeami import FakeAMI, Originate
 @dataclass
 class AsteriskServer:
     """One Asterisk server of a cluster: the site of its `servers` row (server_ip), the
-    astguiclient.conf its AGI scripts read (VARserver_ip), and after a run what it saw."""
+    astguiclient.conf its AGI scripts read (VARserver_ip), the FastAGI server its dialplan
+    calls (None: a process per AGI step), and after a run what it saw."""
     site: Site
     conf_path: str
+    fastagi: FastAGIServer | None = None      # reads conf_path: this server's own
     batches: list[int] = field(default_factory=list)            # which batches ran here
     actions: list[dict[str, str]] = field(default_factory=list)  # every AMI action it received
 
@@ -46,15 +48,16 @@ def run_batches(base: Site, conf_path: str, batches: list[list[str]], *,
     """Play every batch (a list of party specs each) on one server, at once, or the n-th
     `n * stagger` seconds after the first (agents do not all start in the same instant);
     with `fastagi`, every AGI step goes to that server."""
-    return run_cluster([AsteriskServer(base, conf_path)], batches, timeouts=timeouts,
-                       sound_scale=sound_scale, stagger=stagger, fastagi=fastagi)
+    return run_cluster([AsteriskServer(base, conf_path, fastagi)], batches, timeouts=timeouts,
+                       sound_scale=sound_scale, stagger=stagger)
 
 
 def run_cluster(servers: list[AsteriskServer], batches: list[list[str]], *,
                 timeouts: Timeouts, sound_scale: float = 0.2,
-                stagger: float = 0.0, fastagi: FastAGIServer | None = None) -> list[SimResult]:
+                stagger: float = 0.0) -> list[SimResult]:
     """Play the batches spread over the servers (batch n on server n mod len(servers)), all
-    at the same time, on the database of the first server's site."""
+    at the same time, on the database of the first server's site; each server's AGI steps
+    run its way (its own FastAGI server, with its own config, or processes)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)   # ~6 descriptors per AGI run
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     sims: list[Simulation] = []
@@ -73,7 +76,7 @@ def run_cluster(servers: list[AsteriskServer], batches: list[list[str]], *,
             sims.append(Simulation(
                 site, server.conf_path, [parse_party(p) for p in parties],
                 dialplan_text=dialplan_text(), timeouts=timeouts, sound_scale=sound_scale,
-                ami=amis[where], reset=False, fastagi=fastagi))
+                ami=amis[where], reset=False, fastagi=server.fastagi))
             amis[where].sims[str(site.lead_id)] = sims[-1]
         results = _play_all(sims, stagger)
         for server, ami in zip(servers, amis):

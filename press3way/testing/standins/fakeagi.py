@@ -72,7 +72,9 @@ class FakeAGI:
     context: str = "default"
     extension: str = "s"
     priority: int = 1
-    hangup_mode: str = "sighup"        # or 'line': a HANGUP line instead of SIGHUP
+    # or 'line': a HANGUP line instead of SIGHUP; 'eof': Asterisk's side closes (stdin, or
+    # the FastAGI connection's write side) and answers nothing more
+    hangup_mode: str = "sighup"
     dead: bool = False                 # running from the h extension
     missing_sounds: tuple[str, ...] = ()   # STREAM FILE of these fails (result=-1), as Asterisk
     process_env: dict[str, str] | None = None
@@ -226,10 +228,13 @@ class FakeAGI:
             pass
 
     def _close_input(self) -> None:
-        if self.sock is not None:
-            self.sock.shutdown(socket.SHUT_WR)
-        else:
-            self.proc.stdin.close()
+        try:
+            if self.sock is not None:
+                self.sock.shutdown(socket.SHUT_WR)
+            else:
+                self.proc.stdin.close()
+        except OSError:                 # the other side has gone already
+            pass
 
     def _notify_hangup(self) -> None:
         if self._notified:
@@ -237,6 +242,10 @@ class FakeAGI:
         self._notified = True
         why = (f"hung up ({self.channel.hangup_cause})" if self.channel.is_hung_up()
                else "redirected (AMI Redirect)")
+        if self.hangup_mode == "eof":
+            self._log("!!", f"channel {why}: end of input")
+            self._close_input()
+            return
         by_line = self.hangup_mode == "line" or self.sock is not None   # FastAGI: no signal
         self._log("!!", f"channel {why}: {'HANGUP line' if by_line else 'SIGHUP'}")
         if by_line:
