@@ -18,7 +18,7 @@ import pytest
 from press3way.testing.asterisk import root as asterisk_root
 from press3way.testing.asterisk import sounds
 from press3way.testing.asterisk.dialplan import Timeouts, block_with_timeouts
-from press3way.testing.asterisk.modes import FASTAGI, MODES, FastAGIMode
+from press3way.testing.asterisk.modes import FASTAGI, MODES, FastAGIMode, fastagi_server
 from press3way.testing.asterisk.scene import Scene
 from press3way.testing.asterisk.session import running_instance
 from press3way.testing.site import Site
@@ -80,12 +80,11 @@ def agi_mode(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def fastagi(asterisk, asterisk_innodb, tmp_path_factory):
+def fastagi(asterisk, asterisk_innodb) -> FastAGIMode:
     """One FastAGI server for the session's FastAGI-mode tests (each scene points it at its
     own site, and awaits the end of the calls it sent)."""
-    mode = FastAGIMode(asterisk, tmp_path_factory.mktemp("fastagi") / "astguiclient.conf")
-    yield mode.start(asterisk_innodb)
-    mode.stop()
+    with fastagi_server(asterisk, asterisk_innodb) as mode:
+        yield mode
 
 
 @pytest.fixture

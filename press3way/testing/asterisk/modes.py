@@ -9,9 +9,12 @@ sent it, so no call of one scene is still writing when the next one starts.
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 import re
 import signal
+import tempfile
+from typing import Iterator
 
 from ...fastagi.dialplan import to_fastagi, to_per_call
 from ..fastagi import FastAGIServer
@@ -97,3 +100,16 @@ class FastAGIMode:
 def switched(block: str, fastagi: FastAGIMode | None) -> str:
     """Our dialplan `block` in the scene's mode: through `fastagi`, or a process per step."""
     return fastagi.block(block) if fastagi is not None else to_per_call(block)
+
+
+@contextlib.contextmanager
+def fastagi_server(instance: Instance, site: Site, max_calls: int = 200
+                   ) -> Iterator[FastAGIMode]:
+    """A FastAGI server for `instance` serving `site`, its config in a directory of its own;
+    stopped afterwards."""
+    with tempfile.TemporaryDirectory(prefix="press3way-fastagi-") as work:
+        mode = FastAGIMode(instance, pathlib.Path(work) / "astguiclient.conf", max_calls)
+        try:
+            yield mode.start(site)
+        finally:
+            mode.stop()
