@@ -72,27 +72,29 @@ class Tally:
 
 
 class Progress:
-    """How many agent legs and outside legs have hung up or joined a conference (a round
-    is over when every one it started has)."""
+    """Which agent legs and outside legs are still up: neither hung up nor in a conference.
+    A round is over when every agent leg is and no outside leg is left (a batch that failed
+    early never starts all its calls, and each agent leg ends only after its calls are
+    placed)."""
 
     def __init__(self, recorder: Recorder):
-        self.legs: set[str] = set()
-        self.ended = {"agent": 0, "outside": 0}
+        self.up = {"agent": set(), "outside": set()}
+        self.agents_ended = 0
         self._tally = Tally(recorder, self._note)
 
     def _note(self, e: Event) -> bool:
-        channel = e["Channel"]
-        if e.name == "Newchannel" and leg_kind(channel):
-            self.legs.add(channel)
-        elif e.name in ("Hangup", "ConfbridgeJoin") and channel in self.legs:
-            self.legs.discard(channel)
-            self.ended[leg_kind(channel)] += 1
+        channel, kind = e["Channel"], leg_kind(e["Channel"])
+        if kind and e.name == "Newchannel":
+            self.up[kind].add(channel)
+        elif kind and e.name in ("Hangup", "ConfbridgeJoin") and channel in self.up[kind]:
+            self.up[kind].discard(channel)
+            self.agents_ended += kind == "agent"
         return False
 
-    def over(self, agents: int, outside: int) -> bool:
-        """`agents` agent legs and `outside` outside legs ended (in a wait's condition)."""
+    def over(self, agents: int) -> bool:
+        """All `agents` agent legs ended and no outside leg up (in a wait's condition)."""
         self._tally()
-        return self.ended["agent"] >= agents and self.ended["outside"] >= outside
+        return self.agents_ended >= agents and not self.up["agent"] and not self.up["outside"]
 
 
 def leg_kind(channel: str) -> str:
@@ -257,8 +259,7 @@ def play(scene: Scene, all_batches: list[Batch], stagger: float = 0.0,
     unfinished = ""
     try:
         start(scene, all_batches, stagger)
-        calls = sum(len(b.numbers) for b in all_batches)
-        scene.rec.wait(lambda: progress.over(len(all_batches), calls), timeout,
+        scene.rec.wait(lambda: progress.over(len(all_batches)), timeout,
                        "every leg of every batch to be over")
     except AssertionError as exc:      # WaitTimeout: judged as it stands
         unfinished = str(exc)
