@@ -117,12 +117,18 @@ def batches(base: Site, count: int, calls: int) -> list[Batch]:
     return found
 
 
+# what the load reads (seat, Progress, Presser, judge) and Scene.end awaits
+EVENTS = ("Newchannel", "Hangup", "Newexten", "DTMFEnd", "ConfbridgeJoin", "ConfbridgeLeave")
+
+
 def arrange(scene: Scene, all_batches: list[Batch]) -> None:
     """Every party's schedule in AstDB (answer after 0.2 s + 0.1 s per place; no press: the
-    presses follow the prompts, see `Presser`)."""
+    presses follow the prompts, see `Presser`); then the recorder takes only the events the
+    load reads."""
     for batch in all_batches:
         parties.arrange(scene.rec, *(parties.Party(number, ring=0.2 + 0.1 * k)
                                      for k, number in enumerate(batch.numbers)))
+    scene.rec.only(*EVENTS)
 
 
 def seat(scene: Scene, all_batches: list[Batch]) -> None:
