@@ -31,6 +31,7 @@ FIRST_SESSION = 8_600_100          # [default] seats sessions 8600XXX, conferenc
 PRESSES = {0: "1", 1: "1", 2: "5"}  # party index -> the key it presses after the prompts
 PRESS_SESSIONS = 32                # PlayDTMF holds its manager session for the key's length
 SEAT_TIMEOUT_S = 60.0
+END_TIMEOUT_S = 120.0               # 300 per-call AGI processes take a while to go
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,7 @@ def play(scene: Scene, all_batches: list[Batch], stagger: float = 0.0,
         pressing.join(5)
         presser.close()
     outcomes = judge(scene, all_batches, since)
-    scene.end()
+    scene.end(END_TIMEOUT_S)
     return Round(outcomes, took, unfinished, presser.failures)
 
 

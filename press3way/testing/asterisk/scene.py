@@ -212,11 +212,11 @@ class Scene:
         return self.instance.log_text(self.log_offset)
 
     # --- afterwards --------------------------------------------------------------------------
-    def end(self) -> None:
+    def end(self, timeout: float = QUIET_TIMEOUT_S) -> None:
         """Hang up every channel left and await silence (and the end of every call the
         FastAGI server was sent), so the next test starts empty."""
         self.rec.action("Hangup", Channel="/.*/")     # refused only when none is left
-        self.rec.wait(lambda: not self._channels_up(), QUIET_TIMEOUT_S, "every channel to end")
+        self.rec.wait(lambda: not self._channels_up(), timeout, "every channel to end")
         runs = self.events("Newexten", Application="AGI")
         sent = [e for e in runs if e["AppData"].startswith("agi://")]
         if len(sent) != (len(runs) if self.fastagi is not None else 0):   # the mode it claims
