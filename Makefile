@@ -49,7 +49,9 @@ clean:
 	rm -rf $(VENV) build *.egg-info
 
 # Timing figures (SPEC section 11) with the package installed as on a server (not editable):
-# on the simulator, on the real Asterisk 22 where it runs (root), and DB statements per batch.
+# on the simulator, on the real Asterisk 22 where it runs (root; single calls, then a burst of
+# 50 agents and a rate ramp, per-call processes and FastAGI side by side), and DB statements
+# per batch.
 BENCH_VENV ?= .venv-bench
 BENCH_ENV := PATH=$(CURDIR)/$(BENCH_VENV)/bin:/usr/sbin:$$PATH
 bench: mariadb
@@ -57,5 +59,6 @@ bench: mariadb
 	$(BENCH_VENV)/bin/pip install -q '.[sim]'
 	$(BENCH_ENV) $(BENCH_VENV)/bin/python bench/bench_calls.py
 	$(BENCH_ENV) $(BENCH_VENV)/bin/python bench/bench_asterisk.py || echo "bench_asterisk: no real Asterisk here (the line above says why)"
+	$(BENCH_ENV) $(BENCH_VENV)/bin/python bench/bench_asterisk_load.py || echo "bench_asterisk_load: no real Asterisk here (the line above says why)"
 	$(BENCH_ENV) $(BENCH_VENV)/bin/python bench/bench_db.py
 	$(BENCH_ENV) $(BENCH_VENV)/bin/python bench/bench_startup.py

@@ -10,14 +10,19 @@ Median and p95 of:
   answer-to-prompt   the party answers -> the outside leg starts Background(outside-sales...)
   AGI start-up       an outside leg enters AGI() -> the script's first AGI command (the agent
                      leg sends none until its first hold tone, so it is left out)
-  CPU per process    user + system time of every AGI process of the calls, as each logs it
-                     last (interpreter start included), agent and outside legs alike
-Usage: bench/bench_asterisk.py [--runs N]
+  CPU per process    (per-call) user + system time of every AGI process of the calls, as each
+                     logs it last (interpreter start included), agent and outside legs alike
+each with a process per AGI step (`per-call`), through one `press3way fastagi` server
+(`fastagi`), or both (the default: the modes take turns run by run, so a change in the
+machine's load falls on both alike).
+Usage: bench/bench_asterisk.py [--runs N] [--mode per-call|fastagi|both]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import pathlib
 import re
 import sys
@@ -26,6 +31,7 @@ import time
 from bench_calls import print_the_rest, summary
 
 from press3way.testing.asterisk.dialplan import Timeouts, block_with_timeouts
+from press3way.testing.asterisk.modes import FASTAGI, MODES, PER_CALL, fastagi_server
 from press3way.testing.asterisk.parties import Party
 from press3way.testing.asterisk.root import RootUnavailable
 from press3way.testing.asterisk.scene import Scene
@@ -52,8 +58,7 @@ def cpu_per_process(scene: Scene, timeout: float = 10.0) -> dict[str, list[float
     deadline = time.monotonic() + timeout
     while len(found := _CPU.findall(scene.agi_log())) < runs and time.monotonic() < deadline:
         time.sleep(0.02)
-    figures: dict[str, list[float]] = {"CPU per process": [], "CPU (agent leg)": [],
-                                       "CPU (outside leg)": []}
+    figures: dict[str, list[float]] = {key: [] for key in CPU_FIGURES}
     for leg, seconds in found:
         figures["CPU per process"].append(float(seconds))
         figures[f"CPU ({leg} leg)"].append(float(seconds))
@@ -103,42 +108,70 @@ def failed_call(scene: Scene, party: Party) -> float:
     return buzz - failed
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=20)
-    runs = parser.parse_args().runs
-    figures: dict[str, list[float]] = {"press-to-bridge (waiting)": [],
-                                       "press-to-bridge (hold tone)": [],
-                                       "failure-to-buzz": [], "answer-to-prompt": [],
-                                       "AGI start-up": [], "CPU per process": [],
-                                       "CPU (agent leg)": [], "CPU (outside leg)": []}
-    try:
-        with running_scene(block_with_timeouts(BLOCK.read_text(), TIMEOUTS)) as scene:
-            for n in range(runs):
-                for during_hold_tone in (False, True):
-                    scene.begin()
-                    for key, values in accept_call(scene, during_hold_tone).items():
-                        figures[key] += values
-                    for key, values in cpu_per_process(scene).items():
-                        figures[key] += values
-                    scene.end()
-                scene.begin()
-                figures["failure-to-buzz"].append(failed_call(scene, FAILURES[n % 3]))
-                for key, values in cpu_per_process(scene).items():
-                    figures[key] += values
-                scene.end()
-                print(f"run {n + 1}/{runs}", file=sys.stderr)
-    except (RootUnavailable, MariaDBMissing) as exc:
-        print(f"bench_asterisk: {exc}", file=sys.stderr)
-        return 1
+CPU_FIGURES = ("CPU per process", "CPU (agent leg)", "CPU (outside leg)")
+FIGURES = ("press-to-bridge (waiting)", "press-to-bridge (hold tone)", "failure-to-buzz",
+           "answer-to-prompt", "AGI start-up") + CPU_FIGURES
+FASTAGI_TARGETS = {"answer-to-prompt": "median <= 0.02 s (FastAGI)"}
+
+
+def one_run(scene: Scene, n: int, figures: dict[str, list[float]]) -> None:
+    """Two accepted calls (a press while waiting, a press during the hold tone), one failure."""
+    for during_hold_tone in (False, True):
+        scene.begin()
+        for key, values in accept_call(scene, during_hold_tone).items():
+            figures[key] += values
+        add_cpu(scene, figures)
+        scene.end()
+    scene.begin()
+    figures["failure-to-buzz"].append(failed_call(scene, FAILURES[n % 3]))
+    add_cpu(scene, figures)
+    scene.end()
+
+
+def add_cpu(scene: Scene, figures: dict[str, list[float]]) -> None:
+    if scene.fastagi is None:       # FastAGI: no process per step (the server logs durations)
+        for key, values in cpu_per_process(scene).items():
+            figures[key] += values
+
+
+def report(mode: str, figures: dict[str, list[float]]) -> None:
+    print(f"[{mode}] on the real Asterisk 22, load average {os.getloadavg()[0]:.2f}")
     both = figures["press-to-bridge (waiting)"] + figures["press-to-bridge (hold tone)"]
     print(summary("press-to-bridge", both, "median <= 0.25 s"))
     for key in ("press-to-bridge (waiting)", "press-to-bridge (hold tone)"):
         print("  " + summary(key.split(" ", 1)[1], figures[key], ""))
-    print_the_rest(figures)
-    print(summary("CPU per process", figures["CPU per process"], "median <= 0.03 s"))
-    for key in ("CPU (agent leg)", "CPU (outside leg)"):
-        print("  " + summary(key.split(" ", 1)[1], figures[key], ""))
+    print_the_rest(figures, FASTAGI_TARGETS if mode == FASTAGI else {})
+    if mode == PER_CALL:
+        print(summary("CPU per process", figures["CPU per process"], "median <= 0.03 s"))
+        for key in CPU_FIGURES[1:]:
+            print("  " + summary(key.split(" ", 1)[1], figures[key], ""))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--mode", choices=(*MODES, "both"), default="both")
+    args = parser.parse_args()
+    modes = MODES if args.mode == "both" else (args.mode,)
+    figures = {mode: {key: [] for key in FIGURES} for mode in modes}
+    block = block_with_timeouts(BLOCK.read_text(), TIMEOUTS)
+    try:
+        with running_scene(block) as scene, contextlib.ExitStack() as stack:
+            servers = {PER_CALL: None}
+            if FASTAGI in modes:
+                servers[FASTAGI] = stack.enter_context(fastagi_server(scene.instance,
+                                                                      scene.site))
+            for n in range(args.runs):
+                for mode in modes:
+                    scene.fastagi = servers[mode]
+                    scene.load_block(block)
+                    one_run(scene, n, figures[mode])
+                print(f"run {n + 1}/{args.runs}", file=sys.stderr)
+    except (RootUnavailable, MariaDBMissing) as exc:
+        print(f"bench_asterisk: {exc}", file=sys.stderr)
+        return 1
+    for mode in modes:
+        report(mode, figures[mode])
     return 0
 
 

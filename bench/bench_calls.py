@@ -76,11 +76,16 @@ def main() -> int:
     return 0
 
 
-def print_the_rest(figures: dict[str, list[float]]) -> None:
-    """Every figure but press-to-bridge, against its target (SPEC section 11)."""
-    print(summary("failure-to-buzz", figures["failure-to-buzz"], "<= 1.5 s"))
-    print(summary("answer-to-prompt", figures["answer-to-prompt"], "median <= 0.15 s"))
-    print(summary("AGI start-up", figures["AGI start-up"], "(as small as it gets)"))
+TARGETS = {"failure-to-buzz": "<= 1.5 s", "answer-to-prompt": "median <= 0.15 s",
+           "AGI start-up": "(as small as it gets)"}
+
+
+def print_the_rest(figures: dict[str, list[float]], targets: dict[str, str] | None = None
+                   ) -> None:
+    """Every figure but press-to-bridge, against its target (SPEC section 11; `targets`
+    replaces some)."""
+    for name, target in dict(TARGETS, **(targets or {})).items():
+        print(summary(name, figures[name], target))
 
 
 if __name__ == "__main__":

@@ -211,22 +211,29 @@ class Store:
 
     # --- starting calls (agent leg) -------------------------------------------------
     def start_call(self, call: Call) -> None:
-        """Insert the live row (NEW, heartbeat now) and the log row (`Started: ...`), each
-        only if it is not there yet (so a rerun after a lost reply adds no second row).
+        """Insert the live row (NEW, heartbeat now) and the log row (`Started: ...`). Only
+        this agent leg writes this call id, so a plain INSERT is safe; after a lost reply
+        the row is looked for before a rerun, so there is never a second one. (Not `INSERT
+        ... SELECT ... WHERE NOT EXISTS`: on InnoDB its read takes gap locks, and agent legs
+        starting in the same instant, their ids adjacent in the index, deadlocked.)
         call_date in whole seconds: VICIdial's report selects `<= 'day 23:59:59'`."""
         values = (call.caller_code, call.call_3way_id, call.lead_id, call.phone_number,
                   call.dialstring, call.outbound_cid, call.user, call.session_id, call.server_ip)
         columns = ("call_date, caller_code, call_3way_id, lead_id, phone_number, dialstring, "
                    "outbound_cid, user, session_id, server_ip")
         placeholders = ", ".join(["%s"] * len(values))
-        self._run(f"INSERT INTO {LIVE} ({columns}, status, agent_heartbeat) "
-                  f"SELECT NOW(), {placeholders}, %s, NOW() FROM DUAL WHERE NOT EXISTS "
-                  f"(SELECT 1 FROM {LIVE} WHERE call_3way_id = %s)",
-                  values + (ev.S_NEW, call.call_3way_id))
-        self._run(f"INSERT INTO {LOG} ({columns}, result) "
-                  f"SELECT NOW(), {placeholders}, CONCAT(%s, ': ', {_NOW_TEXT}) FROM DUAL "
-                  f"WHERE NOT EXISTS (SELECT 1 FROM {LOG} WHERE call_3way_id = %s)",
-                  values + (ev.STARTED, call.call_3way_id))
+        self._insert_once(LIVE, call.call_3way_id,
+                          f"({columns}, status, agent_heartbeat) VALUES (NOW(), "
+                          f"{placeholders}, %s, NOW())", values + (ev.S_NEW,))
+        self._insert_once(LOG, call.call_3way_id,
+                          f"({columns}, result) VALUES (NOW(), {placeholders}, "
+                          f"CONCAT(%s, ': ', {_NOW_TEXT}))", values + (ev.STARTED,))
+
+    def _insert_once(self, table: str, call_id: str, rest: str, params: tuple) -> None:
+        """INSERT INTO `table` `rest`; after a lost reply, rerun only if `call_id` has no row."""
+        self._run(f"INSERT INTO {table} {rest}", params,
+                  check=lambda: self._rows(f"SELECT 1 FROM {table} WHERE call_3way_id = %s",
+                                           (call_id,)))
 
     # --- events and statuses --------------------------------------------------------
     def append_event(self, call_id: str, event: str, *, before: Iterable[str] = (),

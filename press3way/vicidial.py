@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from .record import record
@@ -13,6 +14,9 @@ from .db import execute, query
 _LEAD_FROM_DC = re.compile(r"^DC\d{6}W(\d{10})W")
 _LEAD_FROM_VYM = re.compile(r"^[VYM]\d{19}")
 _EXTEN_LINE = re.compile(r"Exten:\s*(\S+)")
+# Reserving: tries, and how many free conferences a retry picks from at random.
+RESERVE_ATTEMPTS = 5
+RESERVE_SPREAD = 50
 
 
 class NotFound(Exception):
@@ -108,15 +112,18 @@ def reserve_conference(conn: pymysql.Connection, srv: Server, tag: str,
                        own_session: str) -> Reservation | None:
     """Claim a free conference: pick one, then take it only if it is still free (so two
     agents never get the same one, and a lost reply is settled by reading the row back).
+    The lowest free one first; after losing it to another agent, one picked at random among
+    the free ones, so agents reserving in the same instant stop colliding on the same row.
     None when none is free."""
     table = srv.conference_table
-    for _ in range(3):      # another agent may take the one we picked
+    for attempt in range(RESERVE_ATTEMPTS):
         rows = query(conn, f"SELECT conf_exten FROM {table} WHERE server_ip = %s "
                            "AND (extension = '' OR extension IS NULL) AND conf_exten <> %s "
-                           "ORDER BY conf_exten LIMIT 1", (srv.server_ip, own_session))
+                           "ORDER BY conf_exten LIMIT %s",
+                     (srv.server_ip, own_session, 1 if attempt == 0 else RESERVE_SPREAD))
         if not rows:
             return None
-        conf = str(rows[0]["conf_exten"])
+        conf = str((rows[0] if attempt == 0 else random.choice(rows))["conf_exten"])
         if execute(conn, f"UPDATE {table} SET extension = %s, leave_3way = '0' "
                          "WHERE server_ip = %s AND conf_exten = %s "
                          "AND (extension = '' OR extension IS NULL)",

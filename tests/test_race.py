@@ -13,13 +13,15 @@ import io
 import multiprocessing
 import os
 import threading
+import time
 
 import pytest
 
 from press3way import events as ev
+from press3way import numbers
 from press3way.legs import outside
 from press3way.telephony.agi import Channel
-from press3way.db import LOG, query
+from press3way.db import LIVE, LOG, Call, DatabaseError, Store, query
 from tests.helpers import start_calls
 
 CALLS = 10
@@ -135,3 +137,44 @@ def test_exactly_one_winner_per_batch(any_site, agi_mode, request, capsys):
               f"calls: {perfect} with exactly one Accepted and {CALLS - 1} Too Slow")
     assert len(outcomes) == trials
     assert perfect == trials, failures[:2]
+
+
+AGENTS = 40
+
+
+@pytest.mark.parametrize("engine", ["InnoDB", "MyISAM"])
+def test_many_agents_start_their_batches_in_the_same_instant(request, engine):
+    """40 agent legs (threads, a connection each) insert their 5 calls at once, their call
+    ids all stamped in the same centisecond (adjacent in the call id index): every row is
+    written, none is refused as a deadlock victim."""
+    site = request.getfixturevalue("innodb_site" if engine == "InnoDB" else "myisam_site")
+    site.reset()
+    now = time.time()
+    start = threading.Barrier(AGENTS)
+    errors: list[str] = []
+
+    def agent(n: int) -> None:
+        lead = 3_000_000 + n
+        code = f"DC123456W{lead:010d}W"
+        calls = [Call(code, call_id, lead, f"72{n:04d}55{k:02d}", f"972{n:04d}55{k:02d}",
+                      "7275550000", str(8000 + n), "8600051", site.server_ip)
+                 for k, call_id in enumerate(numbers.call_ids(lead, 5, now))]
+        conn = site.connect()
+        store = Store(conn)
+        start.wait(timeout=20)
+        try:
+            for call in calls:
+                store.start_call(call)
+        except DatabaseError as exc:
+            errors.append(f"agent {n}: {exc}")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=agent, args=(n,)) for n in range(AGENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    for table in (LIVE, LOG):
+        assert query(site.connect(), f"SELECT COUNT(*) AS n FROM {table}")[0]["n"] == 5 * AGENTS

@@ -102,3 +102,26 @@ def test_two_agents_never_get_the_same_conference(site, agi_mode):
         got = _reserve_in_threads(site, 6)
     reserved = [g.conf_exten for g in got if g is not None]
     assert len(reserved) == 3 and len(set(reserved)) == 3      # three free conferences
+
+
+def test_agents_reserving_in_the_same_instant_each_get_one(site):
+    """12 agents released at once, 20 conferences free: the lowest is taken by one, the
+    others retry on free ones picked at random; every agent gets a conference of its own."""
+    for conf in range(8600070, 8600087):
+        sql(site, "INSERT INTO vicidial_conferences (conf_exten, server_ip, extension) "
+                  "VALUES (%s, %s, '')", (conf, site.server_ip))
+    conns = [site.connect() for _ in range(12)]
+    srv = vicidial.server(conns[0], site.server_ip)
+    start = threading.Barrier(len(conns))
+    got: list[vicidial.Reservation | None] = [None] * len(conns)
+
+    def agent(n: int) -> None:
+        start.wait(timeout=10)
+        got[n] = reserve(conns[n], srv, f"agent{n}", site.session)
+    threads = [threading.Thread(target=agent, args=(n,)) for n in range(len(conns))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    reserved = [g.conf_exten for g in got if g is not None]
+    assert len(reserved) == 12 and len(set(reserved)) == 12, got

@@ -1,5 +1,10 @@
 """The real-Asterisk tier: one chrooted Asterisk 22 for the session, a Scene per test.
 
+Every test with a scene runs twice: with a process per AGI step, and with the dialplan
+switched to one `press3way fastagi` server for the session (`agi_mode`; a module narrows it
+with `pytest.mark.parametrize("agi_mode", [...], indirect=True)`). The mode is session-scoped,
+so pytest runs all tests of one mode together.
+
 Skipped with one line when the tier cannot run here (not root, no mmdebstrap, no sounds, the
 root's build failed). A failing test prints the part of Asterisk's full log it produced.
 """
@@ -13,6 +18,7 @@ import pytest
 from press3way.testing.asterisk import root as asterisk_root
 from press3way.testing.asterisk import sounds
 from press3way.testing.asterisk.dialplan import Timeouts, block_with_timeouts
+from press3way.testing.asterisk.modes import FASTAGI, MODES, FastAGIMode, fastagi_server
 from press3way.testing.asterisk.scene import Scene
 from press3way.testing.asterisk.session import running_instance
 from press3way.testing.site import Site
@@ -67,14 +73,33 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{report.when}", report)
 
 
+@pytest.fixture(scope="session", params=MODES)
+def agi_mode(request) -> str:
+    """How Asterisk runs our AGI steps: `per-call` processes or the `fastagi` server."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def fastagi(asterisk, asterisk_innodb) -> FastAGIMode:
+    """One FastAGI server for the session's FastAGI-mode tests (each scene points it at its
+    own site, and awaits the end of the calls it sent)."""
+    with fastagi_server(asterisk, asterisk_innodb) as mode:
+        yield mode
+
+
 @pytest.fixture
-def scene(request, asterisk, asterisk_innodb):
-    """A fresh call: empty tables, agent and customer in session 8600051, default flags."""
-    asterisk.load_block(block_with_timeouts(BLOCK.read_text(), TEST_TIMEOUTS))
-    s = Scene(asterisk, asterisk_innodb).begin()
+def scene(request, asterisk, asterisk_innodb, agi_mode):
+    """A fresh call: empty tables, agent and customer in session 8600051, default flags,
+    the test's AGI mode."""
+    server = request.getfixturevalue("fastagi") if agi_mode == FASTAGI else None
+    s = Scene(asterisk, asterisk_innodb, server)
+    s.load_block(block_with_timeouts(BLOCK.read_text(), TEST_TIMEOUTS))
+    s.begin()
     yield s
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
     if failed:
         print("---- Asterisk full log of this test ----\n" + s.asterisk_log())
         print("---- AGI log of this test ----\n" + s.agi_log())
+        if server is not None:
+            print("---- FastAGI server's log of this test ----\n" + "".join(s.fastagi_log()))
     s.end()

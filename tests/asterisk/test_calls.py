@@ -1,4 +1,5 @@
-"""Whole 3-way calls on the real Asterisk 22: every outcome of SPEC section 3.
+"""Whole 3-way calls on the real Asterisk 22: every outcome of SPEC section 3, each with a
+process per AGI step and through the FastAGI server (conftest's `agi_mode`).
 
 Flags (conftest): agent 12 s, dial 6 s, press 4 s, accept 5 s; the prompts last 3.0 s.
 """
@@ -184,9 +185,9 @@ def test_ami_down(asterisk, asterisk_innodb, scene):
     failed_to_buzz(scene)
 
 
-def test_timeout(asterisk, scene):
-    asterisk.load_block(block_with_timeouts(BLOCK.read_text(),
-                                            Timeouts(agent=3, dial=6, press=20, accept=5)))
+def test_timeout(scene):
+    scene.load_block(block_with_timeouts(BLOCK.read_text(),
+                                         Timeouts(agent=3, dial=6, press=20, accept=5)))
     scene.call(Party(A))
     scene.wait_settled(outside=1)
     assert batch_over(scene) == {A: [ev.STARTED, ev.ANSWERED, ev.TIMEOUT]}

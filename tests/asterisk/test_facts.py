@@ -1,9 +1,16 @@
-"""Facts about the real Asterisk 22 that the call flow's design depends on (SPEC section 6)."""
+"""Facts about the real Asterisk 22 that the call flow's design depends on (SPEC section 6).
+
+Asterisk's own behaviour, the same whichever way the scripts run: checked once, per-call."""
 
 import re
 
+import pytest
+
 from press3way.testing.asterisk import manager, parties
+from press3way.testing.asterisk.modes import PER_CALL
 from press3way.testing.asterisk.parties import Party
+
+pytestmark = pytest.mark.parametrize("agi_mode", [PER_CALL], indirect=True)
 
 A = "7275551212"
 HOLD_TONE_SAMPLES = 3680         # VICIdial's hold_tone.gsm: 0.46 s at 8 kHz

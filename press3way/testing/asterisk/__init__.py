@@ -7,4 +7,6 @@ dialplan  our extensions_custom.conf plus the test [default] and the outside par
 sounds    VICIdial's sounds copied in, our prompts generated
 recorder  a test-side AMI session that timestamps every event and awaits conditions
 parties   per-number schedules of the outside parties (AstDB over AMI)
+modes     per-call processes or one FastAGI server for the session: the dialplan switched
+scene     one call as a test sees it (set up, start, await, inspect), in either mode
 """

@@ -41,8 +41,10 @@ def modules_conf() -> str:
 
 
 def manager_conf(port: int) -> str:
+    """authlimit: Asterisk drops a login beyond 50 sessions connecting at once (its default),
+    and a burst of 50 agent legs plus the bench's own sessions is more."""
     return (f"[general]\nenabled = yes\nwebenabled = no\nport = {port}\nbindaddr = 127.0.0.1\n"
-            "displayconnects = no\n\n"
+            "displayconnects = no\nauthlimit = 500\n\n"
             f"[{AMI_USER}]\nsecret = {AMI_SECRET}\nread = all\nwrite = all\n"
             "permit = 127.0.0.1/255.255.255.255\n")
 
@@ -54,8 +56,10 @@ def logger_conf() -> str:
 
 
 def confbridge_conf() -> str:
-    """Quiet conferences: no join/leave announcements (their sounds are not installed)."""
-    return ("[general]\n\n[default_bridge]\ntype = bridge\n\n"
+    """Quiet conferences: no join/leave announcements (their sounds are not installed).
+    Mixed every 40 ms, not 20: every agent's session holds Local channels whose every frame
+    wakes a thread, and 50 seated agents cost two cores a quarter of their time at 20 ms."""
+    return ("[general]\n\n[default_bridge]\ntype = bridge\nmixing_interval = 40\n\n"
             "[default_user]\ntype = user\nquiet = yes\nannounce_only_user = no\n")
 
 

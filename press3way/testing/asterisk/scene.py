@@ -17,6 +17,7 @@ from ...db import Store
 from ..site import Site
 from . import manager, parties
 from .instance import Instance
+from .modes import FASTAGI, PER_CALL, FastAGIMode, switched
 from .recorder import Event, Recorder
 
 AGENT_LEG_PREFIX = "Local/49949907"
@@ -36,11 +37,22 @@ class Ending:
 
 
 class Scene:
-    def __init__(self, instance: Instance, site: Site):
-        self.instance, self.site = instance, site
+    def __init__(self, instance: Instance, site: Site, fastagi: FastAGIMode | None = None):
+        """`fastagi`: the scene's AGI steps go to that server, else a process each."""
+        self.instance, self.site, self.fastagi = instance, site, fastagi
         self.since = 0.0
         self.log_offset = 0
         self.threeway_id = ""
+        self.fastagi_ended = 0           # the server's finished calls when the scene began
+        self.fastagi_from = 0            # and its number of log lines
+
+    @property
+    def mode(self) -> str:
+        return FASTAGI if self.fastagi is not None else PER_CALL
+
+    def load_block(self, block: str) -> None:
+        """Our dialplan `block` (flags of the test's choosing) in the scene's mode."""
+        self.instance.load_block(switched(block, self.fastagi))
 
     @property
     def rec(self) -> Recorder:
@@ -55,6 +67,10 @@ class Scene:
         self.site.reset(conf_engine="CONFBRIDGE", ami_port=ami_port or self.instance.ami_port)
         self.site.write_conf(str(self.instance.host(self.instance.conf_path)),
                              self.instance.agi_logs)
+        if self.fastagi is not None:
+            self.fastagi.follow(self.site)
+            self.fastagi_ended = self.fastagi.calls_ended()
+            self.fastagi_from = len(self.fastagi.lines())
         logs = self.instance.host(self.instance.agi_logs)
         shutil.rmtree(logs, ignore_errors=True)
         os.makedirs(logs)
@@ -188,14 +204,26 @@ class Scene:
         logs = self.instance.host(self.instance.agi_logs)
         return "".join(open(logs / n, encoding="utf-8").read() for n in sorted(os.listdir(logs)))
 
+    def fastagi_log(self) -> list[str]:
+        """The FastAGI server's lines since the scene began (none in per-call mode)."""
+        return self.fastagi.lines(self.fastagi_from) if self.fastagi is not None else []
+
     def asterisk_log(self) -> str:
         return self.instance.log_text(self.log_offset)
 
     # --- afterwards --------------------------------------------------------------------------
-    def end(self) -> None:
-        """Hang up every channel left and await silence, so the next test starts empty."""
+    def end(self, timeout: float = QUIET_TIMEOUT_S) -> None:
+        """Hang up every channel left and await silence (and the end of every call the
+        FastAGI server was sent), so the next test starts empty."""
         self.rec.action("Hangup", Channel="/.*/")     # refused only when none is left
-        self.rec.wait(lambda: not self._channels_up(), QUIET_TIMEOUT_S, "every channel to end")
+        self.rec.wait(lambda: not self._channels_up(), timeout, "every channel to end")
+        runs = self.events("Newexten", Application="AGI")
+        sent = [e for e in runs if e["AppData"].startswith("agi://")]
+        if len(sent) != (len(runs) if self.fastagi is not None else 0):   # the mode it claims
+            raise AssertionError(f"{self.mode} scene ran AGI() as "
+                                 f"{sorted({e['AppData'] for e in runs})}")
+        if self.fastagi is not None:
+            self.fastagi.await_calls(self.fastagi_ended, len(sent))
 
     def _channels_up(self) -> set[str]:
         up: set[str] = set()
