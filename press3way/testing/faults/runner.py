@@ -36,6 +36,7 @@ RUN_BOUND_S = TIMEOUTS.agent + TIMEOUTS.accept + STALL_S + 20
 LOCKED_TABLES = "vicidial_3way_press_live WRITE, vicidial_3way_press_log WRITE"
 LOCK_HOLD_S = 10.0          # longer than any call: what a mysqldump of a big table does
 HANGUP_AFTER_LOCK_S = 0.5
+LOCK_TAKEN_WITHIN_S = 5.0   # the stage starts only once the lock is held (or this passed)
 ENDS_WITHIN_S = 5.0         # after its hang-up, even with the tables locked
 FASTAGI_IDLE_S = 15.0       # a stuck call's hang-ups reach the server's legs within this
 SERVER_LOG = "|press3way-fastagi|"     # the server's own lines (its legs log as the scripts)
@@ -130,6 +131,7 @@ class _Run:
         self.agent_first_command: float | None = None
         self.hangup_at: float | None = None
         self.release_lock = threading.Event()
+        self.locked = threading.Event()
         self.lock_thread: threading.Thread | None = None
         self.agent_connection: int | None = None    # the connection of the run's first statement
         self.server = worker.fastagi_server() if case.mode == FASTAGI else None
@@ -296,6 +298,11 @@ class _Run:
             self.lock_thread = threading.Thread(target=self._hold_lock, args=(victim,),
                                                 daemon=True)
             self.lock_thread.start()
+            # The note comes before the stage's AGI starts: hold it back until the lock is
+            # taken, or a fast leg (FastAGI's, with no process to start) is done before it.
+            if not self.locked.wait(LOCK_TAKEN_WITHIN_S):
+                self.violations.append(f"the lock was not taken within "
+                                       f"{LOCK_TAKEN_WITHIN_S:.0f} s of the stage's start")
 
     def _lock_trigger(self, who: str, text: str) -> bool:
         stage = self.case.at
@@ -310,6 +317,7 @@ class _Run:
         try:
             with conn.cursor() as cur:
                 cur.execute(f"LOCK TABLES {LOCKED_TABLES}")
+                self.locked.set()
                 self.release_lock.wait(HANGUP_AFTER_LOCK_S)
                 self._hang_up(victim, f"hung up with the tables locked ({self.case.at})")
                 self.release_lock.wait(LOCK_HOLD_S)
