@@ -34,7 +34,8 @@ STALL_S = float(os.environ.get("PRESS3WAY_FAULTS_STALL_S", "5"))
 # (generous: a loaded 2-core machine runs a call several times slower than an idle one).
 RUN_BOUND_S = TIMEOUTS.agent + TIMEOUTS.accept + STALL_S + 20
 LOCKED_TABLES = "vicidial_3way_press_live WRITE, vicidial_3way_press_log WRITE"
-LOCK_HOLD_S = 10.0          # longer than any call: what a mysqldump of a big table does
+LOCK_HOLD_S = 10.0          # longer than any call (a mysqldump of a big table): let go of
+                            # as soon as every channel has ended
 HANGUP_AFTER_LOCK_S = 0.5
 LOCK_TAKEN_WITHIN_S = 5.0   # the stage starts only once the lock is held (or this passed)
 ENDS_WITHIN_S = 5.0         # after its hang-up, even with the tables locked
@@ -55,11 +56,16 @@ class Outcome:
 
 
 class WatchedSimulation(Simulation):
-    """The simulator, telling `watch(who, text)` each timeline note as it happens."""
+    """The simulator, telling `watch(who, text)` each timeline note as it happens, and
+    `on_ended()` when every channel has ended."""
 
-    def __init__(self, *args, watch: Callable[[str, str], None], **kw):
+    def __init__(self, *args, watch: Callable[[str, str], None],
+                 on_ended: Callable[[], None], **kw):
         super().__init__(*args, **kw)
-        self.watch = watch
+        self.watch, self.on_ended = watch, on_ended
+
+    def ended(self) -> None:
+        self.on_ended()
 
     def note(self, who: str, text: str) -> None:
         super().note(who, text)
@@ -148,7 +154,7 @@ class _Run:
             self.worker.site, self.worker.conf_path,
             [parse_party(p) for p in SCENARIOS[case.scenario]], dialplan_text=dialplan_text(),
             timeouts=TIMEOUTS, sound_scale=SOUND_SCALE, hangup_at_command=at_command,
-            watch=self._watch, fastagi=self.server)
+            watch=self._watch, on_ended=self.release_lock.set, fastagi=self.server)
 
     # --- playing --------------------------------------------------------------------------
     def play(self) -> Outcome:
