@@ -163,6 +163,8 @@ class _Run:
             if case.kind in ACTIONS else None
         if case.kind == STALE_POOL:
             self._cut_pool()
+        elif case.mode == FASTAGI and fault is not None and case.statement.startswith("SET "):
+            proxy.drop_all()            # a connection's set-up: only sent when the pool connects
         proxy.reset(fault, self._on_statement)
         started = time.monotonic()
         result = self._bounded_run()
