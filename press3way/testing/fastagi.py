@@ -87,6 +87,16 @@ class FastAGIServer:
             self._watches[uniqueid] = watch
         return watch
 
+    def pending(self) -> list[CallWatch]:
+        """The followed calls the server has not logged the end of."""
+        with self._changed:
+            return list(self._watches.values())
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every followed call has ended (or the server is gone)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._watches or self._exited, timeout)
+
     def find(self, pattern: str) -> list[str]:
         with self._changed:
             return [line for line in self.lines if re.search(pattern, line)]

@@ -2,7 +2,12 @@
 come from the statements a fault-free call sends), the cases as test items, all selected
 cases played at once in parallel, and one summary line at the end.
 
-PRESS3WAY_FAULTS=quick: InnoDB, the single call, first occurrences only.
+Every case runs with a process per AGI step (per-call) and, by default a share of them, with
+the AGI steps through a `press3way fastagi` server (FastAGI).
+
+PRESS3WAY_FAULTS=quick: InnoDB, the single call, first occurrences only (both modes).
+PRESS3WAY_FAULTS_FASTAGI=all: every case in FastAGI mode too; =off: per-call only; unset: the
+  default share (`cases.fastagi_default`).
 PRESS3WAY_FAULTS_WORKERS=N: calls played at once (default 6).
 PRESS3WAY_FAULTS_STALL_S=S: how long a stalled statement is held (default 5).
 """
@@ -22,6 +27,7 @@ from press3way.testing.mariadb import MariaDBMissing, throwaway_server
 
 QUICK = os.environ.get("PRESS3WAY_FAULTS", "") == "quick"
 WORKERS = int(os.environ.get("PRESS3WAY_FAULTS_WORKERS", "6"))
+FASTAGI_SCOPE = os.environ.get("PRESS3WAY_FAULTS_FASTAGI", "default")
 BASELINE_TRIES = 3
 
 
@@ -39,12 +45,12 @@ class _Session:
 _session = _Session()
 
 
-def _baseline(worker, engine: str, scenario: str):
+def _baseline(worker, engine: str, scenario: str, mode: str):
     """A fault-free call (retried: a flaky baseline must not hide the whole sweep)."""
     errors = []
     for _ in range(BASELINE_TRIES):
         try:
-            return runner.baseline(worker, engine, scenario)
+            return runner.baseline(worker, engine, scenario, mode)
         except RuntimeError as exc:
             errors.append(str(exc))
     raise RuntimeError(errors[0])
@@ -64,17 +70,25 @@ def catalogue() -> list:
         tempfile.TemporaryDirectory(prefix="press3way-faults-"))
     engines = ("InnoDB",) if QUICK else sweep_cases.ENGINES
     scenarios = ("single",) if QUICK else sweep_cases.TRACED
+    modes = sweep_cases.MODES if FASTAGI_SCOPE != "off" else (sweep_cases.PER_CALL,)
     worker = runner.Worker(_session.server, "baseline", _session.workdir)
     try:
-        baselines = [_baseline(worker, e, s) for e in engines for s in scenarios]
+        baselines = {mode: [_baseline(worker, e, s, mode) for e in engines for s in scenarios]
+                     for mode in modes}
     except RuntimeError as exc:
         _session.problem = str(exc)
         return _session.cases
     finally:
         worker.close()
-    _session.cases = sweep_cases.fault_cases(baselines, later=not QUICK)
-    if not QUICK:
-        _session.cases += sweep_cases.sighup_cases(baselines) + sweep_cases.lock_cases(engines)
+    for mode, bases in baselines.items():
+        cases = sweep_cases.fault_cases(bases, later=not QUICK)
+        if not QUICK:
+            cases += sweep_cases.hangup_cases(bases) + sweep_cases.lock_cases(engines, mode)
+        if mode == sweep_cases.FASTAGI:
+            cases += sweep_cases.stale_pool_cases(engines)
+            if FASTAGI_SCOPE != "all":
+                cases = sweep_cases.fastagi_default(cases)
+        _session.cases += cases
     return _session.cases
 
 

@@ -1,6 +1,10 @@
 """The sweep's cases: every distinct statement of a fault-free single call and of a 3-number
 multi-call, each lost before, lost after, or stalled; a hang-up of the agent leg at each of its
 start-up statements and AGI commands; a table lock through each stage.
+
+Each case runs in one of two modes: the AGI steps as processes of their own (per-call), or
+through a `press3way fastagi` server whose pool keeps connections across calls. There a hang-up
+is a `HANGUP` line, not a SIGHUP, and one more case cuts every pooled connection before a call.
 """
 
 from __future__ import annotations
@@ -8,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..sim import Timeouts
-from .proxy import ACTIONS, Statement
+from .proxy import ACTIONS, STALL, Statement
 from .statements import slug
 
 SCENARIOS = {
@@ -24,8 +28,14 @@ TIMEOUTS = Timeouts(agent=6, dial=4, press=3, accept=4)
 SOUND_SCALE = 0.1
 ENGINES = ("InnoDB", "MyISAM")
 NO_FAULT = "none"
-SIGHUP = "sighup"
+SIGHUP = "sighup"               # per-call: the agent leg's process gets SIGHUP
+HANGUP = "hangup"               # FastAGI: the server reads a HANGUP line on the call's socket
 LOCK = "lock"
+STALE_POOL = "stale_pool"       # FastAGI: every pooled connection cut while idle, then a call
+PER_CALL = "per-call"
+FASTAGI = "FastAGI"
+MODES = (PER_CALL, FASTAGI)
+HANGUPS = {PER_CALL: SIGHUP, FASTAGI: HANGUP}
 # Where a LOCK TABLES ... WRITE (as mysqldump) starts, and whose channel then hangs up.
 LOCK_STAGES = {"agent_start": "single", "agent_waiting": "single", "answered": "single",
                "accepted": "single", "declined": "declined"}
@@ -39,12 +49,15 @@ class Case:
     statement: str = ""         # normalised text (faults)
     hint: str = ""
     occurrence: int = 1
-    at: str = ""                # sighup: statement (the agent's first of it) or command-N;
-                                # lock: a LOCK_STAGES name
+    at: str = ""                # sighup/hangup: statement (the agent's first of it) or
+                                # command-N; lock: a LOCK_STAGES name
+    mode: str = PER_CALL
 
     @property
     def id(self) -> str:
         head = f"{self.engine}-{self.scenario}-{self.kind}"
+        if self.mode == FASTAGI:
+            head = f"fastagi-{head}"
         word = f"-{self.hint.lower().replace(' ', '_')}" if self.hint else ""
         if self.kind in ACTIONS:
             return f"{head}-{slug(self.statement)}{word}-{self.occurrence}"
@@ -56,6 +69,7 @@ class Case:
 @dataclass
 class Baseline:
     """A fault-free run: its statements and the agent leg's AGI commands."""
+    mode: str
     engine: str
     scenario: str
     trace: list[Statement]
@@ -63,9 +77,10 @@ class Baseline:
     agent_first_command: float | None    # time.monotonic() of the agent leg's first command
 
     def agent_startup(self) -> list[tuple[int, Statement]]:
-        """The agent leg's statements (connection 1) before its first AGI command, numbered
-        from 1 on that connection."""
-        mine = [st for st in self.trace if st.connection == 1]
+        """The agent leg's statements before its first AGI command, numbered from 1 on its
+        connection (the one that sent the run's first statement: only the agent leg runs
+        then, in both modes)."""
+        mine = [st for st in self.trace if st.connection == self.trace[0].connection]
         return [(n, st) for n, st in enumerate(mine, 1)
                 if self.agent_first_command is None or st.sent_at < self.agent_first_command]
 
@@ -95,31 +110,51 @@ def fault_cases(baselines: list[Baseline], *, later: bool = True) -> list[Case]:
             again = base.loop_occurrence(st.key) if later else None
             if again is not None:
                 occurrences.append(again)
-            cases += [Case(base.engine, base.scenario, action, st.normalised, st.hint, n)
-                      for n in occurrences for action in ACTIONS]
+            cases += [Case(base.engine, base.scenario, action, st.normalised, st.hint, n,
+                           mode=base.mode) for n in occurrences for action in ACTIONS]
     return cases
 
 
-def sighup_cases(baselines: list[Baseline]) -> list[Case]:
-    """The agent leg hung up as it first sends each distinct statement of its start-up
-    (before its first AGI command), and at each of its AGI commands."""
+def hangup_cases(baselines: list[Baseline]) -> list[Case]:
+    """The agent leg hung up (SIGHUP per call, a HANGUP line over FastAGI) as it first sends
+    each distinct statement of its start-up (before its first AGI command), and at each of
+    its AGI commands."""
     cases = []
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str, str, str]] = set()
     for base in baselines:
+        kind = HANGUPS[base.mode]
         for _, st in base.agent_startup():
-            if (base.engine,) + st.key not in seen:
-                seen.add((base.engine,) + st.key)
-                cases.append(Case(base.engine, base.scenario, SIGHUP, st.normalised, st.hint,
-                                  at="statement"))
+            if (base.mode, base.engine) + st.key not in seen:
+                seen.add((base.mode, base.engine) + st.key)
+                cases.append(Case(base.engine, base.scenario, kind, st.normalised, st.hint,
+                                  at="statement", mode=base.mode))
         if base.scenario == "single":
-            cases += [Case(base.engine, base.scenario, SIGHUP, at=f"command-{k}")
+            cases += [Case(base.engine, base.scenario, kind, at=f"command-{k}", mode=base.mode)
                       for k in range(1, base.agent_commands + 1)]
     return cases
 
 
-def lock_cases(engines: tuple[str, ...] = ENGINES) -> list[Case]:
-    return [Case(engine, scenario, LOCK, at=stage) for engine in engines
+def lock_cases(engines: tuple[str, ...] = ENGINES, mode: str = PER_CALL) -> list[Case]:
+    return [Case(engine, scenario, LOCK, at=stage, mode=mode) for engine in engines
             for stage, scenario in LOCK_STAGES.items()]
+
+
+def stale_pool_cases(engines: tuple[str, ...] = ENGINES) -> list[Case]:
+    """FastAGI only: a call that finds every pooled connection cut while it sat idle."""
+    return [Case(engine, "single", STALE_POOL, mode=FASTAGI) for engine in engines]
+
+
+def fastagi_default(cases: list[Case]) -> list[Case]:
+    """The FastAGI cases `make test` runs (PRESS3WAY_FAULTS_FASTAGI=all runs every one): the
+    DB faults at each statement's first occurrence (a loop's second pass left out) on both
+    engines, except a stall on MyISAM of a statement InnoDB also sends (a stall ends by the
+    client's read timeout, the same on both; the MyISAM election's own statements keep
+    theirs); every hang-up, lock and cut pool."""
+    innodb_stalls = {(c.statement, c.hint) for c in cases
+                     if c.kind == STALL and c.engine == "InnoDB"}
+    return [c for c in cases if c.kind not in ACTIONS or (
+        c.occurrence == 1 and not (c.kind == STALL and c.engine == "MyISAM"
+                                   and (c.statement, c.hint) in innodb_stalls))]
 
 
 def distinct_statements(cases: list[Case]) -> int:

@@ -45,7 +45,8 @@ class Fault:
 @dataclass
 class Statement:
     """One statement as it went through the proxy."""
-    connection: int             # 1 for the first client connection since `reset()`
+    connection: int             # 1 for the first client connection opened since `reset()`;
+                                # one opened before it (a FastAGI server's pooled one) <= 0
     sent_at: float              # time.monotonic() when it arrived from the client
     sql: str
     normalised: str
@@ -99,7 +100,8 @@ class FaultProxy:
         self._links: dict[int, _Link] = {}
         self._threads: list[threading.Thread] = []
         self._accepter: threading.Thread | None = None
-        self._serial = 0
+        self._serial = 0                # every link's own, never reused (pooled links outlive runs)
+        self._base = 0                  # links opened since `reset()` are numbered from 1
         self._counts: dict[tuple[str, str], int] = {}
         self._trace: list[Statement] = []
         self.trace_overflow = 0
@@ -136,7 +138,7 @@ class FaultProxy:
         """Start a new run: empty trace and counts, this fault armed (None: no fault), and
         `on_statement` called with each statement before it is forwarded."""
         with self._lock:
-            self._serial = 0
+            self._base = self._serial
             self._counts.clear()
             self._trace = []
             self.trace_overflow = 0
@@ -242,7 +244,8 @@ class FaultProxy:
         with self._lock:
             key = (text, word)
             self._counts[key] = self._counts.get(key, 0) + 1
-            statement = Statement(link.serial, time.monotonic(), sql, text, word, self._counts[key])
+            statement = Statement(link.serial - self._base, time.monotonic(), sql, text, word,
+                                  self._counts[key])
             if len(self._trace) < self.max_trace:
                 self._trace.append(statement)
             else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from .cases import distinct_statements
+from .cases import MODES, distinct_statements
 from .proxy import ACTIONS
 from .runner import Outcome
 from .statements import slug
@@ -18,6 +18,14 @@ _CLASS_ENDS = ("(no read timeout)",)
 
 
 def summary_line(outcomes: list[Outcome]) -> str:
+    """`fault sweep: per-call: N fault runs (...) over S distinct statements, V invariant
+    violations in R runs; FastAGI: M fault runs ...` (a mode with no run is left out)."""
+    parts = [f"{mode}: {_figures([o for o in outcomes if o.case.mode == mode])}"
+             for mode in MODES if any(o.case.mode == mode for o in outcomes)]
+    return "fault sweep: " + "; ".join(parts)
+
+
+def _figures(outcomes: list[Outcome]) -> str:
     runs = len(outcomes)
     unfired = sum(1 for o in outcomes if o.case.kind in ACTIONS and o.fired is None)
     violations = sum(len(o.violations) for o in outcomes)
@@ -26,7 +34,7 @@ def summary_line(outcomes: list[Outcome]) -> str:
     for o in outcomes:
         kinds[o.case.kind] += 1
     split = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
-    return (f"fault sweep: {runs} fault runs ({split}) over "
+    return (f"{runs} fault runs ({split}) over "
             f"{distinct_statements([o.case for o in outcomes])} distinct statements, "
             f"{violations} invariant violations in {failing} runs"
             + (f", {unfired} faults never fired" if unfired else ""))
@@ -54,7 +62,7 @@ def details(outcomes: list[Outcome]) -> str:
     lines = [summary_line(outcomes), ""]
     for (kind, cls), hits in sorted(classes.items(), key=lambda kv: -len(kv[1])):
         lines.append(f"[{kind}] {cls}   ({len(hits)} runs)")
-        engines = sorted({o.case.engine for o, _ in hits})
+        engines = sorted({f"{o.case.engine} {o.case.mode}" for o, _ in hits})
         lines.append(f"    engines: {', '.join(engines)}")
         where = sorted({_where(o.case) for o, _ in hits})
         lines.append(f"    at: {', '.join(where)}")

@@ -1,7 +1,12 @@
 """Play one case: a whole simulated call whose AGI scripts reach MariaDB through the fault
 proxy, with at most one fault, then every invariant. Bounded: a call that does not end in
 time is a violation, and the harness ends it (connections cut, channels hung up, its own AGI
-processes killed by pid) instead of hanging.
+processes killed by pid, its FastAGI server restarted) instead of hanging.
+
+In FastAGI mode the worker's `press3way fastagi` server runs every AGI step; its config is
+the worker's, so its pool's connections go through the worker's proxy. The server and its
+pool live on from case to case, as on a real system: a connection a fault broke, or one the
+pool kept idle, is what the next call gets.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from typing import Callable
 import psutil
 
 from ..demo import dialplan_text
+from ..fastagi import FastAGIServer
 from ..sim import SimResult, Simulation, parse_party
 from ..site import Site
 from . import invariants
-from .cases import LOCK, NO_FAULT, SCENARIOS, SIGHUP, SOUND_SCALE, TIMEOUTS, Baseline, Case
+from .cases import (FASTAGI, HANGUPS, LOCK, NO_FAULT, PER_CALL, SCENARIOS, SOUND_SCALE,
+                    STALE_POOL, TIMEOUTS, Baseline, Case)
 from .proxy import ACTIONS, Fault, FaultProxy, Statement
 
 STALL_S = float(os.environ.get("PRESS3WAY_FAULTS_STALL_S", "5"))
@@ -27,9 +34,13 @@ STALL_S = float(os.environ.get("PRESS3WAY_FAULTS_STALL_S", "5"))
 # (generous: a loaded 2-core machine runs a call several times slower than an idle one).
 RUN_BOUND_S = TIMEOUTS.agent + TIMEOUTS.accept + STALL_S + 20
 LOCKED_TABLES = "vicidial_3way_press_live WRITE, vicidial_3way_press_log WRITE"
-LOCK_HOLD_S = 10.0          # longer than any call: what a mysqldump of a big table does
+LOCK_HOLD_S = 10.0          # longer than any call (a mysqldump of a big table): let go of
+                            # as soon as every channel has ended
 HANGUP_AFTER_LOCK_S = 0.5
+LOCK_TAKEN_WITHIN_S = 5.0   # the stage starts only once the lock is held (or this passed)
 ENDS_WITHIN_S = 5.0         # after its hang-up, even with the tables locked
+FASTAGI_IDLE_S = 15.0       # a stuck call's hang-ups reach the server's legs within this
+SERVER_LOG = "|press3way-fastagi|"     # the server's own lines (its legs log as the scripts)
 
 
 @dataclass
@@ -45,11 +56,16 @@ class Outcome:
 
 
 class WatchedSimulation(Simulation):
-    """The simulator, telling `watch(who, text)` each timeline note as it happens."""
+    """The simulator, telling `watch(who, text)` each timeline note as it happens, and
+    `on_ended()` when every channel has ended."""
 
-    def __init__(self, *args, watch: Callable[[str, str], None], **kw):
+    def __init__(self, *args, watch: Callable[[str, str], None],
+                 on_ended: Callable[[], None], **kw):
         super().__init__(*args, **kw)
-        self.watch = watch
+        self.watch, self.on_ended = watch, on_ended
+
+    def ended(self) -> None:
+        self.on_ended()
 
     def note(self, who: str, text: str) -> None:
         super().note(who, text)
@@ -71,14 +87,31 @@ class Worker:
         self.conf_path = behind_proxy.write_conf(os.path.join(workdir, name, "astguiclient.conf"),
                                                  self.logs_dir)
         self.engine = ""
+        self.fastagi: FastAGIServer | None = None
 
     def close(self) -> None:
+        self.stop_fastagi()
         self.proxy.close()
+
+    def fastagi_server(self) -> FastAGIServer:
+        """The worker's FastAGI server, started on first use (and again if it died)."""
+        if self.fastagi is None or self.fastagi.proc.poll() is not None:
+            self.stop_fastagi()
+            self.fastagi = FastAGIServer(self.conf_path).start()
+        return self.fastagi
+
+    def stop_fastagi(self, timeout: float = 30) -> None:
+        if self.fastagi is not None:
+            self.fastagi.stop(timeout)
+            self.fastagi = None
 
     def run(self, case: Case) -> Outcome:
         if case.engine != self.engine:
             self.site.create(case.engine)
             self.engine = case.engine
+            self.proxy.drop_all()       # pooled connections whose database was just dropped
+        if case.kind == STALE_POOL and self.proxy.open_connections() == 0:
+            _Run(self, Case(case.engine, case.scenario, NO_FAULT, mode=FASTAGI)).play()
         for name in os.listdir(self.logs_dir):
             os.remove(os.path.join(self.logs_dir, name))
         return _Run(self, case).play()
@@ -104,25 +137,34 @@ class _Run:
         self.agent_first_command: float | None = None
         self.hangup_at: float | None = None
         self.release_lock = threading.Event()
+        self.locked = threading.Event()
         self.lock_thread: threading.Thread | None = None
+        self.agent_connection: int | None = None    # the connection of the run's first statement
+        self.server = worker.fastagi_server() if case.mode == FASTAGI else None
+        self.server_lines = len(self.server.lines) if self.server else 0
+        self.server_restarted = False
         self.sim = self._simulation()
 
     def _simulation(self) -> WatchedSimulation:
         case = self.case
         at_command = None
-        if case.kind == SIGHUP and case.at.startswith("command-"):
+        if case.kind == HANGUPS[case.mode] and case.at.startswith("command-"):
             at_command = ("agent", 1, int(case.at.split("-")[1]))
         return WatchedSimulation(
             self.worker.site, self.worker.conf_path,
             [parse_party(p) for p in SCENARIOS[case.scenario]], dialplan_text=dialplan_text(),
             timeouts=TIMEOUTS, sound_scale=SOUND_SCALE, hangup_at_command=at_command,
-            watch=self._watch)
+            watch=self._watch, on_ended=self.release_lock.set, fastagi=self.server)
 
     # --- playing --------------------------------------------------------------------------
     def play(self) -> Outcome:
         case, proxy = self.case, self.worker.proxy
         fault = Fault(case.statement, case.kind, case.occurrence, case.hint, STALL_S) \
             if case.kind in ACTIONS else None
+        if case.kind == STALE_POOL:
+            self._cut_pool()
+        elif case.mode == FASTAGI and fault is not None and case.statement.startswith("SET "):
+            proxy.drop_all()            # a connection's set-up: only sent when the pool connects
         proxy.reset(fault, self._on_statement)
         started = time.monotonic()
         result = self._bounded_run()
@@ -130,8 +172,10 @@ class _Run:
         self.release_lock.set()
         if self.lock_thread is not None:
             self.lock_thread.join(timeout=LOCK_HOLD_S + 5)
-        proxy.drop_all()
+        if case.mode == PER_CALL:
+            proxy.drop_all()            # FastAGI: the pool keeps its connections for the next case
         trace = proxy.trace()
+        self._server_health()
         outcome = Outcome(case, self.violations, proxy.fired, round(ended - started, 3),
                           result.format() if result else "", trace, result,
                           self.agent_first_command)
@@ -170,6 +214,10 @@ class _Run:
             if thread.is_alive():
                 self.violations.append("the harness could not end the stuck call")
                 return None
+        if self.server is not None and self.server.pending():
+            self.violations.append(f"FastAGI calls still running after the call: "
+                                   f"{[w.channel for w in self.server.pending()]}")
+            self._restart_server()
         stray = self.worker.own_agi_processes()
         if stray:
             self.violations.append(f"AGI processes still running: {[p.pid for p in stray]}")
@@ -195,6 +243,36 @@ class _Run:
         for call in list(self.sim.calls.values()):
             call.channel.hang_up("harness: call stuck")
         self._kill(self.worker.own_agi_processes())
+        if self.server is not None and not self.server.wait_idle(FASTAGI_IDLE_S):
+            self.violations.append("the FastAGI server's legs of the stuck call did not end "
+                                   f"within {FASTAGI_IDLE_S:.0f} s of their hang-up")
+            self._restart_server()
+
+    def _restart_server(self) -> None:
+        """Kill the worker's wedged server (its watches end, so the simulator goes on); the
+        next FastAGI case starts a new one."""
+        self.server_restarted = True
+        self.worker.stop_fastagi(timeout=2)
+
+    def _cut_pool(self) -> None:
+        """Cut every connection the server's pool holds idle (the worker played a call
+        before, so it holds some): the call must find them dead and connect anew."""
+        pooled = self.worker.proxy.open_connections()
+        if not pooled:
+            self.violations.append("the FastAGI pool held no connection: nothing to cut")
+        self.worker.proxy.drop_all()
+
+    def _server_health(self) -> None:
+        """The FastAGI server is still up, and logged no error of its own during the call
+        (its legs' errors are the AGI log's: invariant 6)."""
+        if self.server is None:
+            return
+        if self.server.proc.poll() is not None and not self.server_restarted:
+            self.violations.append(f"the FastAGI server exited ({self.server.proc.returncode})")
+        errors = [line.strip() for line in self.server.lines[self.server_lines:]
+                  if SERVER_LOG in line and "|ERROR: " in line]
+        self.violations += [f"FastAGI server error: {line.split('|ERROR: ', 1)[1][:200]}"
+                            for line in errors]
 
     @staticmethod
     def _kill(processes: list[psutil.Process]) -> None:
@@ -207,13 +285,18 @@ class _Run:
 
     # --- the hooks: hang-ups and locks at the right moment -----------------------------------
     def _on_statement(self, statement: Statement) -> None:
-        """Proxy hook, before the statement is forwarded: SIGHUP as the agent leg (its AGI
-        connects first) first sends the case's statement."""
+        """Proxy hook, before the statement is forwarded: the agent leg hung up (SIGHUP, or a
+        HANGUP line over FastAGI) as it first sends the case's statement. The agent leg sends
+        the run's first statement (nothing else runs yet), so its connection is that one's."""
         case = self.case
-        if (case.kind == SIGHUP and case.at == "statement" and statement.connection == 1
+        if self.agent_connection is None:
+            self.agent_connection = statement.connection
+        if (case.kind == HANGUPS[case.mode] and case.at == "statement"
+                and statement.connection == self.agent_connection
                 and statement.key == (case.statement, case.hint) and not self.hung_up):
             self.hung_up = True
-            self._hang_up("agent", f"SIGHUP as the agent leg sends {statement.normalised[:60]}")
+            self._hang_up("agent", f"{case.kind} as the agent leg sends "
+                                   f"{statement.normalised[:60]}")
 
     def _watch(self, who: str, text: str) -> None:
         if who == "agent" and "AGI ->" in text and self.agent_first_command is None:
@@ -223,6 +306,11 @@ class _Run:
             self.lock_thread = threading.Thread(target=self._hold_lock, args=(victim,),
                                                 daemon=True)
             self.lock_thread.start()
+            # The note comes before the stage's AGI starts: hold it back until the lock is
+            # taken, or a fast leg (FastAGI's, with no process to start) is done before it.
+            if not self.locked.wait(LOCK_TAKEN_WITHIN_S):
+                self.violations.append(f"the lock was not taken within "
+                                       f"{LOCK_TAKEN_WITHIN_S:.0f} s of the stage's start")
 
     def _lock_trigger(self, who: str, text: str) -> bool:
         stage = self.case.at
@@ -237,6 +325,7 @@ class _Run:
         try:
             with conn.cursor() as cur:
                 cur.execute(f"LOCK TABLES {LOCKED_TABLES}")
+                self.locked.set()
                 self.release_lock.wait(HANGUP_AFTER_LOCK_S)
                 self._hang_up(victim, f"hung up with the tables locked ({self.case.at})")
                 self.release_lock.wait(LOCK_HOLD_S)
@@ -270,19 +359,20 @@ class _Run:
                     f"(no read timeout): {st.normalised[:100]}")
 
 
-def baseline(worker: Worker, engine: str, scenario: str) -> Baseline:
+def baseline(worker: Worker, engine: str, scenario: str, mode: str = PER_CALL) -> Baseline:
     """A fault-free run: its trace and where the agent leg's AGI commands are."""
-    outcome = worker.run(Case(engine, scenario, NO_FAULT))
+    outcome = worker.run(Case(engine, scenario, NO_FAULT, mode=mode))
     if outcome.violations or outcome.result is None:
-        raise RuntimeError(f"the fault-free {scenario} call on {engine} is not sound: "
+        raise RuntimeError(f"the fault-free {scenario} call on {engine} ({mode}) is not sound: "
                            f"{outcome.violations}\n{outcome.report}")
     commands = next((r.commands for r in outcome.result.agi_runs if r.label == "agent"), 0)
-    return Baseline(engine, scenario, outcome.trace, commands, outcome.agent_first_command)
+    return Baseline(mode, engine, scenario, outcome.trace, commands,
+                    outcome.agent_first_command)
 
 
 def run_all(server: dict, cases: list[Case], workdir: str, workers: int) -> list[Outcome]:
     """Every case, on `workers` workers in parallel (cases of one engine together)."""
-    ordered = sorted(cases, key=lambda c: c.engine)
+    ordered = sorted(cases, key=lambda c: (c.engine, c.mode))
     pool = [Worker(server, f"w{n}", workdir, serial=n + 1) for n in range(max(1, workers))]
     free = list(pool)
     lock = threading.Lock()
