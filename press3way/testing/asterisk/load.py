@@ -286,6 +286,7 @@ class _Seen:
     channels: list[str] = field(default_factory=list)
     first: dict[tuple[str, str], float] = field(default_factory=dict)  # (channel, what) -> at
     joins: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    presses: dict[str, list[float]] = field(default_factory=dict)   # channel -> its 1s
 
     def note(self, e: Event) -> None:
         channel = e["Channel"]
@@ -296,6 +297,8 @@ class _Seen:
             self.joins.setdefault(channel, []).append((e["Conference"], e.at))
         elif what is not None:
             self.first.setdefault((channel, what), e.at)
+            if what == "DTMF 1":
+                self.presses.setdefault(channel, []).append(e.at)
 
     def channel(self, prefix: str, half: str) -> str:
         return next((c for c in self.channels if c.startswith(prefix) and c.endswith(half)), "")
@@ -336,12 +339,17 @@ def _outcome(batch: Batch, seen: _Seen, rows: list[dict], live: list[dict]) -> O
     agent = seen.channel(batch.agent_leg_prefix, ";2")
     rooms = {room: at for room, at in seen.joins.get(leg, [])}
     agent_in = [at for room, at in seen.joins.get(agent, []) if room in rooms]
-    pressed = seen.first.get((leg, "DTMF 1"))
-    if not agent_in or pressed is None:
+    if not agent_in:
         outcome.why = f"{winners[0]} won but was not bridged with the agent leg"
         return outcome
+    bridged = max(agent_in[0], *rooms.values())
+    # the press that won: the last 1 before the bridge (an overloaded party may press again)
+    pressed = max((at for at in seen.presses.get(leg, []) if at <= bridged), default=None)
+    if pressed is None:
+        outcome.why = f"{winners[0]} was bridged before any press of 1 was seen"
+        return outcome
     outcome.correct = True
-    outcome.press_to_bridge = max(agent_in[0], *rooms.values()) - pressed
+    outcome.press_to_bridge = bridged - pressed
     return outcome
 
 
