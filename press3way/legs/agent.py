@@ -122,10 +122,13 @@ class Batch:
         ami_error = self._connect_ami()
         cps = self.leg.server.outbound_calls_per_second
         pacing = 1.0 / cps if 1 <= cps <= 200 else DEFAULT_PACING_S
+        next_beat = time.monotonic() + HEARTBEAT_EVERY_S    # new rows start with a fresh one
         for n, call in enumerate(self.calls):
             if n:
                 self.leg.channel.wait(pacing)
+            if n and time.monotonic() >= next_beat:           # a slow pacing: keep beating
                 self.store.touch_heartbeat(self.agent.caller_code)
+                next_beat = time.monotonic() + HEARTBEAT_EVERY_S
             if time.monotonic() >= deadline:    # the rest are never launched, nor logged
                 self.leg.log.error(f"the agent timeout ran out after placing {n} of "
                                    f"{len(self.calls)} calls")
@@ -170,7 +173,9 @@ class Batch:
         """Read the batch when AMI says something happened to it (a winner's notice, a
         hang-up, a failed originate), and otherwise only every SAFETY_POLL_S."""
         now = time.monotonic()
-        next_poll, fast_until, fast_poll = now, 0.0, FAST_POLL_S
+        # what AMI told us while the calls were placed decides whether to read the batch now
+        next_poll = now if self.ami is None or self._collect_ami() else now + SAFETY_POLL_S
+        fast_until, fast_poll = 0.0, FAST_POLL_S
         next_beat, next_tone = now + HEARTBEAT_EVERY_S, now + HOLD_TONE_EVERY_S
         while True:
             now = time.monotonic()

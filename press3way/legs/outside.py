@@ -141,6 +141,7 @@ def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
     deadline = time.monotonic() + timeout_s
     next_tone = time.monotonic() + HOLD_TONE_EVERY_S
     poll, reserved = FIRST_POLL_S, False
+    leg.channel.wait(poll)               # the agent leg has only just been told
     while True:
         row = leg.store.live_call(cid)
         if row is None or row["agent_gone"]:
