@@ -64,8 +64,9 @@ def test_two_servers_keep_to_their_own_calls_and_conferences(site, tmp_path, cap
         rooms = {results[n].calls["agent"].split()[2] for n in server.batches}
         assert {str(r["conf_exten"]) for r in taken} == rooms
         used.append(rooms)
-    # both servers have rooms 8600061-8600063 and each took all three: same numbers, own rows
-    assert used[0] == used[1] == {"8600061", "8600062", "8600063"}
+    # both servers have the same room numbers and each took 8600061 (every agent's first try;
+    # one who loses it picks another at random) in a row of its own: one number, two rooms
+    assert len(used[0]) == len(used[1]) == BATCHES // 2 and "8600061" in used[0] & used[1]
     with capsys.disabled():
         print(f"\n[cluster] {BATCHES} batches on 2 servers at once ({agi_mode}): each "
               "server's calls, hang-ups and conferences stayed its own")
