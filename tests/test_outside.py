@@ -4,7 +4,10 @@ the real MariaDB."""
 from __future__ import annotations
 
 import os
+import re
 import sys
+import threading
+import time
 
 import pytest
 
@@ -146,6 +149,38 @@ def test_hangup_during_the_accepted_wait(site, mode):
     # what the h extension runs afterwards changes nothing
     site.outside("hungup", cid, dead=True)
     assert events(site, cid) == ["Started", "Answered", "Accepted", "Hungup"]
+
+
+def test_a_winner_stops_waiting_when_its_call_ends_otherwise(site):
+    """The winner's row leaves ACCEPTED without a reservation (another leg ended the call):
+    the wait ends there, not at its deadline, and adds no second end to the log."""
+    (cid,) = start_calls(site)
+    site.outside("answered", cid)
+
+    def end_it_once_won() -> None:
+        store = Store(site.connect())
+        for _ in range(400):
+            if (row := store.live_call(cid)) and row["status"] == "ACCEPTED":
+                store.end_call(cid, "HUNGUP", "Hungup", only_from=("ACCEPTED",))
+                return
+            threading.Event().wait(0.01)
+    other_leg = threading.Thread(target=end_it_once_won)
+    other_leg.start()
+    started = time.monotonic()
+    result = site.outside("accepted---30", cid)
+    other_leg.join()
+    assert result.exit_code == 0 and time.monotonic() - started < 20
+    assert events(site, cid) == ["Started", "Answered", "Accepted", "Hungup"]
+    assert "left ACCEPTED meanwhile (HUNGUP)" in site.agi_log()
+
+
+def test_a_process_logs_its_cpu_time_last(site):
+    if site.fastagi is not None:
+        pytest.skip("a process's own clock: the FastAGI server logs each call's duration")
+    (cid,) = start_calls(site)
+    site.outside("answered", cid)
+    last = site.agi_log().strip().splitlines()[-1]
+    assert re.search(r"\|status 0, \d+\.\d{4} s of CPU since the process started$", last), last
 
 
 @pytest.mark.parametrize("stage, goes_to", [("answered", "i"), ("accepted", "i"),
