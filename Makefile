@@ -29,12 +29,12 @@ asterisk-root: venv
 	@if ! command -v mmdebstrap >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  (apt-get install -y -qq mmdebstrap || (apt-get update -qq && apt-get install -y -qq mmdebstrap)) >/dev/null 2>&1 || true; \
 	fi
-	@$(PY) -m press3way.testing.asterisk.root
+	@$(PY) -m press3way_testing.asterisk.root
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg pyproject.toml testing/setup.cfg
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[test,sim]'
+	$(PIP) install -q -e . -e ./testing
 	touch $@
 
 venv: $(VENV)/.installed
@@ -56,7 +56,7 @@ BENCH_VENV ?= .venv-bench
 BENCH_ENV := PATH=$(CURDIR)/$(BENCH_VENV)/bin:/usr/sbin:$$PATH
 bench: mariadb
 	python3 -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install -q '.[sim]'
+	$(BENCH_VENV)/bin/pip install -q . ./testing
 	$(BENCH_ENV) $(BENCH_VENV)/bin/python bench/bench_calls.py
 	$(BENCH_ENV) $(BENCH_VENV)/bin/python bench/bench_asterisk.py || echo "bench_asterisk: no real Asterisk here (the line above says why)"
 	$(BENCH_ENV) $(BENCH_VENV)/bin/python bench/bench_asterisk_load.py || echo "bench_asterisk_load: no real Asterisk here (the line above says why)"

@@ -30,13 +30,13 @@ import time
 
 from bench_calls import print_the_rest, summary
 
-from press3way.testing.asterisk.dialplan import Timeouts, block_with_timeouts
-from press3way.testing.asterisk.modes import FASTAGI, MODES, PER_CALL, fastagi_server
-from press3way.testing.asterisk.parties import Party
-from press3way.testing.asterisk.root import RootUnavailable
-from press3way.testing.asterisk.scene import Scene
-from press3way.testing.asterisk.session import running_scene
-from press3way.testing.mariadb import MariaDBMissing
+from press3way_testing.asterisk.instance_dialplan import Timeouts, block_with_timeouts
+from press3way_testing.asterisk.modes import FASTAGI, MODES, PER_CALL, fastagi_server
+from press3way_testing.asterisk.parties import Party
+from press3way_testing.asterisk.root import RootUnavailable
+from press3way_testing.asterisk.scene import Scene
+from press3way_testing.asterisk.session import running_scene
+from press3way_testing.mariadb import MariaDBMissing
 
 BLOCK = pathlib.Path(__file__).resolve().parents[1] / "extensions_custom.conf"
 TIMEOUTS = Timeouts(agent=30, dial=10, press=10, accept=10)

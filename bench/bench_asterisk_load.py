@@ -9,7 +9,7 @@ ramp   batches of 5 numbers started at a rising rate (each rate held for --ramp-
        or a batch is decided wrongly: the highest rate held
 Each batch: two parties press 1 and one presses 5 as their prompts end, two never press;
 decided correctly = exactly one Transfer, every call ended once, no live row left (see
-press3way/testing/asterisk/load.py). Figures only, nothing asserted.
+testing/press3way_testing/asterisk/load.py). Figures only, nothing asserted.
 Usage: bench/bench_asterisk_load.py [--batches 50] [--calls 5] [--mode per-call|fastagi|both]
        [--no-ramp] [--ramp-seconds 5]
 """
@@ -22,13 +22,13 @@ import os
 import pathlib
 import sys
 
-from press3way.testing.asterisk import load
-from press3way.testing.asterisk.dialplan import Timeouts, block_with_timeouts
-from press3way.testing.asterisk.modes import FASTAGI, MODES, PER_CALL, fastagi_server
-from press3way.testing.asterisk.root import RootUnavailable
-from press3way.testing.asterisk.scene import Scene
-from press3way.testing.asterisk.session import running_scene
-from press3way.testing.mariadb import MariaDBMissing
+from press3way_testing.asterisk import load
+from press3way_testing.asterisk.instance_dialplan import Timeouts, block_with_timeouts
+from press3way_testing.asterisk.modes import FASTAGI, MODES, PER_CALL, fastagi_server
+from press3way_testing.asterisk.root import RootUnavailable
+from press3way_testing.asterisk.scene import Scene
+from press3way_testing.asterisk.session import running_scene
+from press3way_testing.mariadb import MariaDBMissing
 
 BLOCK = pathlib.Path(__file__).resolve().parents[1] / "extensions_custom.conf"
 # generous flags: under load nothing should end by a timeout that a quiet machine would meet

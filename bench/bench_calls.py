@@ -16,8 +16,8 @@ import argparse
 import statistics
 import sys
 
-from press3way.testing.demo import dialplan_text, scratch_site
-from press3way.testing.sim import SimResult, Simulation, Timeouts, parse_party
+from press3way_testing.demo import dialplan_text, scratch_site
+from press3way_testing.sim import SimResult, Simulation, Timeouts, parse_party
 
 TIMEOUTS = Timeouts(agent=10, dial=3, press=3, accept=10)
 ACCEPT = "7275551212:answer=0.3,press=1@prompt_start+0.3"

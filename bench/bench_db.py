@@ -13,9 +13,9 @@ import argparse
 import statistics
 import sys
 
-from press3way.db import query
-from press3way.testing.demo import dialplan_text, scratch_site
-from press3way.testing.sim import Simulation, Timeouts, parse_party
+from press3way.database import query
+from press3way_testing.demo import dialplan_text, scratch_site
+from press3way_testing.sim import Simulation, Timeouts, parse_party
 
 PARTIES = ("7275551212:answer=0.3,press=1@5.3", "7275551213:answer=0.3,press=1@7",
            "7275551214:noanswer")

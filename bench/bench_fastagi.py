@@ -22,11 +22,11 @@ from typing import Iterator
 from bench_load import batch, press_to_bridge
 
 from press3way import events as ev
-from press3way.testing.demo import scratch_site
-from press3way.testing.fastagi import FastAGIServer
-from press3way.testing.load import run_batches
-from press3way.testing.sim import SimResult, Timeouts
-from press3way.testing.site import Site
+from press3way_testing.demo import scratch_site
+from press3way_testing.fastagi import FastAGIServer
+from press3way_testing.load import run_batches
+from press3way_testing.sim import SimResult, Timeouts
+from press3way_testing.site import Site
 
 TIMEOUTS = Timeouts(agent=120, dial=60, press=30, accept=60)
 P95_LIMIT_S = 0.25

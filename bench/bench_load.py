@@ -14,9 +14,9 @@ import sys
 import time
 
 from press3way import events as ev
-from press3way.testing.demo import scratch_site
-from press3way.testing.load import run_batches
-from press3way.testing.sim import SimResult, Timeouts
+from press3way_testing.demo import scratch_site
+from press3way_testing.load import run_batches
+from press3way_testing.sim import SimResult, Timeouts
 
 
 def batch(calls: int) -> list[str]:

@@ -24,9 +24,9 @@ import time
 from bench_calls import summary
 
 from press3way.admin.scripts import compile_package, script_copy
-from press3way.db import Call, Store
-from press3way.testing.demo import scratch_site
-from press3way.testing.mariadb import MariaDBMissing
+from press3way.store import Call, Store
+from press3way_testing.demo import scratch_site
+from press3way_testing.mariadb import MariaDBMissing
 
 SCRIPT = "agi-3way_press_outside.agi"
 

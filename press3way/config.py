@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from .record import record
+from .lean_dataclass import lean_dataclass
 
 DEFAULT_PATH = "/etc/astguiclient.conf"
 
@@ -12,7 +12,7 @@ class ConfigError(Exception):
     """The configuration file is missing or lacks a key we need."""
 
 
-@record(frozen=True)
+@lean_dataclass(frozen=True)
 class Config:
     server_ip: str
     db_host: str

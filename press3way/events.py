@@ -1,4 +1,5 @@
-"""Event names of the log's `result` text and live-row statuses (SPEC section 3).
+"""Event names of the log's `result` text (docs/behaviour.md, "Events"); the live row's
+statuses are in `callstate`.
 
 VICIdial's report and lead page count rows whose result contains these words: never rename them.
 """
@@ -21,25 +22,6 @@ ALL = (STARTED, ANSWERED, ACCEPTED, RESERVED, TRANSFER, DECLINED, TOO_SLOW, DEFE
        HUNGUP, AGENT_GONE, TIMEOUT)
 # Exactly one of these ends every started call; nothing is appended after it.
 TERMINAL = (TRANSFER, DECLINED, TOO_SLOW, DEFEATED, HUNGUP, AGENT_GONE, TIMEOUT)
-
-# Live-row statuses.
-S_NEW = "NEW"
-S_ANSWERED = "ANSWERED"
-S_ACCEPTED = "ACCEPTED"
-S_RESERVED = "RESERVED"
-S_TRANSFER = "TRANSFER"
-S_DECLINED = "DECLINED"
-S_TOOSLOW = "TOOSLOW"
-S_DEFEATED = "DEFEATED"
-S_HUNGUP = "HUNGUP"
-S_AGENTGONE = "AGENTGONE"
-
-# A call in one of these can still press 1 and win.
-OPEN = (S_NEW, S_ANSWERED)
-# Somebody in the batch holds (or held) the win.
-WON = (S_ACCEPTED, S_RESERVED, S_TRANSFER)
-# The outside call is over; the agent leg removes these rows.
-FINISHED = (S_DECLINED, S_TOOSLOW, S_HUNGUP, S_AGENTGONE)
 
 # The AMI UserEvent a winning outside leg sends, so the agent leg wakes without polling.
 WIN_NOTICE = "Press3wayWon"

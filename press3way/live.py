@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pymysql
 
-from . import db
+from . import database, store, tables
 from .report.text import grid, printable, wrap
 
 HEADERS = ("Agent", "Lead", "Server", "Age", "Heartbeat")
@@ -19,7 +19,7 @@ SHRINK = ((2, 8), (0, 6))
 
 
 @dataclass
-class Batch:
+class LiveBatch:
     caller_code: str
     user: str
     lead_id: int | None
@@ -31,19 +31,19 @@ class Batch:
     @property
     def agent_gone(self) -> bool:
         """What the outside leg would decide (heartbeat older than HEARTBEAT_STALE_S)."""
-        return self.heartbeat_s is None or self.heartbeat_s > db.HEARTBEAT_STALE_S
+        return self.heartbeat_s is None or self.heartbeat_s > store.HEARTBEAT_STALE_S
 
 
-def batches(conn: pymysql.Connection) -> tuple[datetime, list[Batch]]:
+def batches(conn: pymysql.Connection) -> tuple[datetime, list[LiveBatch]]:
     """The database's time now, and every batch with a live row, oldest first."""
-    now = db.query(conn, "SELECT NOW() AS now")[0]["now"]
-    rows = db.query(conn, "SELECT caller_code, user, lead_id, server_ip, phone_number, status, "
+    now = database.query(conn, "SELECT NOW() AS now")[0]["now"]
+    rows = database.query(conn, "SELECT caller_code, user, lead_id, server_ip, phone_number, status, "
                           "TIMESTAMPDIFF(SECOND, call_date, %s) AS age_s, "
                           "TIMESTAMPDIFF(SECOND, agent_heartbeat, %s) AS heartbeat_s "
-                          f"FROM {db.LIVE} ORDER BY call_date, call_3way_id", (now, now))
-    found: dict[str, Batch] = {}
+                          f"FROM {tables.LIVE} ORDER BY call_date, call_3way_id", (now, now))
+    found: dict[str, LiveBatch] = {}
     for row in rows:
-        batch = found.setdefault(row["caller_code"], Batch(
+        batch = found.setdefault(row["caller_code"], LiveBatch(
             row["caller_code"], row["user"] or "", row["lead_id"], row["server_ip"] or "",
             row["age_s"], row["heartbeat_s"]))
         if row["heartbeat_s"] is not None and (batch.heartbeat_s is None
@@ -57,7 +57,7 @@ def _seconds(value: int | None) -> str:
     return "-" if value is None else f"{value} s"
 
 
-def frame(now: datetime, found: list[Batch], colour: bool = False) -> str:
+def frame(now: datetime, found: list[LiveBatch], colour: bool = False) -> str:
     """One screen: a headline, then one row per batch with its outside calls (number and
     status) under it; a batch whose agent leg stopped beating is marked GONE (red)."""
     calls = sum(len(b.calls) for b in found)

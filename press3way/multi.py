@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 import pymysql
 
-from . import db, numbers
-from .db import MULTI, Store
+from . import database, dialstrings
+from .admin.queries import live_count_of_user
+from .store import MULTI_MAX_AGE_S, Store
+from .tables import MULTI
 
-# How old a NEW list may be and still be dialled (the agent leg's rule, defined in db).
-MAX_AGE_S: int = getattr(db, "MULTI_MAX_AGE_S", 300)
+# How old a NEW list may be and still be dialled (the agent leg's rule).
+MAX_AGE_S = MULTI_MAX_AGE_S
 NEW, PROCESSING, CANCELLED = "NEW", "PROCESSING", "CANCELLED"
 EXPIRED = "EXPIRED"        # set by the agent leg when it finds a NEW list too old to dial
 _NO_SUCH_TABLE = 1146
@@ -63,7 +65,7 @@ class MultiList:
 
 
 def current(conn: pymysql.Connection, user: str) -> MultiList | None:
-    rows = db.query(conn, f"SELECT user, phone_numbers, status, "
+    rows = database.query(conn, f"SELECT user, phone_numbers, status, "
                           f"TIMESTAMPDIFF(SECOND, call_date, NOW()) AS age_s FROM {MULTI} "
                           "WHERE user = %s", (user,))
     if not rows:
@@ -78,11 +80,11 @@ def _check_user(conn: pymysql.Connection, user: str) -> None:
     API sends one with that agent's transfer, and a list for nobody would just expire."""
     if not 1 <= len(user) <= 20:
         raise MultiError(f"bad user {user[:40]!r}: 1 to 20 characters")
-    if db.query(conn, "SELECT 1 FROM vicidial_live_agents WHERE user = %s LIMIT 1", (user,)):
+    if database.query(conn, "SELECT 1 FROM vicidial_live_agents WHERE user = %s LIMIT 1", (user,)):
         return
     try:
-        known = db.query(conn, "SELECT 1 FROM vicidial_users WHERE user = %s LIMIT 1", (user,))
-    except db.DatabaseError as exc:
+        known = database.query(conn, "SELECT 1 FROM vicidial_users WHERE user = %s LIMIT 1", (user,))
+    except database.DatabaseError as exc:
         if exc.code != _NO_SUCH_TABLE:
             raise
         known = []
@@ -99,10 +101,10 @@ def arm(store: Store, user: str, phones_text: str, *, replace: bool = False
     list this one replaced (None when there was none)."""
     _check_user(store.conn, user)
     try:
-        phones = numbers.phone_list(phones_text)
+        phones = dialstrings.phone_list(phones_text)
     except ValueError as exc:
         raise MultiError(str(exc)) from None
-    busy = store.live_count_of_user(user)
+    busy = live_count_of_user(store.conn, user)
     if busy:
         raise MultiError(f"user {user} still has {busy} unfinished 3-way call(s); "
                          "try again when they are over")
@@ -122,7 +124,7 @@ def cancel(conn: pymysql.Connection, user: str) -> MultiList:
     if before is None or not before.armed:
         raise MultiError(f"user {user} has no armed list to cancel"
                          + (f" (its list: {before.state()})" if before else ""))
-    done = db.execute(conn, f"UPDATE {MULTI} SET status = %s WHERE user = %s AND status = %s",
+    done = database.execute(conn, f"UPDATE {MULTI} SET status = %s WHERE user = %s AND status = %s",
                       (CANCELLED, user, NEW))
     if not done:
         raise MultiError(f"user {user}'s list was taken by a 3-way call just now")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 import re
 import time
-from .record import record
+from .lean_dataclass import lean_dataclass
 
 import pymysql
 
-from .db import execute, query
+from .database import execute, query
 
 _LEAD_FROM_DC = re.compile(r"^DC\d{6}W(\d{10})W")
 _LEAD_FROM_VYM = re.compile(r"^[VYM]\d{19}")
@@ -23,7 +23,7 @@ class NotFound(Exception):
     """A VICIdial row the call needs is missing."""
 
 
-@record(frozen=True)
+@lean_dataclass(frozen=True)
 class Server:
     server_ip: str
     ext_context: str
@@ -95,7 +95,7 @@ def agent_user(conn: pymysql.Connection, session: str, server_ip: str) -> str:
     return rows[0]["user"]
 
 
-@record(frozen=True)
+@lean_dataclass(frozen=True)
 class Reservation:
     """A conference held for one transfer: `tag` is what its extension column says."""
     conf_exten: str

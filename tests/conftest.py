@@ -9,11 +9,11 @@ import sys
 import pytest
 from pytest_mysql import factories
 
-from press3way.testing.fastagi import FastAGIServer
-from press3way.testing.standins.channel import SimChannel
-from press3way.testing.standins.fakeagi import AGIResult, FakeAGI
-from press3way.testing.mariadb import tcp_login
-from press3way.testing.site import Site
+from press3way_testing.fastagi import FastAGIServer
+from press3way_testing.standins.channel import SimChannel
+from press3way_testing.standins.fakeagi import AGIResult, FakeAGI
+from press3way_testing.mariadb import tcp_login
+from press3way_testing.site import Site
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUTSIDE = os.path.join(ROOT, "bin", "agi-3way_press_outside.agi")

@@ -9,10 +9,12 @@ import time
 from typing import Iterator
 
 from press3way import events as ev
-from press3way.db import LIVE, LOG, Call, Store, query
-from press3way.testing.demo import dialplan_text
-from press3way.testing.fastagi import FastAGIServer
-from press3way.testing.sim import SimResult, Simulation, parse_party
+from press3way.database import query
+from press3way.store import Call, Store
+from press3way.tables import LIVE, LOG
+from press3way_testing.demo import dialplan_text
+from press3way_testing.fastagi import FastAGIServer
+from press3way_testing.sim import SimResult, Simulation, parse_party
 
 
 _serial = itertools.count(int(time.time()) % 10_000_000)

@@ -8,9 +8,11 @@ import pytest
 
 from press3way import events as ev
 from press3way.admin.check import SOUNDS
-from press3way.db import ARCHIVE, LOG, MULTI, Store, execute
-from press3way.testing.standins.fakeami import FakeAMI
-from press3way.testing.site import Site
+from press3way.database import execute
+from press3way.store import Store
+from press3way.tables import ARCHIVE, LOG, MULTI
+from press3way_testing.standins.fakeami import FakeAMI
+from press3way_testing.site import Site
 from tests.helpers import cli, events, live, sql, start_calls
 
 
@@ -193,7 +195,7 @@ def age(site, call_id: str, heartbeat_s: int, call_h: int = 0) -> None:
 def test_cleanup_ends_stale_calls_with_exactly_one_terminal_event(any_site):
     open_call, declined, fresh, ancient = start_calls(any_site, 4)
     store = Store(any_site.connect())
-    store.end_call(declined, ev.S_DECLINED, ev.DECLINED)
+    store.end_call(declined, "decline", ev.DECLINED)
     age(any_site, open_call, 120)
     age(any_site, declined, 120)
     age(any_site, ancient, 0, call_h=7)                     # beating, but 7 hours old

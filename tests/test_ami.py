@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from press3way.telephony.ami import AMIClient, AMIError
-from press3way.testing.standins.fakeami import FakeAMI
+from press3way_testing.standins.fakeami import FakeAMI
 
 
 def test_login_originate_response_hangup_logoff():

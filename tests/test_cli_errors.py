@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from press3way.cli import main
-from press3way.testing.site import Site
+from press3way_testing.site import Site
 from tests.helpers import sql, start_calls
 
 # What a shell can hand a program: no NUL, no lone surrogates.
@@ -180,12 +180,12 @@ def test_a_refusal_names_the_problem_without_python_words(world):
             assert python_words not in line, (args, line)
 
 
-def test_simulate_without_the_sim_extra_says_what_to_install(world):
+def test_simulate_without_pytest_mysql_says_what_to_install(world):
     """A plain `pip install press3way` has no pytest-mysql: a process where it cannot be
     imported (sys.modules[name] = None is Python's way to block an import)."""
     hidden = ("import sys; sys.modules['pytest_mysql'] = None; "
               "from press3way.cli import main; main()")
-    says = "Error: a throwaway MariaDB needs the sim extra: pip install 'press3way[sim]'"
+    says = "Error: a throwaway MariaDB needs pytest-mysql: pip install ./testing"
     for command, also in (("simulate", " (or give --server HOST:PORT:USER:PASSWORD)"),
                           ("demo", "")):
         done = subprocess.run([sys.executable, "-c", hidden, command], capture_output=True,

@@ -11,9 +11,9 @@ from dataclasses import replace
 import pytest
 
 from press3way import events as ev
-from press3way.db import query
-from press3way.testing.load import AsteriskServer, agent_site, run_cluster
-from press3way.testing.sim import Timeouts
+from press3way.database import query
+from press3way_testing.load import AsteriskServer, agent_site, run_cluster
+from press3way_testing.sim import Timeouts
 from tests.helpers import server_in_mode
 
 BATCH = ["7275551210:answer=0.3,press=1@prompt+0.1", "7275551211:answer=0.3,press=1@prompt+0.1",

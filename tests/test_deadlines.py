@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from press3way import events as ev
-from press3way.db import execute
-from press3way.testing.sim import Timeouts
+from press3way.database import execute
+from press3way_testing.sim import Timeouts
 from tests.helpers import play
 
 pytestmark = pytest.mark.usefixtures("agi_mode")

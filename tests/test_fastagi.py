@@ -18,13 +18,13 @@ import press3way
 from press3way import config
 from press3way import events as ev
 from press3way.cli import main
-from press3way.db import query
-from press3way.fastagi.dialplan import fastagi_port, to_fastagi, to_per_call
+from press3way.database import query
+from press3way.fastagi.dialplan_urls import fastagi_port, to_fastagi, to_per_call
 from press3way.fastagi.pool import Pool
-from press3way.testing.demo import dialplan_text
-from press3way.testing.standins.channel import SimChannel
-from press3way.testing.fastagi import FastAGIServer
-from press3way.testing.sim import Simulation, Timeouts, parse_party
+from press3way_testing.demo import dialplan_text
+from press3way_testing.standins.channel import SimChannel
+from press3way_testing.fastagi import FastAGIServer
+from press3way_testing.sim import Simulation, Timeouts, parse_party
 from tests.conftest import AGENT
 from tests.helpers import cli, events, live, reserve_when_accepted, start_calls
 

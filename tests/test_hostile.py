@@ -32,9 +32,10 @@ from press3way.fastagi import calls
 from press3way.fastagi.pool import Pool
 from press3way.legs import agent, outside, runner
 from press3way.telephony.agi import Channel
-from press3way.db import Store, query
-from press3way.testing.standins.channel import SimChannel
-from press3way.testing.standins.fakeagi import FakeAGI
+from press3way.database import query
+from press3way.store import Store
+from press3way_testing.standins.channel import SimChannel
+from press3way_testing.standins.fakeagi import FakeAGI
 from tests.conftest import OUTSIDE
 
 pytestmark = pytest.mark.usefixtures("agi_mode")

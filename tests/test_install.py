@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 from press3way.admin import block as dialplan, conf
-from press3way.db import FEATURE_TABLES, execute, query
-from press3way.testing.site import Site
+from press3way.database import execute, query
+from press3way.tables import FEATURE_TABLES
+from press3way_testing.site import Site
 from tests.helpers import cli
 from tests.seed import reference_block
 

@@ -10,8 +10,9 @@ import pytest
 
 from press3way.admin import block
 from press3way.admin.files import TEMP_PREFIX, Changes, FileChangeError
-from press3way.db import FEATURE_TABLES, DatabaseError, execute
-from press3way.testing.site import Site
+from press3way.database import DatabaseError, execute
+from press3way.tables import FEATURE_TABLES
+from press3way_testing.site import Site
 from tests.helpers import cli
 
 SIZE = "1m"

@@ -12,8 +12,8 @@ import pytest
 from press3way.admin import block as dialplan
 from press3way.admin import mode
 from press3way.fastagi import DEFAULT_PORT
-from press3way.fastagi.dialplan import to_fastagi
-from press3way.testing.fastagi import FastAGIServer
+from press3way.fastagi.dialplan_urls import to_fastagi
+from press3way_testing.fastagi import FastAGIServer
 from tests.helpers import cli
 from tests.test_install import bare, install, snapshot, uninstall  # noqa: F401 (fixture)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from press3way import events as ev
-from press3way.db import query
-from press3way.testing.load import run_batches
-from press3way.testing.sim import Timeouts
+from press3way.database import query
+from press3way_testing.load import run_batches
+from press3way_testing.sim import Timeouts
 
 BATCH = ["7275551210:answer=0.3,press=1@prompt+0.1", "7275551211:answer=0.3,press=1@prompt+0.1",
          "7275551212:answer=0.3,press=5@prompt+0.05", "7275551213:noanswer"]

@@ -12,11 +12,13 @@ import threading
 
 import pytest
 
-from press3way import db, events as ev
-from press3way.db import LIVE, MULTI, Store, execute
+from press3way import events as ev
+from press3way.database import execute
+from press3way.store import Store
+from press3way.tables import LIVE, MULTI
 from press3way.multi import MAX_AGE_S
-from press3way.testing.site import Site
-from press3way.testing.sim import Timeouts
+from press3way_testing.site import Site
+from press3way_testing.sim import Timeouts
 from tests.helpers import cli, play, sql, start_calls
 
 PHONES = "7275551212,7275551213"
@@ -83,8 +85,7 @@ def test_an_expired_list_says_so_and_may_be_replaced(site):
             (MAX_AGE_S + 1,))
     shown = multi(site, site.user, "--show").stdout
     assert f"status NEW: expired (older than {MAX_AGE_S} s), no call will dial it" in shown
-    if hasattr(db, "MULTI_MAX_AGE_S"):          # the agent leg knows the rule (main's db.py)
-        assert claimed(site) is None
+    assert claimed(site) is None                # the agent leg knows the rule too
     assert f"expired (older than {MAX_AGE_S} s)" in multi(site, site.user, "--show").stdout
     assert multi(site, site.user, "7275559999").exit_code == 0      # nothing armed to lose
     assert row(site)["phone_numbers"] == "7275559999"
@@ -175,8 +176,8 @@ def test_live_without_calls(site):
 def test_live_shows_each_batch_its_numbers_and_a_gone_agent(site):
     mine = start_calls(site, 3)
     store = Store(site.connect())
-    store.set_status(mine[0], ev.S_ANSWERED)
-    store.set_status(mine[1], ev.S_DECLINED)
+    store.answered(mine[0], "SIP/carrier-0000001")
+    store.move(mine[1], "decline")
     other = Site(server=site.server, db_name=site.db_name, user="7777", lead_id=7654321)
     (theirs,) = start_calls(other, 1, caller_code="DC654321W0007654321W")
     execute(site.connect(), f"UPDATE {LIVE} SET agent_heartbeat = NOW() - INTERVAL 30 SECOND, "

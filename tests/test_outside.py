@@ -11,9 +11,11 @@ import time
 
 import pytest
 
-from press3way.db import Store, query
-from press3way.testing.standins.channel import SimChannel
-from press3way.testing.standins.fakeagi import FakeAGI
+from press3way.database import query
+
+from press3way.store import Store
+from press3way_testing.standins.channel import SimChannel
+from press3way_testing.standins.fakeagi import FakeAGI
 from tests.conftest import OUTSIDE
 from tests.helpers import (events, live, log, reserve_when_accepted, server_in_mode, sql,
                            start_calls)
@@ -161,7 +163,7 @@ def test_a_winner_stops_waiting_when_its_call_ends_otherwise(site):
         store = Store(site.connect())
         for _ in range(400):
             if (row := store.live_call(cid)) and row["status"] == "ACCEPTED":
-                store.end_call(cid, "HUNGUP", "Hungup", only_from=("ACCEPTED",))
+                store.end_call(cid, "hang_up_winner", "Hungup")
                 return
             threading.Event().wait(0.01)
     other_leg = threading.Thread(target=end_it_once_won)

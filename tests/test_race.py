@@ -18,10 +18,12 @@ import time
 import pytest
 
 from press3way import events as ev
-from press3way import numbers
+from press3way import dialstrings
 from press3way.legs import outside
 from press3way.telephony.agi import Channel
-from press3way.db import LIVE, LOG, Call, DatabaseError, Store, query
+from press3way.database import DatabaseError, query
+from press3way.store import Call, Store
+from press3way.tables import LIVE, LOG
 from tests.helpers import start_calls
 
 CALLS = 10
@@ -158,7 +160,7 @@ def test_many_agents_start_their_batches_in_the_same_instant(request, engine):
         code = f"DC123456W{lead:010d}W"
         calls = [Call(code, call_id, lead, f"72{n:04d}55{k:02d}", f"972{n:04d}55{k:02d}",
                       "7275550000", str(8000 + n), "8600051", site.server_ip)
-                 for k, call_id in enumerate(numbers.call_ids(lead, 5, now))]
+                 for k, call_id in enumerate(dialstrings.call_ids(lead, 5, now))]
         conn = site.connect()
         store = Store(conn)
         start.wait(timeout=20)

@@ -24,7 +24,8 @@ from click.testing import CliRunner
 
 from press3way import events as ev
 from press3way.cli import main
-from press3way.db import ARCHIVE, LOG, Store
+from press3way.store import Store
+from press3way.tables import ARCHIVE, LOG
 from press3way.report.reads import log_rows
 from press3way.report.model import SUMMARY, VICIDIAL_SUMMARY, Filters, Report, Row, build, by_phone
 from press3way.report.text import RED, RESET, WIDTH, render
@@ -79,7 +80,8 @@ def _play_calls(site) -> dict[str, str]:
     site.outside("accepted", win, channel_name="SIP/carrier-win")
     agent.join()
     site.outside("accepted", slow, channel_name="SIP/carrier-slow")
-    store.end_call(defeated, ev.S_DEFEATED, ev.DEFEATED)            # as the agent leg does
+    store.log_defeated([defeated])                                  # as the agent leg does
+    store.delete_live(defeated)
 
     # agent 7777: declines, agent gone, a hang-up, and an old declined call for the archive
     declined, gone, hungup, old = start_calls(other, 4)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from press3way import events as ev
-from press3way.db import execute
-from press3way.testing.sim import SimResult, Timeouts
+from press3way.database import execute
+from press3way_testing.sim import SimResult, Timeouts
 from tests.helpers import play
 
 FAST = Timeouts(agent=8, dial=4, press=2, accept=5)

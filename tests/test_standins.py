@@ -16,12 +16,12 @@ import wave
 import pytest
 
 from press3way.telephony.ami import AMIClient
-from press3way.testing.sim import SimCall, Simulation
-from press3way.testing.standins import sounds
-from press3way.testing.standins.channel import SimChannel
-from press3way.testing.standins.dialplan import matches_more
-from press3way.testing.standins.fakeagi import FakeAGI
-from press3way.testing.standins.fakeami import FakeAMI
+from press3way_testing.sim import SimCall, Simulation
+from press3way_testing.standins import sounds
+from press3way_testing.standins.channel import SimChannel
+from press3way_testing.standins.dialplan_model import matches_more
+from press3way_testing.standins.fakeagi import FakeAGI
+from press3way_testing.standins.fakeami import FakeAMI
 
 VICIDIAL_SOUNDS = "/work/shared/vicidial/sounds"
 DIALPLAN = """

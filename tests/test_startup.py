@@ -1,5 +1,5 @@
 """A per-call script's start: what it imports, its first command, and the pieces that make it
-short (`record` for dataclass, stand-ins for modules loaded only when used).
+short (`lean_dataclass` for dataclass, stand-ins for modules loaded only when used).
 
 Process mode only: an interpreter starting per call exists only there (FastAGI starts once)."""
 
@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from press3way.record import record
+from press3way.lean_dataclass import lean_dataclass
 from press3way.telephony.agi import Channel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -84,18 +84,18 @@ def test_an_asked_variable_that_is_not_set_is_empty():
     assert channel.get_variable("call_3way_id") == ""
 
 
-@record
+@lean_dataclass
 class Plain:
     a: int
     b: str = "b"
 
 
-@record(frozen=True)
+@lean_dataclass(frozen=True)
 class Frozen:
     a: int
 
 
-def test_record_builds_and_compares_as_a_dataclass_does():
+def test_a_lean_dataclass_builds_and_compares_as_a_dataclass_does():
     assert Plain(1) == Plain(a=1, b="b") != Plain(1, "c")
     assert repr(Plain(1)) == "Plain(a=1, b='b')"
     for wrong in ((), (1, "b", 3)):
@@ -112,7 +112,7 @@ def test_record_builds_and_compares_as_a_dataclass_does():
         hash(plain)
 
 
-def test_a_frozen_record_cannot_change_and_hashes_by_value():
+def test_a_frozen_lean_dataclass_cannot_change_and_hashes_by_value():
     frozen = Frozen(1)
     with pytest.raises(AttributeError):
         frozen.a = 2

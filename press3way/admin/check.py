@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterator
 
-from .. import config, db, vicidial
+from .. import config, database, vicidial
 from ..telephony.ami import AMIClient, AMIError
 from . import block, migrate, mode
 from .install import Target, landing_results
@@ -31,8 +31,8 @@ def run(conf_path: str | None, agi_dir: str | None,
     yield from _scripts(agi_dir or cfg.agi_dir)
     yield from _sounds(cfg.sounds_dir)
     try:
-        conn = db.connect(cfg)
-    except db.DatabaseError as exc:
+        conn = database.connect(cfg)
+    except database.DatabaseError as exc:
         yield Result("database login", False, f"{exc}; fix VARDB_* in {cfg.path}")
         yield Result("tables, servers row, AMI login, dialplan", None, "need the database")
         return
@@ -76,7 +76,7 @@ def _tables(conn) -> Iterator[Result]:
 def _server_and_ami(conn, cfg: config.Config) -> Iterator[Result]:
     try:
         srv = vicidial.server(conn, cfg.server_ip)
-    except (vicidial.NotFound, db.DatabaseError) as exc:
+    except (vicidial.NotFound, database.DatabaseError) as exc:
         yield Result(f"servers row for {cfg.server_ip}", False,
                      f"{exc}: add the server in VICIdial (Admin > Servers), or fix VARserver_ip "
                      f"or VARDB_database in {cfg.path}")
@@ -117,6 +117,6 @@ def _dialplan(target_for: Callable[[], Target]) -> Iterator[Result]:
         yield from landing_results(target, installed.block())
     except block.DialplanError as exc:
         yield Result(item, False, str(exc))
-    except (db.DatabaseError, OSError) as exc:
+    except (database.DatabaseError, OSError) as exc:
         yield Result(item, False, f"{exc}: run `press3way install` with the same "
                                   "--dialplan-file/--vicidial")

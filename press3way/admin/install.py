@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Union
 
-from .. import db
+from .. import database
 from ..config import Config
 from . import block, conf, landing, migrate, mode, scripts
 from .files import Changes, FileChangeError, writable_problem
@@ -31,7 +31,7 @@ class InstallError(Exception):
 def dialplan_target(cfg: Config, asterisk_dir: str, dialplan_file: str | None,
                     use_vicidial: bool) -> Target:
     if use_vicidial:
-        return VicidialDialplan(db.connect(cfg), asterisk_dir)
+        return VicidialDialplan(database.connect(cfg), asterisk_dir)
     return DialplanFile(dialplan_file or os.path.join(asterisk_dir, DEFAULT_DIALPLAN_FILE),
                         asterisk_dir)
 
@@ -97,7 +97,7 @@ def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool
     """`fastagi`: True for the FastAGI server on `port`, False for per-call scripts, None to
     keep the mode the installed block is in."""
     would = "would " if dry_run else ""
-    conn = db.connect(cfg)
+    conn = database.connect(cfg)
     try:
         tables = migrate.plan(conn)
         dialplan = plan_dialplan(target, replace_reference, fastagi, port)
@@ -219,7 +219,7 @@ def uninstall(agi_dir: str, target: Target, dry_run: bool, echo: Echo) -> None:
              f"`systemctl disable --now {mode.UNIT}`.")
 
 
-ADMIN_ERRORS = (db.DatabaseError, block.DialplanError, InstallError, FileChangeError,
+ADMIN_ERRORS = (database.DatabaseError, block.DialplanError, InstallError, FileChangeError,
                 scripts.ScriptError)
 
 

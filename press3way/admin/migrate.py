@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pymysql
 
-from .. import db
+from .. import database
 from . import schema, tables
 
 
@@ -76,4 +76,4 @@ def describe(plans: list[TablePlan], would: str = "") -> list[str]:
 def apply(conn: pymysql.Connection, plans: list[TablePlan]) -> None:
     for table in plans:
         for step in table.steps:
-            db.execute(conn, step.sql)
+            database.execute(conn, step.sql)

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 
 from ..fastagi import DEFAULT_PORT
-from ..fastagi.dialplan import fastagi_port, to_fastagi
+from ..fastagi.dialplan_urls import fastagi_port, to_fastagi
 from . import block
 from .results import Result
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..db import schema_statements
+from ..database import schema_statements
 
 _CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*)\)\s*ENGINE=\w+", re.S | re.I)
 _LIKE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) LIKE (\w+)", re.I)

@@ -7,7 +7,11 @@ from dataclasses import dataclass
 
 import pymysql
 
-from ..db import feature_table, query, table_columns
+from .queries import table_columns
+
+from ..database import query
+
+from ..tables import feature_table
 
 
 @dataclass

@@ -8,7 +8,7 @@ import time
 
 import pymysql
 
-from ..db import execute, query
+from ..database import execute, query
 from . import block, landing
 from .files import Changes, writable_problem
 

@@ -10,7 +10,7 @@ from typing import Callable, ContextManager
 
 import pymysql
 
-from .. import db
+from .. import database
 from ..legs import agent, outside
 from ..legs import runner
 from ..telephony.agi import Channel
@@ -65,6 +65,6 @@ def refusing(limit: int, load_config: Callable[[], Config]) -> runner.Serving:
     """What a call over the limit runs with: its leg fails at once, as with a database down,
     so the caller takes the dialplan's buzz (agent) or `i` (outside) path."""
     def no_connection(cfg: Config) -> ContextManager[pymysql.Connection]:
-        raise db.DatabaseError(f"refused: the FastAGI server is at its limit of {limit} calls")
+        raise database.DatabaseError(f"refused: the FastAGI server is at its limit of {limit} calls")
 
     return runner.Serving(load_config, no_connection)

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pymysql
 
-from .. import db
+from .. import database
 from ..config import Config
 
 
@@ -32,7 +32,7 @@ class Pool:
     @contextlib.contextmanager
     def connection(self, cfg: Config) -> Iterator[pymysql.Connection]:
         """A connection for one call with `cfg` (the config the call started with)."""
-        conn = self._take_idle(cfg) or db.connect(cfg)
+        conn = self._take_idle(cfg) or database.connect(cfg)
         try:
             yield conn
         finally:

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import time
 
+from .. import callstate as cs
 from .. import events as ev
 from ..telephony import hangup
 from . import runner
-from .. import numbers, vicidial
+from .. import dialstrings, vicidial
 from ..telephony.agi import Channel, Hangup
 from ..telephony.ami import AMIClient, AMIError
-from ..db import Call, DatabaseError
+from ..database import DatabaseError
+from ..store import Call
 from . import CALL_ID_VARIABLE
 from .runner import Leg
-from ..record import record
+from ..lean_dataclass import lean_dataclass
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
@@ -36,7 +38,7 @@ DEFAULT_PACING_S = 0.025
 OUTSIDE_CONTEXT = "xfer_press_dialplan"
 
 
-@record
+@lean_dataclass
 class Agent:
     """Who started the 3-way call (SPEC section 9)."""
     caller_code: str
@@ -52,7 +54,7 @@ def flow(leg: Leg) -> None:
         raise ValueError(f"unknown stage {leg.stage!r} (expected start)")
     agent_timeout = leg.timeouts[0] if leg.timeouts else AGENT_TIMEOUT_S
     dial_timeout = leg.timeouts[1] if len(leg.timeouts) > 1 else DIAL_TIMEOUT_S
-    dialstring = numbers.dialstring_from_extension(leg.channel.env.get("agi_extension", ""))
+    dialstring = dialstrings.dialstring_from_extension(leg.channel.env.get("agi_extension", ""))
     agent = identify(leg)
     leg.log.channel = f"{leg.channel.name}|{agent.caller_code}"
     batch = Batch(leg, agent, calls_to_place(leg, agent, dialstring))
@@ -72,14 +74,14 @@ def identify(leg: Leg) -> Agent:
 
 def calls_to_place(leg: Leg, agent: Agent, dialstring: str) -> list[Call]:
     """One call for the dialstring, or one per number of the user's NEW multi-call list."""
-    prefix, phone = numbers.split_dialstring(dialstring)
+    prefix, phone = dialstrings.split_dialstring(dialstring)
     multi, why_not = leg.store.claim_multi(agent.user)
     if why_not:
         leg.log.error(f"multi-call list of user {agent.user} not dialled: {why_not}")
-    phones = [phone] if multi is None else numbers.phone_list(",".join(multi))
+    phones = [phone] if multi is None else dialstrings.phone_list(",".join(multi))
     if multi is not None:
         leg.log(f"multi-call: {len(phones)} numbers for user {agent.user}")
-    ids = numbers.call_ids(agent.lead_id, len(phones))
+    ids = dialstrings.call_ids(agent.lead_id, len(phones))
     return [Call(agent.caller_code, call_id, agent.lead_id, number, prefix + number,
                  agent.outbound_cid, agent.user, agent.session, agent.server_ip)
             for call_id, number in zip(ids, phones)]
@@ -95,7 +97,7 @@ class Batch:
         self.originates: dict[str, str] = {}        # ActionID -> call id
         # call id -> uniqueids of its Local channel's halves (hang-up by id while ringing)
         self.uniqueids = dict(zip((call.call_3way_id for call in calls),
-                                  numbers.channel_ids(len(calls))))
+                                  dialstrings.channel_ids(len(calls))))
         self._our_uniqueids = {uid for ids in self.uniqueids.values() for uid in ids}
         self.tag = vicidial.reservation_tag(agent.user)
         self.held: vicidial.Reservation | None = None     # the conference reserved
@@ -166,7 +168,7 @@ class Batch:
 
     def _failed(self, call_id: str, why: str) -> None:
         self.leg.log.error(f"call {call_id} failed: {why}: Hungup")
-        self.store.end_call(call_id, ev.S_HUNGUP, ev.HUNGUP)
+        self.store.end_call(call_id, "not_placed", ev.HUNGUP)
 
     # --- waiting -----------------------------------------------------------------------
     def wait_for_decision(self, deadline: float, agent_timeout: int) -> None:
@@ -204,7 +206,7 @@ class Batch:
 
     def _decided(self, rows: list[dict]) -> bool:
         """Act on the batch's rows: transfer to a winner, or end when nobody can win."""
-        winner = next((r for r in rows if r["status"] == ev.S_ACCEPTED), None)
+        winner = next((r for r in rows if r["status"] == cs.S_ACCEPTED), None)
         if winner is not None:
             if self._transfer(winner, rows):
                 return True
@@ -212,9 +214,9 @@ class Batch:
                 self.leg.log.error("no free conference to reserve; still trying")
                 self._no_conference_logged = True
         for row in rows:
-            if row["status"] in ev.FINISHED:
+            if row["status"] in cs.FINISHED:
                 self.store.delete_live(row["call_3way_id"])
-        if any(r["status"] in ev.OPEN + (ev.S_ACCEPTED,) for r in rows):
+        if any(r["status"] in cs.OPEN + (cs.S_ACCEPTED,) for r in rows):
             return False
         # left: nothing, or calls defeated by a winner who hung up before the transfer
         self._abandon(ev.DEFEATED, "no outside call can still win")
@@ -291,7 +293,7 @@ class Batch:
     def _end_others(self, rows: list[dict]) -> None:
         """After the transfer: the calls the winner defeated are logged, cut and removed
         (the election already marked them DEFEATED)."""
-        ongoing = [row for row in rows if row["status"] not in ev.FINISHED]
+        ongoing = [row for row in rows if row["status"] not in cs.FINISHED]
         try:
             self.store.log_defeated([row["call_3way_id"] for row in ongoing])
         except DatabaseError as exc:
@@ -314,7 +316,7 @@ class Batch:
         try:
             for row in self.store.batch(self.agent.caller_code):
                 # a call that ended otherwise meanwhile (a winner already transferred) is left be
-                if row["status"] not in ev.FINISHED and \
+                if row["status"] not in cs.FINISHED and \
                         self.store.append_event(row["call_3way_id"], event):
                     self.leg.log(f"{why}: {event} for {row['call_3way_id']}")
                     self._hang_up(row)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 
+from .. import callstate as cs
 from .. import events as ev
 from ..telephony import hangup
 from . import runner
 from .. import vicidial
 from ..telephony.agi import AgiError, Channel, Hangup
-from ..db import READ_TIMEOUT_S
+from ..database import READ_TIMEOUT_S
 from . import CALL_ID_VARIABLE
 from .runner import Leg
 
@@ -23,8 +24,6 @@ if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
 
 SCRIPT = "agi-3way_press_outside.agi"
 ACCEPT_WAIT_DEFAULT_S = 10
-# this call won; its row is its own to remove
-WINNING = (ev.S_ACCEPTED, ev.S_RESERVED, ev.S_TRANSFER)
 FIRST_POLL_S = 0.01          # the reservation usually comes within tens of milliseconds...
 MAX_POLL_S = 0.25            # ...so the row is read often at first, then less and less
 HANDOVER_POLL_S = 0.004      # reserved: the agent leg hands over within milliseconds...
@@ -63,7 +62,7 @@ def flow(leg: Leg) -> None:
 
 def agent_gone(leg: Leg, cid: str, why: str) -> None:
     leg.log(f"agent leg gone ({why}): Agent Gone")
-    leg.store.end_call(cid, ev.S_AGENTGONE, ev.AGENT_GONE)
+    leg.store.end_call(cid, "agent_gone", ev.AGENT_GONE)
     leg.store.delete_live(cid)
     if leg.stage not in ENDING_STAGES:
         leg.channel.goto_invalid()
@@ -80,26 +79,26 @@ def declined(leg: Leg, row: dict) -> None:
     failed before the agent leg reserved gives the win back, so the calls it defeated can
     still win."""
     cid, store = row["call_3way_id"], leg.store
-    gave_back = store.set_status(cid, ev.S_DECLINED, only_from=(ev.S_ACCEPTED,))
+    gave_back = store.move(cid, "give_back")
     if gave_back:
         store.reopen_defeated(row["caller_code"])
-    if gave_back or store.set_status(cid, ev.S_DECLINED, only_from=ev.OPEN):
+    if gave_back or store.move(cid, "decline"):
         if store.append_event(cid, ev.DECLINED):
             leg.log("Declined" + (": the win is given back" if gave_back else ""))
 
 
 def hungup(leg: Leg, row: dict) -> None:
     cid = row["call_3way_id"]
-    if leg.store.end_call(cid, ev.S_HUNGUP, ev.HUNGUP, only_from=ev.OPEN + WINNING):
+    if leg.store.end_call(cid, "hang_up", ev.HUNGUP):
         leg.log("Hungup")
-    if row["status"] in WINNING:     # nobody else removes a won call's row any more
+    if row["status"] in cs.WON:     # nobody else removes a won call's row any more
         leg.store.delete_live(cid)
 
 
 def accepted(leg: Leg, row: dict) -> None:
     cid, store = row["call_3way_id"], leg.store
     if not store.elect(cid, row["caller_code"]):
-        store.end_call(cid, ev.S_TOOSLOW, ev.TOO_SLOW, only_from=ev.OPEN + (ev.S_DEFEATED,))
+        store.end_call(cid, "too_slow", ev.TOO_SLOW)
         leg.log("pressed 1 after another call of the batch won: Too Slow")
         return
     leg.log("Accepted: waiting for the agent leg to reserve a conference")
@@ -109,7 +108,7 @@ def accepted(leg: Leg, row: dict) -> None:
                                     else ACCEPT_WAIT_DEFAULT_S)
     except Hangup:
         hangup.expect()                  # log it whatever else Asterisk says
-        store.end_call(cid, ev.S_HUNGUP, ev.HUNGUP, only_from=WINNING)
+        store.end_call(cid, "hang_up_winner", ev.HUNGUP)
         store.delete_live(cid)
         leg.log("hung up while waiting for the reservation: Hungup")
         raise
@@ -147,12 +146,12 @@ def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
         if row is None or row["agent_gone"]:
             agent_gone(leg, cid, "live row removed" if row is None else "heartbeat stale")
             return None
-        if row["status"] == ev.S_TRANSFER and row["session_id_3way"]:
+        if row["status"] == cs.S_TRANSFER and row["session_id_3way"]:
             return row["session_id_3way"]
-        if row["status"] not in WINNING:       # ended otherwise meanwhile: nothing to wait for
-            leg.log(f"the call left {ev.S_ACCEPTED} meanwhile ({row['status']}); not waiting")
+        if row["status"] not in cs.WON:       # ended otherwise meanwhile: nothing to wait for
+            leg.log(f"the call left {cs.S_ACCEPTED} meanwhile ({row['status']}); not waiting")
             return None
-        if row["status"] == ev.S_RESERVED:     # the agent leg is a few milliseconds away...
+        if row["status"] == cs.S_RESERVED:     # the agent leg is a few milliseconds away...
             poll = HANDOVER_POLL_S
             if not reserved:                   # ...unless its database is slow: wait then
                 reserved = True
@@ -161,8 +160,7 @@ def wait_for_reservation(leg: Leg, cid: str, timeout_s: int) -> str | None:
         if now >= deadline:
             # only if the agent leg has not reserved meanwhile (a reservation seen now earns
             # it the grace; one seen before and not handed over since has had it)
-            giving_up_from = (ev.S_ACCEPTED, ev.S_RESERVED) if reserved else (ev.S_ACCEPTED,)
-            if leg.store.set_status(cid, ev.S_AGENTGONE, only_from=giving_up_from):
+            if leg.store.move(cid, "stop_waiting_reserved" if reserved else "stop_waiting"):
                 agent_gone(leg, cid, f"no reservation within {timeout_s} s")
                 return None
             continue

@@ -11,11 +11,11 @@ import contextlib
 import time
 from _thread import _local     # threading.local without threading's start-up cost
 
-from .. import config, db, vicidial
+from .. import config, database, store, vicidial
 from ..telephony import hangup
 from ..telephony.agi import AgiError, Channel, Hangup
 from ..agilog import AgiLog
-from ..record import record
+from ..lean_dataclass import lean_dataclass
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
@@ -26,13 +26,13 @@ if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
     Flow = Callable[["Leg"], None]
 
 
-@record
+@lean_dataclass
 class Leg:
     """Everything a flow needs, gathered once per call."""
     channel: Channel
     log: AgiLog
     cfg: config.Config
-    store: db.Store
+    store: store.Store
     server: vicidial.Server
     stage: str
     timeouts: list[int]
@@ -43,7 +43,7 @@ class Leg:
         return self.store.conn
 
 
-@record(frozen=True)
+@lean_dataclass(frozen=True)
 class Serving:
     """Where a call's config and database connection come from."""
     load_config: Callable[[], config.Config]
@@ -55,11 +55,11 @@ def own_connection(cfg: config.Config) -> Iterator[pymysql.Connection]:
     """Per-call mode: a connection of the process's own, said goodbye to at the end (a
     connection that just drops is an "Aborted connection" warning in the database's error
     log, one per AGI run)."""
-    conn = db.connect(cfg)
+    conn = database.connect(cfg)
     try:
         yield conn
     finally:
-        db.close_quietly(conn)
+        database.close_quietly(conn)
 
 
 PER_CALL = Serving(config.load, own_connection)
@@ -77,7 +77,7 @@ def served_by(serving: Serving) -> Iterator[None]:
 
 
 # Bad input and broken infrastructure: a clear log line, and the caller hears buzz.
-EXPECTED_FAILURES = (config.ConfigError, db.DatabaseError, vicidial.NotFound, ValueError, AgiError)
+EXPECTED_FAILURES = (config.ConfigError, database.DatabaseError, vicidial.NotFound, ValueError, AgiError)
 
 
 def run(script: str, flow: Flow, on_failure: Callable[[Leg | None, Channel], None],
@@ -112,7 +112,7 @@ def _run(log: AgiLog, flow: Flow, on_failure: Callable[[Leg | None, Channel], No
         with serving.connection(cfg) as conn:
             server = vicidial.server(conn, cfg.server_ip)
             log.follow(server.agi_output, cfg.logs_dir)
-            leg = Leg(channel, log, cfg, db.Store(conn), server, stage, timeouts, started)
+            leg = Leg(channel, log, cfg, store.Store(conn), server, stage, timeouts, started)
             log(f"stage {stage} {timeouts or ''}".rstrip())
             flow(leg)
             channel.detach()            # nothing more to ask: Asterisk goes on meanwhile
@@ -127,7 +127,7 @@ def _run(log: AgiLog, flow: Flow, on_failure: Callable[[Leg | None, Channel], No
         log.error(f"unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
     try:
         on_failure(leg, channel)
-    except (Hangup, AgiError, db.DatabaseError) as exc:
+    except (Hangup, AgiError, database.DatabaseError) as exc:
         log(f"while ending the call: {exc or type(exc).__name__}")
     return 1
 

@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 import pymysql
 
-from .. import db
+from .. import database, tables
 from .. import events as ev
 from . import reads
 
@@ -102,7 +102,7 @@ class Filters:
         """(label, value) pairs for a report's header."""
         return [("Date Range", f"{self.start} to {self.end}"), ("User", self.user or "all"),
                 ("Phone", self.phone or "all"),
-                ("Table", db.ARCHIVE if self.archive else db.LOG)]
+                ("Table", tables.ARCHIVE if self.archive else tables.LOG)]
 
 
 @dataclass
@@ -183,9 +183,9 @@ def full_names(conn: pymysql.Connection, users: set[str]) -> dict[str, str] | No
         return {}
     wanted = sorted(users)
     try:
-        rows = db.query(conn, "SELECT user, full_name FROM vicidial_users WHERE user IN ("
+        rows = database.query(conn, "SELECT user, full_name FROM vicidial_users WHERE user IN ("
                               + ", ".join(["%s"] * len(wanted)) + ")", wanted)
-    except db.DatabaseError as exc:
+    except database.DatabaseError as exc:
         if exc.code == _NO_SUCH_TABLE:
             return None
         raise

@@ -7,7 +7,9 @@ from typing import Any
 
 import pymysql
 
-from ..db import ARCHIVE, LOG, query
+from ..database import query
+
+from ..tables import ARCHIVE, LOG
 
 _REPORT_COLUMNS = ("call_date, call_3way_id, lead_id, phone_number, outbound_cid, user, "
                    "server_ip, call_channel, result")

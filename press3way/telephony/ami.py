@@ -12,7 +12,7 @@ import time
 import uuid
 
 from . import hangup
-from ..record import record
+from ..lean_dataclass import lean_dataclass
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
@@ -25,7 +25,7 @@ class AMIError(Exception):
     """AMI unreachable, login refused, an error reply, or the socket closed."""
 
 
-@record
+@lean_dataclass
 class OriginateResult:
     success: bool
     channel: str

@@ -15,13 +15,13 @@ import pathlib
 
 import pytest
 
-from press3way.testing.asterisk import root as asterisk_root
-from press3way.testing.asterisk import sounds
-from press3way.testing.asterisk.dialplan import Timeouts, block_with_timeouts
-from press3way.testing.asterisk.modes import FASTAGI, MODES, FastAGIMode, fastagi_server
-from press3way.testing.asterisk.scene import Scene
-from press3way.testing.asterisk.session import running_instance
-from press3way.testing.site import Site
+from press3way_testing.asterisk import root as asterisk_root
+from press3way_testing.asterisk import sounds
+from press3way_testing.asterisk.instance_dialplan import Timeouts, block_with_timeouts
+from press3way_testing.asterisk.modes import FASTAGI, MODES, FastAGIMode, fastagi_server
+from press3way_testing.asterisk.scene import Scene
+from press3way_testing.asterisk.session import running_instance
+from press3way_testing.site import Site
 
 BLOCK = pathlib.Path(__file__).resolve().parents[2] / "extensions_custom.conf"
 # short flags so every outcome comes within seconds: agent, dial, press, accept

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from press3way import events as ev
-from press3way.testing.asterisk.scene import Scene
+from press3way_testing.asterisk.scene import Scene
 
 CONF = "8600061"            # the first free 3-way conference of the Site
 LOSERS = (ev.DEFEATED, ev.TOO_SLOW)

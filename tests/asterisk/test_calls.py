@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from press3way import events as ev
-from press3way.testing.asterisk.dialplan import Timeouts, block_with_timeouts
-from press3way.testing.asterisk.instance import free_port
-from press3way.testing.asterisk.parties import Party
+from press3way_testing.asterisk.instance_dialplan import Timeouts, block_with_timeouts
+from press3way_testing.asterisk.instance import free_port
+from press3way_testing.asterisk.parties import Party
 
 from .conftest import BLOCK
 from .expect import LOSERS, agent_and_customer_stay, batch_over, bridged, \

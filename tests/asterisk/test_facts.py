@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from press3way.testing.asterisk import manager, parties
-from press3way.testing.asterisk.modes import PER_CALL
-from press3way.testing.asterisk.parties import Party
+from press3way_testing.asterisk import manager, parties
+from press3way_testing.asterisk.modes import PER_CALL
+from press3way_testing.asterisk.parties import Party
 
 pytestmark = pytest.mark.parametrize("agi_mode", [PER_CALL], indirect=True)
 

@@ -10,10 +10,10 @@ import re
 import pytest
 
 from press3way import events as ev
-from press3way.db import execute
-from press3way.testing.asterisk.modes import FASTAGI, call_end
-from press3way.testing.asterisk.scene import Scene
-from press3way.testing.asterisk.parties import Party
+from press3way.database import execute
+from press3way_testing.asterisk.modes import FASTAGI, call_end
+from press3way_testing.asterisk.scene import Scene
+from press3way_testing.asterisk.parties import Party
 
 pytestmark = pytest.mark.parametrize("agi_mode", [FASTAGI], indirect=True)
 CONF = "8600061"     # the first free 3-way conference of the Site

@@ -2,8 +2,8 @@
 
 import pytest
 
-from press3way.testing.asterisk import root
-from press3way.testing.asterisk.dialplan import Timeouts, block_with_timeouts
+from press3way_testing.asterisk import root
+from press3way_testing.asterisk.instance_dialplan import Timeouts, block_with_timeouts
 
 from .conftest import BLOCK
 

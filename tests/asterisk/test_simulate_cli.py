@@ -4,8 +4,8 @@ import pytest
 from click.testing import CliRunner
 
 from press3way.cli import main
-from press3way.testing.asterisk.simulate import party_from_sim
-from press3way.testing.sim import parse_party
+from press3way_testing.asterisk.simulate import party_from_sim
+from press3way_testing.sim import parse_party
 
 
 def test_parties_become_schedules():

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from press3way.testing.faults import cases as sweep_cases
-from press3way.testing.faults import report, runner
-from press3way.testing.mariadb import MariaDBMissing, throwaway_server
+from press3way_testing.faults import cases as sweep_cases
+from press3way_testing.faults import report, runner
+from press3way_testing.mariadb import MariaDBMissing, throwaway_server
 
 QUICK = os.environ.get("PRESS3WAY_FAULTS", "") == "quick"
 WORKERS = int(os.environ.get("PRESS3WAY_FAULTS_WORKERS", "6"))

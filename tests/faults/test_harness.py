@@ -8,11 +8,13 @@ import dataclasses
 import pymysql
 import pytest
 
-from press3way.db import LIVE, LOG, execute, query
-from press3way.testing.faults import invariants
-from press3way.testing.faults.cases import Case
-from press3way.testing.faults.proxy import DROP_AFTER, DROP_BEFORE, STALL, Fault, FaultProxy
-from press3way.testing.faults.statements import hint, normalise
+from press3way.database import execute, query
+
+from press3way.tables import LIVE, LOG
+from press3way_testing.faults import invariants
+from press3way_testing.faults.cases import Case
+from press3way_testing.faults.proxy import DROP_AFTER, DROP_BEFORE, STALL, Fault, FaultProxy
+from press3way_testing.faults.statements import hint, normalise
 
 
 def _client(server: dict, port: int, **kw) -> pymysql.Connection:

@@ -1,12 +1,12 @@
 """Every statement the legs send, lost or stalled; the agent leg hung up at each step; the
 tables locked through each stage: after each whole call, every invariant of
-press3way.testing.faults.invariants holds. (The cases come from tests/faults/conftest.py.)"""
+press3way_testing.faults.invariants holds. (The cases come from tests/faults/conftest.py.)"""
 
 from __future__ import annotations
 
 import pytest
 
-from press3way.testing.faults.proxy import ACTIONS
+from press3way_testing.faults.proxy import ACTIONS
 
 
 def test_fault_free_calls_are_sound(sweep_problem):

@@ -14,8 +14,10 @@ import subprocess
 
 import pytest
 
-from press3way.db import FEATURE_TABLES, execute, query
-from press3way.testing.site import Site
+from press3way.database import execute, query
+
+from press3way.tables import FEATURE_TABLES
+from press3way_testing.site import Site
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VICIDIAL = os.path.join(ROOT, "..", "shared", "vicidial")

@@ -7,10 +7,11 @@ import os
 import re
 
 from press3way.admin import block
-from press3way.db import FEATURE_TABLES, query
-from press3way.fastagi.dialplan import to_fastagi
-from press3way.testing.fastagi import FastAGIServer
-from press3way.testing.site import Site
+from press3way.database import query
+from press3way.tables import FEATURE_TABLES
+from press3way.fastagi.dialplan_urls import to_fastagi
+from press3way_testing.fastagi import FastAGIServer
+from press3way_testing.site import Site
 from tests.helpers import cli
 from tests.seed import reference_block
 from tests.vicidial.conftest import keepalive_rebuild
