@@ -10,8 +10,7 @@ the batch first, so it holds the batch's row locks (InnoDB) or a named lock (MyI
 from __future__ import annotations
 
 from . import events as ev
-from .database import (_ATTEMPTS, _DEADLOCK, LOCK_WAIT_S, ConnectionLost, DatabaseError,
-                       _reconnect)
+from .database import _ATTEMPTS, _DEADLOCK, LOCK_WAIT_S, ConnectionLost, DatabaseError, _reconnect
 from .lean_dataclass import lean_dataclass
 from .tables import LIVE
 
@@ -81,7 +80,7 @@ class Election:
     _in_transaction: bool
     _rows: Callable[..., list]
     _run: Callable[..., int]
-    status: Callable[[str], "str | None"]
+    status: Callable[[str], str | None]
     append_event: Callable[..., bool]
 
     def engine(self) -> str:

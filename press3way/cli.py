@@ -31,7 +31,7 @@ class Refused(click.ClickException):
         from .report.text import printable
 
         super().__init__(printable(" ".join(message.split())))
-        self.exit_code = exit_code
+        self.exit_code = exit_code     # type: ignore[misc]  # a ClassVar in click
 
 
 def describe(exc: BaseException) -> str:
@@ -381,7 +381,8 @@ def archive(days, batch_size, dry_run) -> None:
     """Move old rows of vicidial_3way_press_log into vicidial_3way_press_log_archive (run it
     from cron, for example nightly). A row is deleted from the log only after an identical row
     is verified in the archive, so nothing is lost if it is interrupted."""
-    from .admin.maintenance import archive as run, archive_plan
+    from .admin.maintenance import archive as run
+    from .admin.maintenance import archive_plan
 
     try:
         store = _store()

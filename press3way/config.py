@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+
 from .lean_dataclass import lean_dataclass
 
 DEFAULT_PATH = "/etc/astguiclient.conf"

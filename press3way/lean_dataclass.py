@@ -1,7 +1,8 @@
-"""`@lean_dataclass`: what `@dataclass` gives the classes a call's AGI process uses (an `__init__` from
-the annotated fields and their defaults, `__repr__`, `__eq__`, `frozen=True`), without
-importing dataclasses: with `inspect` and what that pulls in, it costs every per-call script
-about 15 ms of CPU, a third of its start. Type checkers see `dataclass` itself.
+"""`@lean_dataclass`: what `@dataclass` gives the classes a call's AGI process uses (an
+`__init__` from the annotated fields and their defaults, `__repr__`, `__eq__`,
+`frozen=True`), without importing dataclasses: with `inspect` and what that pulls in, it
+costs every per-call script about 15 ms of CPU, a third of its start.
+Type checkers see `dataclass` itself.
 
 Only plain fields with plain defaults: classes that need more stay dataclasses.
 """

@@ -37,7 +37,8 @@ class LiveBatch:
 def batches(conn: pymysql.Connection) -> tuple[datetime, list[LiveBatch]]:
     """The database's time now, and every batch with a live row, oldest first."""
     now = database.query(conn, "SELECT NOW() AS now")[0]["now"]
-    rows = database.query(conn, "SELECT caller_code, user, lead_id, server_ip, phone_number, status, "
+    rows = database.query(conn, "SELECT caller_code, user, lead_id, server_ip, phone_number, "
+                          "status, "
                           "TIMESTAMPDIFF(SECOND, call_date, %s) AS age_s, "
                           "TIMESTAMPDIFF(SECOND, agent_heartbeat, %s) AS heartbeat_s "
                           f"FROM {tables.LIVE} ORDER BY call_date, call_3way_id", (now, now))

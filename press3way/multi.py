@@ -83,7 +83,8 @@ def _check_user(conn: pymysql.Connection, user: str) -> None:
     if database.query(conn, "SELECT 1 FROM vicidial_live_agents WHERE user = %s LIMIT 1", (user,)):
         return
     try:
-        known = database.query(conn, "SELECT 1 FROM vicidial_users WHERE user = %s LIMIT 1", (user,))
+        known = database.query(conn, "SELECT 1 FROM vicidial_users WHERE user = %s LIMIT 1",
+                               (user,))
     except database.DatabaseError as exc:
         if exc.code != _NO_SUCH_TABLE:
             raise

@@ -58,5 +58,5 @@ def load_when_used(name: str) -> None:
         vars(stand_in).update(vars(real))
         return getattr(real, attribute)
 
-    stand_in.__getattr__ = load         # only for attributes the stand-in does not have
+    stand_in.__getattr__ = load  # type: ignore[method-assign]  # see above
     sys.modules[name] = stand_in

@@ -235,8 +235,9 @@ class Store(Election):
     def arm_multi(self, user: str, phones: list[str]) -> None:
         """What VICIdial's agent API does with multi_dial_phones: the user's next 3-way call
         dials these numbers (status NEW)."""
-        self._run(f"REPLACE INTO {MULTI} (user, call_date, phone_numbers, phone_numbers_ct, status) "
-                  "VALUES (%s, NOW(), %s, %s, 'NEW')", (user, ",".join(phones), len(phones)))
+        self._run(f"REPLACE INTO {MULTI} (user, call_date, phone_numbers, phone_numbers_ct, "
+                  "status) VALUES (%s, NOW(), %s, %s, 'NEW')",
+                  (user, ",".join(phones), len(phones)))
 
     def claim_multi(self, user: str) -> tuple[list[str] | None, str]:
         """Take the user's NEW multi-call list (NEW -> PROCESSING): (its numbers, or None,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 import re
 import time
-from .lean_dataclass import lean_dataclass
 
 import pymysql
 
 from .database import execute, query
+from .lean_dataclass import lean_dataclass
 
 _LEAD_FROM_DC = re.compile(r"^DC\d{6}W(\d{10})W")
 _LEAD_FROM_VYM = re.compile(r"^[VYM]\d{19}")
@@ -137,8 +137,9 @@ def reserve_conference(conn: pymysql.Connection, srv: Server, tag: str,
 
 def mark_conference_left(conn: pymysql.Connection, srv: Server, conf_exten: str, user: str) -> None:
     """The winner joins: the conference is now the agent's 3-way (VICIdial watches these)."""
-    execute(conn, f"UPDATE {srv.conference_table} SET leave_3way = '1', leave_3way_datetime = NOW(), "
-                "extension = %s WHERE server_ip = %s AND conf_exten = %s",
+    execute(conn, f"UPDATE {srv.conference_table} SET leave_3way = '1', "
+                "leave_3way_datetime = NOW(), extension = %s "
+                "WHERE server_ip = %s AND conf_exten = %s",
           (f"3WAY_{user}", srv.server_ip, conf_exten))
 
 

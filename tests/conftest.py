@@ -10,10 +10,10 @@ import pytest
 from pytest_mysql import factories
 
 from press3way_testing.fastagi import FastAGIServer
-from press3way_testing.standins.channel import SimChannel
-from press3way_testing.standins.fakeagi import AGIResult, FakeAGI
 from press3way_testing.mariadb import tcp_login
 from press3way_testing.site import Site
+from press3way_testing.standins.channel import SimChannel
+from press3way_testing.standins.fakeagi import AGIResult, FakeAGI
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUTSIDE = os.path.join(ROOT, "bin", "agi-3way_press_outside.agi")
@@ -100,7 +100,8 @@ def _fresh(site: SiteRunner, request, engine: str) -> SiteRunner:
     site.reset()
     for name in os.listdir(site.logs_dir):
         os.remove(os.path.join(site.logs_dir, name))
-    fastagi = "agi_mode" in request.fixturenames and request.getfixturevalue("agi_mode") == "fastagi"
+    fastagi = ("agi_mode" in request.fixturenames
+               and request.getfixturevalue("agi_mode") == "fastagi")
     site.fastagi = request.getfixturevalue(f"{engine.lower()}_fastagi") if fastagi else None
     return site
 

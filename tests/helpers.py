@@ -16,7 +16,6 @@ from press3way_testing.demo import dialplan_text
 from press3way_testing.fastagi import FastAGIServer
 from press3way_testing.sim import SimResult, Simulation, parse_party
 
-
 _serial = itertools.count(int(time.time()) % 10_000_000)
 
 

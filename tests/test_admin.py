@@ -11,8 +11,8 @@ from press3way.admin.check import SOUNDS
 from press3way.database import execute
 from press3way.store import Store
 from press3way.tables import ARCHIVE, LOG, MULTI
-from press3way_testing.standins.fakeami import FakeAMI
 from press3way_testing.site import Site
+from press3way_testing.standins.fakeami import FakeAMI
 from tests.helpers import cli, events, live, sql, start_calls
 
 
@@ -24,7 +24,8 @@ def server_files(tmp_path):
     sounds = tmp_path / "sounds"
     os.makedirs(sounds / "en")
     for n, name in enumerate(SOUNDS):
-        (sounds / ("en" if n % 2 else "") / f"{name}.{('wav', 'gsm', 'ulaw')[n % 3]}").write_bytes(b"x")
+        extension = ("wav", "gsm", "ulaw")[n % 3]
+        (sounds / ("en" if n % 2 else "") / f"{name}.{extension}").write_bytes(b"x")
     os.makedirs(tmp_path / "agi-bin")
     (tmp_path / "extensions.conf").write_text("[default]\nexten => 8300,1,Hangup()\n"
                                               "#include ext.conf\n")
@@ -136,11 +137,13 @@ def test_check_follows_the_dialplan_asterisk_loads(site, server_files):
     main.write_text("[default]\nexten => _49907X.,1,Dial(SIP/old/${EXTEN})\n#include ext.conf\n"
                     "[xfer_press_dialplan]\nexten => t,1,Playback(buzz)\n")
     lines = dialplan_lines(check(conf, server_files).output)
-    assert (f"FAIL  no other lines in the block's extensions: {main}:5: [xfer_press_dialplan] exten "
-            "t priority 1: exten => t,1,Playback(buzz): Asterisk keeps only the first of each, "
+    assert (f"FAIL  no other lines in the block's extensions: {main}:5: "
+            "[xfer_press_dialplan] exten t priority 1: exten => t,1,Playback(buzz): "
+            "Asterisk keeps only the first of each, "
             "remove or rename the others (an older 3-way setup?)") in lines
     assert ("FAIL  agent's dial 49907917275551212 from [default]: reaches [default] exten "
-            f"_49907X. at {main}:2 first: remove or rename that line, or make it not match") in lines
+            f"_49907X. at {main}:2 first: remove or rename that line, "
+            "or make it not match") in lines
 
 
 # --- multi --------------------------------------------------------------------------------
@@ -295,7 +298,8 @@ def test_archive_resumes_and_never_deletes_a_row_it_could_not_store(any_site):
                   "WHERE call_3way_id = %s", (clashing,))
     result = cli(any_site.conf_path, "archive", "--days", "30")
     assert result.exit_code == 1
-    assert "moved 2 of 3 row(s)" in result.output and "(1 copied now, 1 already there)" in result.output
+    assert "moved 2 of 3 row(s)" in result.output
+    assert "(1 copied now, 1 already there)" in result.output
     assert "1 row(s) stay in the log" in result.output
     assert [r["call_3way_id"] for r in rows_of(any_site, LOG)] == [clashing]
     assert len(rows_of(any_site, ARCHIVE)) == 3

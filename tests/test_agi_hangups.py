@@ -17,9 +17,9 @@ import pytest
 
 from press3way import events as ev
 from press3way.database import execute, query
+from press3way_testing.sim import SimResult, Timeouts
 from press3way_testing.standins.channel import SimChannel
 from press3way_testing.standins.fakeagi import FakeAGI
-from press3way_testing.sim import SimResult, Timeouts
 from tests import helpers
 from tests.conftest import AGENT, OUTSIDE
 from tests.helpers import server_in_mode
@@ -29,8 +29,8 @@ pytestmark = pytest.mark.usefixtures("agi_mode")
 FAST = Timeouts(agent=6, dial=3, press=2, accept=4)
 SCENARIOS = {
     "single": ["7275551212:answer=0.2,press=1@prompt+0.1"],
-    "multi": ["7275551212:answer=0.2,press=1@prompt+0.1", "7275551213:answer=0.2,press=1@prompt+0.4",
-              "7275551214:answer=0.3"],
+    "multi": ["7275551212:answer=0.2,press=1@prompt+0.1",
+              "7275551213:answer=0.2,press=1@prompt+0.4", "7275551214:answer=0.3"],
     "declined": ["7275551212:answer=0.2,press=5@prompt+0.1"],     # the buzz paths of both legs
 }
 

@@ -16,9 +16,11 @@ def test_login_originate_response_hangup_logoff():
         client = AMIClient(ami.host, ami.port).connect()
         client.login("cron", "1234")
         first = client.originate("Local/917275551212@default", "xfer_press_dialplan", "s", 1,
-                                 '"T1" <7275550000>', 30000, {"__lead_id": "7"}, ("1764000000.91", "1764000000.92"))
+                                 '"T1" <7275550000>', 30000, {"__lead_id": "7"},
+                                 ("1764000000.91", "1764000000.92"))
         second = client.originate("Local/917275551213@default", "xfer_press_dialplan", "s", 1,
-                                  '"T2" <7275550000>', 30000, {"__lead_id": "7"}, ("1764000001.91", "1764000001.92"))
+                                  '"T2" <7275550000>', 30000, {"__lead_id": "7"},
+                                  ("1764000001.91", "1764000001.92"))
         assert first != second
         while len(client.originates) < 2:
             client.poll(1)
@@ -152,7 +154,8 @@ def test_channel_ids_of_an_originate():
     assert [(o.uniqueid, o.other_uniqueid) for o in received[:2]] == [
         ("1764000000.1", "1764000000.1;2"), ("1764000000.2", "1764000000.3")]
     epoch, _, serial = received[2].uniqueid.partition(".")
-    assert epoch.isdigit() and serial.isdigit() and received[2].other_uniqueid != received[2].uniqueid
+    assert epoch.isdigit() and serial.isdigit()
+    assert received[2].other_uniqueid != received[2].uniqueid
 
 
 def test_control_playback_and_redirect_replies():

@@ -39,7 +39,8 @@ def test_a_stale_multi_call_list_is_not_dialled(site):
     def stale_list(site) -> None:
         execute(site.connect(), "INSERT INTO vicidial_3way_press_multi (user, call_date, "
                                 "phone_numbers, phone_numbers_ct, status) VALUES "
-                                "(%s, NOW() - INTERVAL 10 MINUTE, '7275559001,7275559002', 2, 'NEW')",
+                                "(%s, NOW() - INTERVAL 10 MINUTE, "
+                                "'7275559001,7275559002', 2, 'NEW')",
                 (site.user,))
     result = play(site, ["7275551212:answer=0.3,press=1@0.8"],
                   timeouts=Timeouts(agent=8, dial=4, press=2, accept=5), prepare=stale_list)

@@ -22,9 +22,9 @@ from press3way.database import query
 from press3way.fastagi.dialplan_urls import fastagi_port, to_fastagi, to_per_call
 from press3way.fastagi.pool import Pool
 from press3way_testing.demo import dialplan_text
-from press3way_testing.standins.channel import SimChannel
 from press3way_testing.fastagi import FastAGIServer
 from press3way_testing.sim import Simulation, Timeouts, parse_party
+from press3way_testing.standins.channel import SimChannel
 from tests.conftest import AGENT
 from tests.helpers import cli, events, live, reserve_when_accepted, start_calls
 
@@ -238,7 +238,8 @@ def test_dialplan_switch_changes_only_our_agi_calls_and_goes_back():
 def test_whole_call_through_the_switched_dialplan(site, conf):
     serve(site, conf)
     try:
-        result = Simulation(site, site.conf_path, [parse_party("7275551212:answer=0.3,press=1@0.8")],
+        result = Simulation(site, site.conf_path,
+                            [parse_party("7275551212:answer=0.3,press=1@0.8")],
                             dialplan_text=to_fastagi(dialplan_text(), site.fastagi.port),
                             timeouts=Timeouts(agent=8, dial=4, press=2, accept=5),
                             sound_scale=0.1, fastagi=site.fastagi).run()

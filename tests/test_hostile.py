@@ -28,12 +28,12 @@ from hypothesis import strategies as st
 
 from press3way import config
 from press3way.agilog import AgiLog
+from press3way.database import query
 from press3way.fastagi import calls
 from press3way.fastagi.pool import Pool
 from press3way.legs import agent, outside, runner
-from press3way.telephony.agi import Channel
-from press3way.database import query
 from press3way.store import Store
+from press3way.telephony.agi import Channel
 from press3way_testing.standins.channel import SimChannel
 from press3way_testing.standins.fakeagi import FakeAGI
 from tests.conftest import OUTSIDE
@@ -180,7 +180,8 @@ def test_agent_leg_hostile_environment(hostile_site, serving, monkeypatch, calle
 
 @EXAMPLES
 @given(call_id=hostile, caller_name=hostile,
-       stage=st.one_of(st.sampled_from(["answered", "accepted---1", "declined", "hungup"]), hostile))
+       stage=st.one_of(st.sampled_from(["answered", "accepted---1", "declined", "hungup"]),
+                       hostile))
 def test_outside_leg_hostile_call_id_and_stage(hostile_site, serving, monkeypatch, call_id,
                                                 caller_name, stage):
     spy = SQLSpy(monkeypatch)

@@ -10,9 +10,11 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from press3way.admin import block as dialplan, conf
+from press3way.admin import block as dialplan
+from press3way.admin import conf
 from press3way.database import execute, query
 from press3way.tables import FEATURE_TABLES
 from press3way_testing.site import Site
@@ -85,7 +87,8 @@ def uninstall(site: Site, *extra: str):
 def snapshot(site: Site) -> dict:
     """Everything install touches: dialplan bytes, scripts, the tables' definitions."""
     conn = site.connect()
-    state = {"dialplan": open(site.dialplan, "rb").read() if os.path.exists(site.dialplan) else None,
+    dialplan = open(site.dialplan, "rb").read() if os.path.exists(site.dialplan) else None
+    state = {"dialplan": dialplan,
              "scripts": {n: (open(os.path.join(site.agi_dir, n), "rb").read(),
                              os.stat(os.path.join(site.agi_dir, n)).st_mode)
                          for n in sorted(os.listdir(site.agi_dir))}}
@@ -274,7 +277,8 @@ def test_install_into_vicidial_system_settings(bare):
     others = [("db", "Y", "N", "Y"), ("web", "Y", "Y", "N"), ("off", "N", "Y", "Y")]
     for server_id, active, asterisk, generate in others:
         execute(conn, "INSERT INTO servers (server_id, server_ip, active, active_asterisk_server, "
-                      "generate_vicidial_conf, rebuild_conf_files) VALUES (%s, %s, %s, %s, %s, 'N')",
+                      "generate_vicidial_conf, rebuild_conf_files) "
+                      "VALUES (%s, %s, %s, %s, %s, 'N')",
                 (server_id, f"10.0.0.{len(server_id)}", active, asterisk, generate))
     result = vicidial(bare, "install")
     assert result.exit_code == 0, result.output
@@ -380,7 +384,7 @@ def test_migrates_a_database_made_with_the_reference_schema(mariadb, tmp_path):
         execute(conn, statement)
     execute(conn, "INSERT INTO vicidial_3way_press_live (call_date, caller_code, call_3way_id, "
                   "user, status) VALUES (NOW(6), 'DC1', 'T1', '6666', 'NEW')")
-    for n, table in enumerate(("vicidial_3way_press_log", "vicidial_3way_press_log", 
+    for n, table in enumerate(("vicidial_3way_press_log", "vicidial_3way_press_log",
                                "vicidial_3way_press_log_archive")):
         execute(conn, LOG_ROW.format(table=table), (f"2024-01-02 10:00:0{n}", f"T{n}"))
     execute(conn, "INSERT INTO vicidial_3way_press_multi VALUES ('6666', NOW(), '12345,23456', "

@@ -14,11 +14,11 @@ import pytest
 
 from press3way import events as ev
 from press3way.database import execute
+from press3way.multi import MAX_AGE_S
 from press3way.store import Store
 from press3way.tables import LIVE, MULTI
-from press3way.multi import MAX_AGE_S
-from press3way_testing.site import Site
 from press3way_testing.sim import Timeouts
+from press3way_testing.site import Site
 from tests.helpers import cli, play, sql, start_calls
 
 PHONES = "7275551212,7275551213"

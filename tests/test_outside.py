@@ -12,13 +12,11 @@ import time
 import pytest
 
 from press3way.database import query
-
 from press3way.store import Store
 from press3way_testing.standins.channel import SimChannel
 from press3way_testing.standins.fakeagi import FakeAGI
 from tests.conftest import OUTSIDE
-from tests.helpers import (events, live, log, reserve_when_accepted, server_in_mode, sql,
-                           start_calls)
+from tests.helpers import events, live, log, reserve_when_accepted, server_in_mode, sql, start_calls
 
 pytestmark = pytest.mark.usefixtures("agi_mode")
 
@@ -190,7 +188,8 @@ def test_a_process_logs_its_cpu_time_last(site):
 def test_agent_gone_when_heartbeat_is_stale(any_site, stage, goes_to):
     """declined/hungup run from t, i and h, which buzz and hang up already."""
     (cid,) = start_calls(any_site)
-    sql(any_site, "UPDATE vicidial_3way_press_live SET agent_heartbeat = NOW() - INTERVAL 30 SECOND")
+    sql(any_site,
+        "UPDATE vicidial_3way_press_live SET agent_heartbeat = NOW() - INTERVAL 30 SECOND")
     result = any_site.outside(stage, cid)
     assert result.extension == goes_to
     assert live(any_site, cid) is None

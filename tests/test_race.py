@@ -17,13 +17,13 @@ import time
 
 import pytest
 
-from press3way import events as ev
 from press3way import dialstrings
-from press3way.legs import outside
-from press3way.telephony.agi import Channel
+from press3way import events as ev
 from press3way.database import DatabaseError, query
+from press3way.legs import outside
 from press3way.store import Call, Store
 from press3way.tables import LIVE, LOG
+from press3way.telephony.agi import Channel
 from tests.helpers import start_calls
 
 CALLS = 10

@@ -24,11 +24,11 @@ from click.testing import CliRunner
 
 from press3way import events as ev
 from press3way.cli import main
+from press3way.report.model import SUMMARY, VICIDIAL_SUMMARY, Filters, Report, Row, build, by_phone
+from press3way.report.reads import log_rows
+from press3way.report.text import RED, RESET, WIDTH, render
 from press3way.store import Store
 from press3way.tables import ARCHIVE, LOG
-from press3way.report.reads import log_rows
-from press3way.report.model import SUMMARY, VICIDIAL_SUMMARY, Filters, Report, Row, build, by_phone
-from press3way.report.text import RED, RESET, WIDTH, render
 from tests.conftest import ROOT
 from tests.helpers import log, reserve_when_accepted, sql, start_calls
 
@@ -176,8 +176,8 @@ def quoted(*cells) -> str:
     return ",".join('"' + str(c).replace('"', '""') + '"' for c in cells)
 
 
-CSV_FIRST_LINE = re.compile(r"^3-Way Press Agent Report: (\S*) {21}(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) "
-                            r"\(M\)$")
+CSV_FIRST_LINE = re.compile(r"^3-Way Press Agent Report: (\S*) {21}"
+                            r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \(M\)$")
 
 
 def test_csv_is_vicidials_download_byte_for_byte(innodb_site, calls):

@@ -49,7 +49,8 @@ def agent_heard_buzz(result: SimResult) -> bool:
 @pytest.mark.parametrize("conf_engine, exten", [("MEETME", "78600061"), ("CONFBRIDGE", "88600061")])
 def test_single_accept(site, conf_engine, exten):
     result = simulate(site, "7275551212:answer=0.3,press=1@prompt+0.1", conf_engine=conf_engine)
-    assert events(result, "7275551212") == ["Started", "Answered", "Accepted", "Reserved", "Transfer"]
+    assert events(result, "7275551212") == ["Started", "Answered", "Accepted", "Reserved",
+                                            "Transfer"]
     assert result.log_rows[0]["call_transfer"] == "Y"
     assert result.calls["agent"] == f"in conference 8600061 (default,{exten})"
     assert result.calls["7275551212"] == f"in conference 8600061 (default,{exten})"

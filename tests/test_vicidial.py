@@ -55,7 +55,8 @@ def test_one_user_reserving_twice_in_one_second_gets_two_and_gives_back_each(sit
     assert first.conf_exten != second.conf_exten
     vicidial.release_conference(conn, srv, second)
     vicidial.release_conference(conn, srv, first)
-    held = sql(site, "SELECT conf_exten FROM vicidial_conferences WHERE extension LIKE 'Local/8300%%'")
+    held = sql(site,
+               "SELECT conf_exten FROM vicidial_conferences WHERE extension LIKE 'Local/8300%%'")
     assert held == []
 
 

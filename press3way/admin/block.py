@@ -108,7 +108,7 @@ def remove(text: str) -> str:
 
 def installed(text: str, our_block: str) -> bool:
     found = find(text)
-    return bool(found) and text[found[0]:found[1]] == our_block
+    return found is not None and text[found[0]:found[1]] == our_block
 
 
 def entries(text: str) -> list[conf.Line]:
@@ -169,7 +169,8 @@ def _shape(lines: list[str]) -> list[tuple[int, str]]:
             fields = [f.strip() for f in m.group(2).split(",")]
             if m.group(1).lower() == "exten":
                 exten, fields = fields[0], fields[1:]
-            app = re.match(r"\w*", ",".join(fields[1:]).strip()).group(0) if fields else ""
+            runs = ",".join(fields[1:]).strip() if fields else ""
+            app = re.match(r"\w*", runs).group(0)   # type: ignore[union-attr]  # \w* matches
             out.append((i, f"{exten}:{app}"))
     return out
 

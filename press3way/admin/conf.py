@@ -33,7 +33,7 @@ class Line:
     kind: str
     exten: str = ""               # for "include": the included context
     priority: str = ""
-    app: str = ""                 # what the line runs, e.g. `AGI(agi-3way_press_outside.agi,answered)`
+    app: str = ""                 # what it runs: `AGI(agi-3way_press_outside.agi,answered)`
     text: str = ""
 
     @property
@@ -195,7 +195,8 @@ def _reach(dialplan: Loaded, context: str, number: str, path: list[str]):
     if context in path:
         return None
     path = path + [context]
-    own = [l for l in dialplan.extensions(context) if l.priority == "1" and matches(l.exten, number)]
+    own = [l for l in dialplan.extensions(context)
+           if l.priority == "1" and matches(l.exten, number)]
     if own:
         return _best(own), path
     for included in dialplan.includes(context):

@@ -58,6 +58,7 @@ def archive(store: Store, plan: ArchivePlan, batch_size: int) -> Iterator[dict[s
     """Move the plan's rows batch by batch; yields each batch's counts (in_log, copied,
     verified, deleted). A row leaves the log only once the archive holds an equal row."""
     after = None
-    while (end := queries.archive_batch_end(store.conn, plan.cutoff, after, batch_size)) is not None:
+    while (end := queries.archive_batch_end(store.conn, plan.cutoff, after,
+                                            batch_size)) is not None:
         yield queries.archive_batch(store.conn, plan.cutoff, after, end)
         after = end

@@ -42,7 +42,7 @@ def script_text(name: str, python: str, paths: list[str]) -> str:
 def compile_package(echo: Echo) -> None:
     """Write the package's bytecode now: a call's script, run as Asterisk's user, may not be
     allowed to write it, and would then compile every module at every call's start."""
-    import compileall           # noqa: PLC0415 - install only
+    import compileall  # noqa: PLC0415 - install only
     package = os.path.dirname(os.path.dirname(__file__))
     if compileall.compile_dir(package, quiet=2):
         echo(f"  bytecode of {package}: compiled")

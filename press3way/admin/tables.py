@@ -7,11 +7,9 @@ from dataclasses import dataclass
 
 import pymysql
 
-from .queries import table_columns
-
 from ..database import query
-
 from ..tables import feature_table
+from .queries import table_columns
 
 
 @dataclass

@@ -11,11 +11,10 @@ from typing import Callable, ContextManager
 import pymysql
 
 from .. import database
-from ..legs import agent, outside
-from ..legs import runner
-from ..telephony.agi import Channel
 from ..agilog import AgiLog
 from ..config import Config
+from ..legs import agent, outside, runner
+from ..telephony.agi import Channel
 
 LEGS: dict[str, Callable[..., int]] = {agent.SCRIPT: agent.main, outside.SCRIPT: outside.main}
 # Asterisk writes the environment as soon as it connects: a silent peer is not Asterisk.
@@ -65,6 +64,7 @@ def refusing(limit: int, load_config: Callable[[], Config]) -> runner.Serving:
     """What a call over the limit runs with: its leg fails at once, as with a database down,
     so the caller takes the dialplan's buzz (agent) or `i` (outside) path."""
     def no_connection(cfg: Config) -> ContextManager[pymysql.Connection]:
-        raise database.DatabaseError(f"refused: the FastAGI server is at its limit of {limit} calls")
+        raise database.DatabaseError(
+            f"refused: the FastAGI server is at its limit of {limit} calls")
 
     return runner.Serving(load_config, no_connection)

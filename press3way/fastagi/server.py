@@ -15,8 +15,8 @@ import threading
 import time
 
 from .. import config
-from ..legs import runner
 from ..agilog import AgiLog
+from ..legs import runner
 from . import DEFAULT_MAX_CALLS, DEFAULT_PORT, DEFAULT_STOP_TIMEOUT_S, calls
 from .pool import Pool
 

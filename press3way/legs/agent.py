@@ -9,17 +9,16 @@ from __future__ import annotations
 import time
 
 from .. import callstate as cs
-from .. import events as ev
-from ..telephony import hangup
-from . import runner
 from .. import dialstrings, vicidial
+from .. import events as ev
+from ..database import DatabaseError
+from ..lean_dataclass import lean_dataclass
+from ..store import Call
+from ..telephony import hangup
 from ..telephony.agi import Channel, Hangup
 from ..telephony.ami import AMIClient, AMIError
-from ..database import DatabaseError
-from ..store import Call
-from . import CALL_ID_VARIABLE
+from . import CALL_ID_VARIABLE, runner
 from .runner import Leg
-from ..lean_dataclass import lean_dataclass
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
@@ -141,7 +140,7 @@ class Batch:
                 self._failed(call.call_3way_id, ami_error)
                 continue
             try:
-                action_id = self.ami.originate(
+                action_id = self.ami.originate(   # type: ignore[union-attr]  # ami_error: None
                     f"Local/{call.dialstring}@default", OUTSIDE_CONTEXT, "s", 1,
                     f'"{call.call_3way_id}" <{call.outbound_cid}>', dial_timeout * 1000,
                     {"__lead_id": str(call.lead_id), f"__{CALL_ID_VARIABLE}": call.call_3way_id},

@@ -10,12 +10,11 @@ import time
 
 from .. import callstate as cs
 from .. import events as ev
-from ..telephony import hangup
-from . import runner
 from .. import vicidial
-from ..telephony.agi import AgiError, Channel, Hangup
 from ..database import READ_TIMEOUT_S
-from . import CALL_ID_VARIABLE
+from ..telephony import hangup
+from ..telephony.agi import AgiError, Channel, Hangup
+from . import CALL_ID_VARIABLE, runner
 from .runner import Leg
 
 TYPE_CHECKING = False

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from _thread import _local     # threading.local without threading's start-up cost
+from _thread import _local  # threading.local without threading's start-up cost
 
 from .. import config, database, store, vicidial
-from ..telephony import hangup
-from ..telephony.agi import AgiError, Channel, Hangup
 from ..agilog import AgiLog
 from ..lean_dataclass import lean_dataclass
+from ..telephony import hangup
+from ..telephony.agi import AgiError, Channel, Hangup
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
@@ -77,7 +77,8 @@ def served_by(serving: Serving) -> Iterator[None]:
 
 
 # Bad input and broken infrastructure: a clear log line, and the caller hears buzz.
-EXPECTED_FAILURES = (config.ConfigError, database.DatabaseError, vicidial.NotFound, ValueError, AgiError)
+EXPECTED_FAILURES = (config.ConfigError, database.DatabaseError, vicidial.NotFound, ValueError,
+                     AgiError)
 
 
 def run(script: str, flow: Flow, on_failure: Callable[[Leg | None, Channel], None],
@@ -123,7 +124,7 @@ def _run(log: AgiLog, flow: Flow, on_failure: Callable[[Leg | None, Channel], No
     except EXPECTED_FAILURES as exc:
         log.error(str(exc) or f"{type(exc).__name__} without a message")
     except Exception as exc:            # noqa: BLE001 - a bug must still end the call cleanly
-        import traceback                # only on this path: keeps every call's start-up lean
+        import traceback  # only on this path: keeps every call's start-up lean
         log.error(f"unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
     try:
         on_failure(leg, channel)

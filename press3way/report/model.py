@@ -79,7 +79,7 @@ class Row:
     def seconds_between(self, first: str, then: str) -> float | None:
         """Seconds from event `first` to event `then` in the result text; None if either is
         missing or its time unreadable."""
-        times = {}
+        times: dict[str, datetime] = {}
         for event, when in self.events:
             try:
                 times.setdefault(event, datetime.strptime(when, ev.TIME_FORMAT))

@@ -8,7 +8,6 @@ from typing import Any
 import pymysql
 
 from ..database import query
-
 from ..tables import ARCHIVE, LOG
 
 _REPORT_COLUMNS = ("call_date, call_3way_id, lead_id, phone_number, outbound_cid, user, "

@@ -178,6 +178,7 @@ def percent(value: float) -> str:
 
 def phone_table(report: Report, colour: bool = False) -> str:
     figures = by_phone(report)
+    rows: Iterable[tuple[Sequence[str], bool, list[str]]]
     rows = (((f.phone, str(f.calls), percent(f.answered_pct), percent(f.accepted_pct),
               str(f.transfers), str(f.too_slow), str(f.defeated), seconds_text(f.median_to_answer),
               seconds_text(f.median_to_accept)), True, []) for f in figures)

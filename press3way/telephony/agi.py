@@ -63,7 +63,7 @@ class Channel:
     def _agi(self) -> Wire:
         """pyst2, loaded with the first command that needs it."""
         if self._wire is None:
-            from .agiwire import Wire       # noqa: PLC0415 - see the module docstring
+            from .agiwire import Wire  # noqa: PLC0415 - see the module docstring
             self._wire = Wire(self._stdin, self._stdout, self.env)
         return self._wire
 

@@ -18,6 +18,10 @@ from . import hangup
 from .agi import AgiError
 from .hangup import Hangup
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # annotations only
+    from typing import IO
+
 _REPLY = re.compile(r"^(\d{3})[ -]?(.*)$")
 _RESULT = re.compile(r"result=(-?\d+)(?:\s+\((.*)\))?")
 
@@ -31,7 +35,7 @@ class Wire(pyst.AGI):
     """pyst2's AGI with our reply reader: HANGUP lines, 511 and EOF become `Hangup`, other
     refusals `AgiError`; the environment is the one `Channel` already read."""
 
-    def __init__(self, stdin: io.TextIOBase, stdout: io.TextIOBase, env: dict[str, str]):
+    def __init__(self, stdin: IO[str], stdout: IO[str], env: dict[str, str]):
         # not super().__init__: pyst2's own installs a SIGHUP handler (refused outside the
         # main thread, and `hangup.install` owns that signal) and reads the environment
         self.stdin, self.stdout, self.stderr = stdin, stdout, _Null()

@@ -11,8 +11,8 @@ import socket
 import time
 import uuid
 
-from . import hangup
 from ..lean_dataclass import lean_dataclass
+from . import hangup
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up

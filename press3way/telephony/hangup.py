@@ -12,7 +12,7 @@ signal handler runs in the main thread), one per call in the FastAGI server.
 from __future__ import annotations
 
 import signal
-from _thread import _local     # threading.local without threading's start-up cost
+from _thread import _local  # threading.local without threading's start-up cost
 
 
 class Hangup(Exception):

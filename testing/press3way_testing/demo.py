@@ -8,7 +8,6 @@ import tempfile
 from typing import Callable, Iterator
 
 import press3way
-
 from press3way_testing.mariadb import throwaway_server
 from press3way_testing.sim import Party, SimResult, Simulation, Timeouts, parse_party
 from press3way_testing.site import Site
@@ -21,7 +20,8 @@ DEMO_PARTIES = (
 
 
 def dialplan_text(path: str | None = None) -> str:
-    path = path or os.path.join(os.path.dirname(press3way.__file__), "data", "extensions_custom.conf")
+    path = path or os.path.join(os.path.dirname(press3way.__file__), "data",
+                                "extensions_custom.conf")
     with open(path, encoding="utf-8") as f:
         return f.read()
 
@@ -84,5 +84,6 @@ def run_demo(echo: Callable[[str], None]) -> int:
                       out=timeline(echo))
     echo("\n" + outcome(result))
     transferred = sum(1 for r in result.log_rows if r["call_transfer"] == "Y")
-    echo(f"\n{transferred} transfer, {len(result.log_rows)} calls, {result.live_rows} live rows left")
+    echo(f"\n{transferred} transfer, {len(result.log_rows)} calls, "
+         f"{result.live_rows} live rows left")
     return 0 if transferred == 1 and result.live_rows == 0 else 1

@@ -22,17 +22,15 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from press3way.database import query
-
 from press3way.store import Store
-
 from press3way.tables import LIVE, LOG
+from press3way_testing.fastagi import FastAGIServer
 from press3way_testing.site import Site
 from press3way_testing.standins import sounds
 from press3way_testing.standins.channel import ALL_DIGITS, SimChannel, new_uniqueid
 from press3way_testing.standins.dialplan_model import Dialplan, Step
 from press3way_testing.standins.fakeagi import FakeAGI, parse_press, split_arguments
 from press3way_testing.standins.fakeami import FakeAMI, Originate, channel_matches
-from press3way_testing.fastagi import FastAGIServer
 
 # Asterisk's TIMEOUT(digit): how long it waits for a further digit that could extend the
 # extension dialled so far.
@@ -142,7 +140,8 @@ class SimResult:
 
     def format(self) -> str:
         lines = ["Timeline (seconds):"]
-        lines += [f"{t:8.3f}  {who:<12} {text}" for t, who, text in sorted(self.timeline, key=lambda e: e[0])]
+        lines += [f"{t:8.3f}  {who:<12} {text}"
+                  for t, who, text in sorted(self.timeline, key=lambda e: e[0])]
         lines.append("\nWhere each channel ended:")
         lines += [f"  {label:<12} {end}" for label, end in self.calls.items()]
         lines.append("\nvicidial_3way_press_log rows of the batch:")
@@ -178,7 +177,8 @@ class Simulation:
         self.extension = "49907" + (dialstring or f"91{first}")
         self.agent_hangup, self.sound_scale = agent_hangup, sound_scale
         self.agi_dir = agi_dir or os.path.dirname(sys.executable)
-        self.conf_engine, self.ami_users, self.ami_up, self.out = conf_engine, ami_users, ami_up, out
+        self.conf_engine, self.ami_users = conf_engine, ami_users
+        self.ami_up, self.out = ami_up, out
         self.prepare = prepare          # changes the site after its reset (fill conferences...)
         self.ami_close_on, self.shared_ami, self.reset = ami_close_on, ami, reset
         self.ami: FakeAMI | None = ami
@@ -517,7 +517,8 @@ class Simulation:
             return "hangup"
         if result.redirected:
             return "redirect"
-        if (result.context, result.extension, result.priority) != (step.context, exten, step.priority):
+        if ((result.context, result.extension, result.priority)
+                != (step.context, exten, step.priority)):
             return result.context, result.extension, result.priority
         return None
 

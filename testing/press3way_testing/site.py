@@ -12,9 +12,7 @@ import pymysql
 import pymysql.cursors
 
 from press3way.database import execute
-
 from press3way.store import Store
-
 from press3way.tables import FEATURE_TABLES
 
 VICIDIAL_TABLES = ("servers", "system_settings", "vicidial_manager", "vicidial_live_agents",

@@ -9,13 +9,12 @@ from __future__ import annotations
 import pytest
 
 from press3way import events as ev
-from press3way_testing.asterisk.instance_dialplan import Timeouts, block_with_timeouts
 from press3way_testing.asterisk.instance import free_port
+from press3way_testing.asterisk.instance_dialplan import Timeouts, block_with_timeouts
 from press3way_testing.asterisk.parties import Party
 
 from .conftest import BLOCK
-from .expect import LOSERS, agent_and_customer_stay, batch_over, bridged, \
-    failed_to_buzz, hung_up_in
+from .expect import LOSERS, agent_and_customer_stay, batch_over, bridged, failed_to_buzz, hung_up_in
 
 A, B, C, D, E = "7275551212", "7275551213", "7275551214", "7275551215", "7275551216"
 OUTSIDE_CONTEXT = "xfer_press_dialplan"

@@ -12,8 +12,8 @@ import pytest
 from press3way import events as ev
 from press3way.database import execute
 from press3way_testing.asterisk.modes import FASTAGI, call_end
-from press3way_testing.asterisk.scene import Scene
 from press3way_testing.asterisk.parties import Party
+from press3way_testing.asterisk.scene import Scene
 
 pytestmark = pytest.mark.parametrize("agi_mode", [FASTAGI], indirect=True)
 CONF = "8600061"     # the first free 3-way conference of the Site
@@ -24,8 +24,8 @@ AGENT, OUTSIDE = "agi-3way_press_agent.agi", "agi-3way_press_outside.agi"
 def steps(scene: Scene, script: str, count: int) -> list[str]:
     """Every AGI step the server ran in this scene ('script status N'), once `count` steps
     of `script` have ended."""
-    assert scene.fastagi.wait_for_lines(call_end(re.escape(script)), count, scene.fastagi_from, AWAIT_S), \
-        scene.fastagi_log()
+    assert scene.fastagi.wait_for_lines(call_end(re.escape(script)), count, scene.fastagi_from,
+                                        AWAIT_S), scene.fastagi_log()
     found = (re.search(r"\|call \S+ (\S+) \S+: status (-?\d+) after", line)
              for line in scene.fastagi_log())
     return [f"{end.group(1)} status {end.group(2)}" for end in found if end]

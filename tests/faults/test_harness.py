@@ -9,7 +9,6 @@ import pymysql
 import pytest
 
 from press3way.database import execute, query
-
 from press3way.tables import LIVE, LOG
 from press3way_testing.faults import invariants
 from press3way_testing.faults.cases import Case
@@ -79,8 +78,8 @@ def test_invariants_catch_a_broken_call(worker):
     call_id = result.log_rows[0]["call_3way_id"]
     execute(conn, f"UPDATE {LOG} SET result = CONCAT(result, '|Hungup: 2026-01-01 00:00:00'), "
                   "call_transfer = 'N' WHERE call_3way_id = %s", (call_id,))
-    execute(conn, f"INSERT INTO {LIVE} (caller_code, call_3way_id, status) VALUES (%s, 'T2', 'NEW')",
-            (site.caller_code,))
+    execute(conn, f"INSERT INTO {LIVE} (caller_code, call_3way_id, status) "
+                  "VALUES (%s, 'T2', 'NEW')", (site.caller_code,))
     execute(conn, "UPDATE vicidial_conferences SET extension = 'Local/83006666', leave_3way = '0' "
                   "WHERE conf_exten = 8600063")
     rows = query(conn, f"SELECT * FROM {LOG} WHERE caller_code = %s", (site.caller_code,))
@@ -89,5 +88,6 @@ def test_invariants_catch_a_broken_call(worker):
     found = "\n".join(invariants.check(broken, conn, worker.logs_dir, site.caller_code))
     conn.close()
     for expected in ("one call, 2 log rows", "2 terminal events", "call_transfer='N' but Transfer",
-                     "live rows left", "conference left reserved", "but the agent leg never joined"):
+                     "live rows left", "conference left reserved",
+                     "but the agent leg never joined"):
         assert expected in found

@@ -15,7 +15,6 @@ import subprocess
 import pytest
 
 from press3way.database import execute, query
-
 from press3way.tables import FEATURE_TABLES
 from press3way_testing.site import Site
 

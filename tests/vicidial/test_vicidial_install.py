@@ -8,8 +8,8 @@ import re
 
 from press3way.admin import block
 from press3way.database import query
-from press3way.tables import FEATURE_TABLES
 from press3way.fastagi.dialplan_urls import to_fastagi
+from press3way.tables import FEATURE_TABLES
 from press3way_testing.fastagi import FastAGIServer
 from press3way_testing.site import Site
 from tests.helpers import cli

@@ -16,11 +16,10 @@ import tempfile
 import time
 
 import press3way
-
+from press3way.admin import scripts
 from press3way_testing.asterisk import configs, sounds
 from press3way_testing.asterisk.instance_dialplan import BLOCK_FILE, extensions_conf
 from press3way_testing.asterisk.recorder import Recorder
-from press3way.admin import scripts
 from press3way_testing.asterisk.root import SYSTEM_PATH, VENV, VENV_PYTHON, chroot_command
 
 INSTANCES_DIR = "press3way-instances"          # inside the root

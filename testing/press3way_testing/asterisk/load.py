@@ -21,11 +21,11 @@ from typing import Callable
 from press3way import events as ev
 from press3way.store import Store
 from press3way.telephony.ami import AMIClient
-from press3way_testing.site import Site
 from press3way_testing.asterisk import manager, parties
 from press3way_testing.asterisk.configs import AMI_SECRET, AMI_USER
 from press3way_testing.asterisk.recorder import Event, Recorder
 from press3way_testing.asterisk.scene import AGENT_LEG_PREFIX, DIAL_PREFIX, Scene
+from press3way_testing.site import Site
 
 FIRST_SESSION = 8_600_100          # [default] seats sessions 8600XXX, conferences 88600XXX
 PRESSES = {0: "1", 1: "1", 2: "5"}  # party index -> the key it presses after the prompts

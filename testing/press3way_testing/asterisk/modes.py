@@ -17,9 +17,9 @@ import tempfile
 from typing import Iterator
 
 from press3way.fastagi.dialplan_urls import to_fastagi, to_per_call
+from press3way_testing.asterisk.instance import Instance
 from press3way_testing.fastagi import FastAGIServer
 from press3way_testing.site import Site
-from press3way_testing.asterisk.instance import Instance
 
 PER_CALL, FASTAGI = "per-call", "fastagi"
 MODES = (PER_CALL, FASTAGI)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 from typing import Callable, Iterator
 
-from press3way_testing.mariadb import throwaway_server
-from press3way_testing.site import Site
 from press3way_testing.asterisk.instance import Instance
 from press3way_testing.asterisk.root import ensure_root
 from press3way_testing.asterisk.scene import Scene
+from press3way_testing.mariadb import throwaway_server
+from press3way_testing.site import Site
 
 
 @contextlib.contextmanager

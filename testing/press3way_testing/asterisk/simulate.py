@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Callable
 
 from press3way_testing import sim
-from press3way_testing.demo import dialplan_text
 from press3way_testing.asterisk.instance_dialplan import Timeouts, block_with_timeouts
 from press3way_testing.asterisk.parties import NEVER, Party
 from press3way_testing.asterisk.recorder import Event
 from press3way_testing.asterisk.scene import Scene
 from press3way_testing.asterisk.session import running_scene
 from press3way_testing.asterisk.sounds import PROMPT_SECONDS
+from press3way_testing.demo import dialplan_text
 
 ANSWERED_STAGE_S = 0.15        # answer -> prompts start (the `answered` stage), about
 SHOWN = ("Newchannel", "OriginateResponse", "DTMFEnd", "ConfbridgeJoin", "ConfbridgeLeave",

@@ -20,7 +20,8 @@ def vicidial_sounds_dir() -> str:
 
 
 def missing_vicidial_sounds() -> list[str]:
-    found = set(os.listdir(vicidial_sounds_dir())) if os.path.isdir(vicidial_sounds_dir()) else set()
+    directory = vicidial_sounds_dir()
+    found = set(os.listdir(directory)) if os.path.isdir(directory) else set()
     return [n for n in VICIDIAL_SOUNDS if f"{n}.gsm" not in found]
 
 

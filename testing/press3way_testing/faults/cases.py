@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from press3way_testing.sim import Timeouts
 from press3way_testing.faults.proxy import ACTIONS, STALL, Statement
 from press3way_testing.faults.statements import slug
+from press3way_testing.sim import Timeouts
 
 SCENARIOS = {
     "single": ("7275551212:answer=0.2,press=1@prompt+0.1",),

@@ -203,7 +203,8 @@ class FaultProxy:
                 packet = _read_packet(link.client if upstream else link.server)
                 if packet is None:
                     break
-                if not (self._to_server(link, packet) if upstream else self._to_client(link, packet)):
+                forward = self._to_server if upstream else self._to_client
+                if not forward(link, packet):
                     break
         except OSError:
             pass
@@ -251,7 +252,8 @@ class FaultProxy:
             else:
                 self.trace_overflow += 1
             fault, action = self._fault, None
-            if (fault is not None and self.fired is None and statement.key == (fault.statement, fault.hint)
+            if (fault is not None and self.fired is None
+                    and statement.key == (fault.statement, fault.hint)
                     and statement.occurrence == fault.occurrence):
                 action, statement.fault, self.fired = fault.action, fault.action, statement
             return statement, action, fault.stall_s if fault else 0.0, self._hook

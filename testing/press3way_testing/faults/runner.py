@@ -22,12 +22,23 @@ import psutil
 
 from press3way_testing.demo import dialplan_text
 from press3way_testing.fastagi import FastAGIServer
+from press3way_testing.faults import invariants
+from press3way_testing.faults.cases import (
+    FASTAGI,
+    HANGUPS,
+    LOCK,
+    NO_FAULT,
+    PER_CALL,
+    SCENARIOS,
+    SOUND_SCALE,
+    STALE_POOL,
+    TIMEOUTS,
+    Baseline,
+    Case,
+)
+from press3way_testing.faults.proxy import ACTIONS, Fault, FaultProxy, Statement
 from press3way_testing.sim import SimResult, Simulation, parse_party
 from press3way_testing.site import Site
-from press3way_testing.faults import invariants
-from press3way_testing.faults.cases import (FASTAGI, HANGUPS, LOCK, NO_FAULT, PER_CALL, SCENARIOS, SOUND_SCALE,
-                    STALE_POOL, TIMEOUTS, Baseline, Case)
-from press3way_testing.faults.proxy import ACTIONS, Fault, FaultProxy, Statement
 
 STALL_S = float(os.environ.get("PRESS3WAY_FAULTS_STALL_S", "5"))
 # A call ends within the agent timeout plus the winner's wait plus a stall; beyond this it is stuck.

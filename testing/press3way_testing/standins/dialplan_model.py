@@ -69,7 +69,8 @@ def _elements(pattern: str) -> list[str]:
 
 
 def matches(pattern: str, exten: str) -> bool:
-    """Asterisk extension pattern match: X=0-9, Z=1-9, N=2-9, [..] a set, . one or more, ! zero or more."""
+    """Asterisk extension pattern match: X=0-9, Z=1-9, N=2-9, [..] a set, . one or more,
+    ! zero or more."""
     regex = "".join({".": ".+", "!": ".*"}.get(e, e) for e in _elements(pattern))
     return re.fullmatch(regex, exten) is not None
 
