@@ -1,9 +1,10 @@
 # press3way: two commands. `make demo` runs a simulated multi-call; `make test` runs the tests.
+# `make check` (lint, types, the stand-in tier; no root, a few minutes) is for every change.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test bench mariadb chromium asterisk-root venv clean
+.PHONY: demo test check lint bench mariadb chromium asterisk-root venv clean
 
 # MariaDB's server binaries (the tests and the demo start a private server; nothing else).
 mariadb:
@@ -45,10 +46,20 @@ demo: mariadb venv
 test: mariadb chromium venv asterisk-root
 	PATH=$(CURDIR)/$(VENV)/bin:/usr/sbin:$$PATH $(PY) -m pytest
 
+# ruff (pyproject.toml [tool.ruff]) over the tree, mypy (pyproject.toml [tool.mypy]) over press3way/.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+# Before every commit: lint, types and the stand-in tier (tests/test_*.py, marker `standins`).
+# tests/faults is not even collected: the sweep records its cases from real calls at collection.
+check: lint mariadb
+	PATH=$(CURDIR)/$(VENV)/bin:/usr/sbin:$$PATH $(PY) -m pytest -q -m standins --ignore=tests/faults
+
 clean:
 	rm -rf $(VENV) build *.egg-info
 
-# Timing figures (SPEC section 11) with the package installed as on a server (not editable):
+# Timing figures (docs/performance.md; targets in docs/behaviour.md, "Targets") with the package installed as on a server (not editable):
 # on the simulator, on the real Asterisk 22 where it runs (root; single calls, then a burst of
 # 50 agents and a rate ramp, per-call processes and FastAGI side by side), and DB statements
 # per batch.

@@ -16,10 +16,33 @@ from press3way_testing.standins.channel import SimChannel
 from press3way_testing.standins.fakeagi import AGIResult, FakeAGI
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS = os.path.join(ROOT, "tests")
+# tests/<directory>/ is a tier of its own, marked with its name; the top level is the
+# stand-in tier. The markers are registered in setup.cfg ([tool:pytest] markers).
+TIERS = ("asterisk", "vicidial", "vicidial_server", "faults")
+TOP_TIER = "standins"
 OUTSIDE = os.path.join(ROOT, "bin", "agi-3way_press_outside.agi")
 AGENT = os.path.join(ROOT, "bin", "agi-3way_press_agent.agi")
 
 mysql_proc = factories.mysql_proc()
+
+
+def tier(path: str) -> str:
+    """The tier of a test file, by its directory."""
+    parts = os.path.relpath(path, TESTS).split(os.sep)
+    if len(parts) == 1:
+        return TOP_TIER
+    if parts[0] not in TIERS:
+        raise pytest.UsageError(f"tests/{parts[0]}/ is no tier: add it to TIERS in "
+                                "tests/conftest.py and to the markers in setup.cfg")
+    return parts[0]
+
+
+@pytest.hookimpl(tryfirst=True)     # before `-m` deselects by marker
+def pytest_collection_modifyitems(config, items) -> None:
+    """Every test carries its tier's marker (`pytest -m standins`), no test file names it."""
+    for item in items:
+        item.add_marker(tier(str(item.path)))
 
 
 @pytest.fixture(scope="session")
