@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Timing of whole simulated calls against SPEC section 11's targets.
+"""Timing of whole simulated calls against the targets (docs/behaviour.md, "Targets").
 
 Runs the simulator (real AGI processes, real MariaDB, fake AMI/AGI on loopback) many times and
 prints median and p95 of:
@@ -82,8 +82,8 @@ TARGETS = {"failure-to-buzz": "<= 1.5 s", "answer-to-prompt": "median <= 0.15 s"
 
 def print_the_rest(figures: dict[str, list[float]], targets: dict[str, str] | None = None
                    ) -> None:
-    """Every figure but press-to-bridge, against its target (SPEC section 11; `targets`
-    replaces some)."""
+    """Every figure but press-to-bridge, against its target (docs/behaviour.md, "Targets");
+    `targets` replaces some."""
     for name, target in dict(TARGETS, **(targets or {})).items():
         print(summary(name, figures[name], target))
 

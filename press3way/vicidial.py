@@ -1,4 +1,5 @@
-"""Lookups in VICIdial's own tables (SPEC section 9): servers, sessions, agents, conferences."""
+"""Lookups in VICIdial's own tables: servers, sessions, agents, conferences
+(docs/behaviour.md, "VICIdial's tables")."""
 
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ OUTSIDE_CONTEXT = "xfer_press_dialplan"
 
 @lean_dataclass
 class Agent:
-    """Who started the 3-way call (SPEC section 9)."""
+    """Who started the 3-way call (docs/behaviour.md, "VICIdial's tables")."""
     caller_code: str
     outbound_cid: str
     lead_id: int

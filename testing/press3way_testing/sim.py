@@ -4,9 +4,9 @@ Runs our own extensions_custom.conf: the agent leg enters at its `_49907.` exten
 the ${TRUNKloop} loop), each AMI Originate the agent leg sends becomes an outside channel that
 rings, answers, hears the prompts, presses keys or hangs up as its `Party` says, and every
 AGI(...) step runs the real script through the fake-AGI harness against a real database.
-It follows a real Asterisk's rules (SPEC section 6): WaitExten, which digits are kept or thrown
-away, real sound lengths, every manager event to every session; docs/notes-standins.md lists
-where it still differs.
+It follows a real Asterisk's rules (docs/behaviour.md, "The dialplan"): WaitExten, which digits are
+kept or thrown away, real sound lengths, every manager event to every session; where it still
+differs: docs/testing.md, "Where they still differ from a real Asterisk".
 """
 
 from __future__ import annotations
@@ -446,7 +446,7 @@ class Simulation:
 
     def _wait_exten(self, call: SimCall, step: Step, seconds: float):
         """A digit is dialled; a time-out continues at the next priority when there is one,
-        else at t (SPEC section 6)."""
+        else at t (docs/behaviour.md, "The dialplan")."""
         what, digit = call.channel.pause(seconds, ALL_DIGITS, schedule=call.after_prompt)
         call.after_prompt = []
         outcome = self._listened(call, step.context, what, digit)

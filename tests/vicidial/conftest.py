@@ -85,10 +85,11 @@ def vicidial(vicidial_db, tmp_path) -> Site:
 
 
 def keepalive_rebuild(site: Site) -> None:
-    """What VICIdial's keepalive does for a server with rebuild_conf_files = 'Y' (SPEC section
-    9), as far as the dialplan goes: write extensions-vicidial.conf, where [vicidial-auto]
-    includes [vicidial-auto-system-setting-custom], which holds the Custom Dialplan Entry;
-    then clear the flag. (A model of VICIdial's generated file, not its code.)"""
+    """What VICIdial's keepalive does for a server with rebuild_conf_files = 'Y'
+    (docs/behaviour.md, "VICIdial's programs"), as far as the dialplan goes: write
+    extensions-vicidial.conf, where [vicidial-auto] includes
+    [vicidial-auto-system-setting-custom], which holds the Custom Dialplan Entry; then clear
+    the flag. (A model of VICIdial's generated file, not its code.)"""
     conn = site.connect()
     entry = query(conn, "SELECT custom_dialplan_entry AS e FROM system_settings")[0]["e"] or ""
     with open(os.path.join(site.asterisk_dir, "extensions-vicidial.conf"), "w") as f:

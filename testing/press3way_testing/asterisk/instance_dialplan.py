@@ -18,7 +18,7 @@ PARTY_FAMILY = "party"       # AstDB family: party/<number>/<key>, see parties.p
 
 @dataclass(frozen=True)
 class Timeouts:
-    """The four timeouts of the block's flags (SPEC section 6), in seconds."""
+    """The four timeouts of the block's flags (docs/behaviour.md, "The dialplan"), in seconds."""
     agent: int = 50
     dial: int = 30
     press: int = 20

@@ -1,4 +1,5 @@
-"""What every whole call must leave behind, whatever fault hit it (SPEC sections 3, 4, 5, 7).
+"""What every whole call must leave behind, whatever fault hit it
+(docs/behaviour.md: "Events", "Call states", "The agent leg", "The outside leg", "Winner election").
 
 `check` returns one line per broken invariant (an empty list: the call was sound). It reads
 the simulator's result (the log rows, where each channel ended, the timeline, the AGI runs),
@@ -17,7 +18,7 @@ from press3way.database import query
 from press3way.tables import LIVE
 from press3way_testing.sim import SimResult
 
-# Events that, when present, come in this order (SPEC section 2).
+# Events that, when present, come in this order (docs/behaviour.md, "Events").
 ORDER = (ev.STARTED, ev.ANSWERED, ev.ACCEPTED, ev.RESERVED, ev.TRANSFER)
 # What a Transfer must have been preceded by.
 BEFORE_TRANSFER = (ev.STARTED, ev.ANSWERED, ev.ACCEPTED, ev.RESERVED)

@@ -18,9 +18,9 @@ RAW_BYTES_PER_S = {"ulaw": 8000, "ul": 8000, "alaw": 8000, "al": 8000, "sln": 16
 # directory, then VICIdial's files as the project's test machines hold them.
 DEFAULT_DIRS = ("/var/lib/asterisk/sounds/en", "/var/lib/asterisk/sounds",
                 "/work/shared/vicidial/sounds")
-# When no file is found. VICIdial's own files (measured from them: SPEC section 6); the three
-# prompts are Asterisk/VICIdial recordings these machines do not hold, so their lengths are
-# estimates of a spoken phrase.
+# When no file is found. VICIdial's own files (measured: docs/behaviour.md, "The dialplan");
+# the three prompts are Asterisk/VICIdial recordings these machines do not hold, so their
+# lengths are estimates of a spoken phrase.
 KNOWN_SECONDS = {"hold_tone": 0.46, "buzz": 0.22, "sip-silence": 0.02,
                  "outside-sales": 1.6, "press-1": 0.9, "now": 0.4}
 UNKNOWN_SECONDS = 0.5
