@@ -1,5 +1,6 @@
-"""The stand-ins follow a real Asterisk (SPEC section 6): which digits are kept or thrown away,
-WaitExten's time-out, sound lengths, STREAM FILE stopped by ControlPlayback, Redirect.
+"""The stand-ins follow a real Asterisk (docs/behaviour.md, "The dialplan"): which digits are
+kept or thrown away, WaitExten's time-out, sound lengths, STREAM FILE stopped by
+ControlPlayback, Redirect.
 
 No database: the dialplan rules run through the simulator on small dialplans of their own, the
 AGI rules through the fake-AGI harness talking to a scripted AGI process.

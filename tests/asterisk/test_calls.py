@@ -1,5 +1,5 @@
-"""Whole 3-way calls on the real Asterisk 22: every outcome of SPEC section 3, each with a
-process per AGI step and through the FastAGI server (conftest's `agi_mode`).
+"""Whole 3-way calls on the real Asterisk 22: every event of docs/behaviour.md, "Events",
+each with a process per AGI step and through the FastAGI server (conftest's `agi_mode`).
 
 Flags (conftest): agent 12 s, dial 6 s, press 4 s, accept 5 s; the prompts last 3.0 s.
 """

@@ -1,4 +1,5 @@
-"""Facts about the real Asterisk 22 that the call flow's design depends on (SPEC section 6).
+"""Facts about the real Asterisk 22 that the call flow's design depends on
+(docs/behaviour.md, "The dialplan").
 
 Asterisk's own behaviour, the same whichever way the scripts run: checked once, per-call."""
 
