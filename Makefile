@@ -51,10 +51,12 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-# Before every commit: lint, types and the stand-in tier (tests/test_*.py, marker `standins`).
-# tests/faults is not even collected: the sweep records its cases from real calls at collection.
+# Before every commit: lint, types and the stand-in tier (tests/test_*.py, marker `standins`)
+# less its slow modules (tests/conftest.py, SLOW). tests/faults is not even collected: the sweep
+# records its cases from real calls at collection.
 check: lint mariadb
-	PATH=$(CURDIR)/$(VENV)/bin:/usr/sbin:$$PATH $(PY) -m pytest -q -m standins --ignore=tests/faults
+	PATH=$(CURDIR)/$(VENV)/bin:/usr/sbin:$$PATH $(PY) -m pytest -q -m "standins and not slow" \
+	    --ignore=tests/faults
 
 clean:
 	rm -rf $(VENV) build *.egg-info

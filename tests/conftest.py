@@ -21,6 +21,12 @@ TESTS = os.path.join(ROOT, "tests")
 # stand-in tier. The markers are registered in setup.cfg ([tool:pytest] markers).
 TIERS = ("asterisk", "vicidial", "vicidial_server", "faults")
 TOP_TIER = "standins"
+# Stand-in modules that play many whole calls or generated inputs (minutes on 2 cores), or need
+# root: marked `slow`, as is the FastAGI run of a test that runs in both modes, so `make check`
+# (`-m "standins and not slow"`) stays a few minutes. `make test` runs everything.
+SLOW = ("test_race.py", "test_agi_hangups.py", "test_hostile.py", "test_cluster.py",
+        "test_load.py", "test_deadlines.py", "test_cli_errors.py", "test_multi_live.py",
+        "test_install_fastagi.py", "test_install_disk.py")
 OUTSIDE = os.path.join(ROOT, "bin", "agi-3way_press_outside.agi")
 AGENT = os.path.join(ROOT, "bin", "agi-3way_press_agent.agi")
 
@@ -43,6 +49,16 @@ def pytest_collection_modifyitems(config, items) -> None:
     """Every test carries its tier's marker (`pytest -m standins`), no test file names it."""
     for item in items:
         item.add_marker(tier(str(item.path)))
+        if item.path.name in SLOW or _second_mode(item):
+            item.add_marker("slow")
+
+
+def _second_mode(item) -> bool:
+    """The FastAGI run of a stand-in test that runs in both modes: the legs are one code path
+    (legs/runner.py), and the server itself is tests/test_fastagi.py's."""
+    callspec = getattr(item, "callspec", None)
+    return (tier(str(item.path)) == TOP_TIER and callspec is not None
+            and "fastagi" in callspec.params.values())     # agi_mode, or a module's own
 
 
 @pytest.fixture(scope="session")
