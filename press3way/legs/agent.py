@@ -335,14 +335,14 @@ class Batch:
         self.leg.channel.stream_file("buzz")
 
     def _hang_up(self, row: dict) -> None:
-        """Cut an outside call, ringing (by the uniqueid it was given) or answered."""
-        if self.ami is None:
-            return
-        channel = row["call_channel"] or self.uniqueids.get(row["call_3way_id"], ("",))[0]
-        if not channel:
+        """Cut an outside call, ringing or answered, by the uniqueid our Originate gave it:
+        never by the name its `answered` stage reported (whoever ran that stage chose it, and
+        AMI reads `/.../` as a pattern of names); a row we did not originate is left be."""
+        channel_ids = self.uniqueids.get(row["call_3way_id"])
+        if self.ami is None or channel_ids is None:
             return
         try:
-            self.ami.hangup(channel)
+            self.ami.hangup(channel_ids[0])
         except AMIError as exc:
             self.leg.log.error(f"could not hang up {row['call_3way_id']}: {exc}")
 
