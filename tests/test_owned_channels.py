@@ -1,6 +1,7 @@
 """The agent leg acts over AMI only on channels it created: an outside call is hung up by the
 uniqueid the agent leg's own Originate gave it, never by the channel name its `answered` stage
-reported (whoever ran that stage chose the name; AMI's Hangup reads `/.../` as a pattern).
+reported (whoever ran that stage chose the name; AMI's Hangup reads `/.../` as a pattern);
+and of the agent's caller id only what Asterisk takes as a number goes into its Originate.
 
 Whole calls in the simulator against the fake AMI (real wire format), in both AGI modes."""
 
@@ -50,3 +51,26 @@ def test_the_ami_client_never_sends_a_pattern_to_hangup():
         with pytest.raises(AMIError, match="a pattern"):
             client.hangup(PATTERN)
         assert not [a for a in ami.actions if a.get("Action") == "Hangup"]
+
+
+class AgentWithCallerId(Simulation):
+    """The agent leg's channel carries caller id number `text` (agi_callerid)."""
+    caller_id = ""
+
+    def _add(self, call):
+        if call.label == "agent":
+            call.caller_number = self.caller_id
+        super()._add(call)
+
+
+@pytest.mark.parametrize("caller_id, number", [
+    ('+1 (727) 555-0000 x<9>"', "172755500009"), ("unknown", ""), ("7" * 40, "7" * 20)])
+def test_originate_takes_only_the_digits_of_the_agents_caller_id(site, caller_id, number):
+    sim = AgentWithCallerId(site, site.conf_path, [parse_party(f"{WINNER}:busy")],
+                            dialplan_text=dialplan_text(), sound_scale=0.1)
+    sim.caller_id = caller_id
+    result = sim.run()
+    originate = next(a for a in sim.ami.actions if a.get("Action") == "Originate")
+    (row,) = result.log_rows
+    assert originate["CallerID"] == f'"{row["call_3way_id"]}" <{number}>'
+    assert row["outbound_cid"] == number

@@ -36,6 +36,7 @@ HEARTBEAT_EVERY_S = 3.0        # the outside legs call us gone after 9 s
 HOLD_TONE_EVERY_S = 5.0
 DEFAULT_PACING_S = 0.025
 OUTSIDE_CONTEXT = "xfer_press_dialplan"
+CALLER_ID_DIGITS = 20          # outbound_cid VARCHAR(20)
 
 
 @lean_dataclass
@@ -68,8 +69,14 @@ def identify(leg: Leg) -> Agent:
         raise vicidial.NotFound(f"caller id name {caller_code[:40]!r} carries no lead id")
     server_ip, session = vicidial.agent_session(leg.conn, caller_code)
     user = vicidial.agent_user(leg.conn, session, server_ip)
-    return Agent(caller_code, leg.channel.env.get("agi_callerid", ""), lead_id, server_ip,
-                 session, user)
+    return Agent(caller_code, caller_number(leg.channel.env.get("agi_callerid", "")), lead_id,
+                 server_ip, session, user)
+
+
+def caller_number(text: str) -> str:
+    """The agent's caller id as Originate's CallerID number takes it: its digits only (as the
+    reference version keeps), at most what the log's outbound_cid column holds."""
+    return "".join(c for c in text if c in "0123456789")[:CALLER_ID_DIGITS]
 
 
 def calls_to_place(leg: Leg, agent: Agent, dialstring: str) -> list[Call]:
