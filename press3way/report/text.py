@@ -11,6 +11,7 @@ import json
 import os
 from typing import Callable, Iterable, Sequence, TextIO
 
+from ..printable import printable
 from .html import page, phone_page
 from .model import (NAME_NOT_FOUND, TITLE, VICIDIAL_SUMMARY, PhoneFigures, Report, Row, by_phone,
                     seconds_text)
@@ -53,11 +54,6 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def wants_colour(stream: TextIO) -> bool:
     """Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org)."""
     return stream.isatty() and not os.environ.get("NO_COLOR")
-
-
-def printable(text: str) -> str:
-    """Caller id and channel text come from outside: keep escape sequences off the terminal."""
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 def clip(text: str, width: int) -> str:
