@@ -88,9 +88,7 @@ class Changes:
         an executable gets its execute bits kept)."""
         if self.dry_run:
             return
-        old = _lstat(path)
-        if old and stat.S_ISLNK(old.st_mode):
-            _refuse_foreign_link(path, old)
+        old = self._existing(path)
         regular = old is not None and stat.S_ISREG(old.st_mode)
         keep_mode = stat.S_IMODE(old.st_mode) if regular else mode
         fd, temp = self._temp_file(path)
@@ -111,9 +109,7 @@ class Changes:
     def symlink(self, path: str, source: str) -> None:
         if self.dry_run:
             return
-        old = _lstat(path)
-        if old and stat.S_ISLNK(old.st_mode):
-            _refuse_foreign_link(path, old)
+        self._existing(path)
         temp = self._temp_name(path)
         try:
             os.symlink(source, temp)
@@ -145,6 +141,14 @@ class Changes:
     def _add(self, do: Callable[[], None], undo: Callable[[], None]) -> None:
         if not self.dry_run:
             self._steps.append(_Step(do, undo))
+
+    def _existing(self, path: str) -> os.stat_result | None:
+        """What is at `path` now; a symlink somebody else made there is refused."""
+        st = _lstat(path)
+        if st is not None and _foreign_link(st):
+            self.discard()
+            raise _foreign_link_error(path, st)
+        return st
 
     def _temp_file(self, path: str) -> tuple[int, str]:
         """A new temporary file beside `path` (mkstemp: 0600, never through a symlink) and
@@ -225,16 +229,19 @@ def _lstat(path: str) -> os.stat_result | None:
         return None
 
 
-def _refuse_foreign_link(path: str, st: os.stat_result) -> None:
+def _foreign_link(st: os.stat_result) -> bool:
     """A symlink we did not make, where others may write, could point our write anywhere."""
-    if st.st_uid not in (0, os.geteuid()):
-        raise FileChangeError(f"{path} is a symbolic link made by uid {st.st_uid}, not by root: "
-                              "press3way never writes through or over it; check who made it, "
-                              "remove it, then run it again")
+    return stat.S_ISLNK(st.st_mode) and st.st_uid not in (0, os.geteuid())
+
+
+def _foreign_link_error(path: str, st: os.stat_result) -> FileChangeError:
+    return FileChangeError(f"{path} is a symbolic link made by uid {st.st_uid}, not by root: "
+                           "press3way never writes through or over it; check who made it, "
+                           "remove it, then run it again")
 
 
 def own_path(path: str) -> str:
-    """`path` with the symlinks it is resolved (a link of the admin's: the file it points at
+    """`path` with its symlinks resolved (through a link of the admin's the file it points at
     changes, the link stays), refusing one made by somebody else."""
     path = os.path.abspath(path)
     for _ in range(40):                          # the kernel's own limit on links in a row
@@ -242,8 +249,9 @@ def own_path(path: str) -> str:
         if st is None or not stat.S_ISLNK(st.st_mode):
             directory, name = os.path.split(path)
             return os.path.join(os.path.realpath(directory), name)
-        _refuse_foreign_link(path, st)
-        path = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
+        if _foreign_link(st):
+            raise _foreign_link_error(path, st)
+        path = os.path.join(os.path.dirname(path), os.readlink(path))
     raise FileChangeError(f"{path}: too many levels of symbolic links")
 
 

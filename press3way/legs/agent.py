@@ -102,7 +102,7 @@ class Batch:
         self.store = leg.store
         self.ami: AMIClient | None = None
         self.originates: dict[str, str] = {}        # ActionID -> call id
-        # call id -> uniqueids of its Local channel's halves (hang-up by id while ringing)
+        # call id -> uniqueids of its Local channel's halves (its hang-ups go by the first)
         self.uniqueids = dict(zip((call.call_3way_id for call in calls),
                                   dialstrings.channel_ids(len(calls))))
         self._our_uniqueids = {uid for ids in self.uniqueids.values() for uid in ids}
