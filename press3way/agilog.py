@@ -80,7 +80,7 @@ def open_log(path: str) -> int:
 
 
 def _log_group() -> int | None:
-    import grp                        # only when a day's file is made
+    import grp  # only when a day's file is made
 
     try:
         return grp.getgrnam(LOG_GROUP).gr_gid

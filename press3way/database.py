@@ -12,9 +12,8 @@ from .telephony import hangup
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
-    from typing import Any, Callable, Iterable
-
     import ssl
+    from typing import Any, Callable, Iterable
 
     from .config import Config
 
@@ -72,7 +71,7 @@ def _verified_tls(cfg: Config) -> ssl.SSLContext:
     """TLS that is required (never plain text when the server offers none: PyMySQL's
     `ssl_disabled=False` alone falls back to it) and verified: the server's certificate
     against the system's CA bundle or VARDB_ssl_ca, and its name against VARDB_server."""
-    import ssl      # the stand-in startup.py gives the call path: loaded only now
+    import ssl  # the stand-in startup.py gives the call path: loaded only now
 
     try:
         return ssl.create_default_context(cafile=cfg.db_ssl_ca)

@@ -30,7 +30,8 @@ class LoserReportsAPattern(Simulation):
 def test_a_defeated_call_is_hung_up_by_its_own_uniqueid_not_by_the_name_it_reported(site):
     sim = LoserReportsAPattern(
         site, site.conf_path,
-        [parse_party(f"{WINNER}:answer=0.3,press=1@prompt+0.2"), parse_party(f"{LOSER}:answer=0.2")],
+        [parse_party(f"{WINNER}:answer=0.3,press=1@prompt+0.2"),
+         parse_party(f"{LOSER}:answer=0.2")],
         dialplan_text=dialplan_text(), fastagi=site.fastagi, sound_scale=0.1)
     result = sim.run()
     loser_row = next(r for r in result.log_rows if r["phone_number"] == LOSER)

@@ -89,13 +89,13 @@ class Changes:
         if self.dry_run:
             return
         old = self._existing(path)
-        regular = old is not None and stat.S_ISREG(old.st_mode)
-        keep_mode = stat.S_IMODE(old.st_mode) if regular else mode
+        kept = old if old is not None and stat.S_ISREG(old.st_mode) else None  # not a link's
+        keep_mode = stat.S_IMODE(kept.st_mode) if kept else mode
         fd, temp = self._temp_file(path)
         try:
             os.fchmod(fd, keep_mode | (mode & 0o111))
-            if regular and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
-                os.fchown(fd, old.st_uid, old.st_gid)
+            if kept and (kept.st_uid, kept.st_gid) != (os.geteuid(), os.getegid()):
+                os.fchown(fd, kept.st_uid, kept.st_gid)
             _write_all(fd, data)
             os.fsync(fd)
             made = os.fstat(fd)

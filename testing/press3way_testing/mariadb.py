@@ -50,7 +50,8 @@ def throwaway_server(options: str = "") -> Iterator[dict]:
     user = getpass.getuser()
     executor = MySQLExecutor(
         mysqld_safe=paths["mysqld_safe"], mysqld=paths["mysqld"], admin_exec=paths["mysqladmin"],
-        logfile_path=os.path.join(base, "mariadb.log"), params=f"--skip-name-resolve --max-connections=1000 {options}",
+        logfile_path=os.path.join(base, "mariadb.log"),
+        params=f"--skip-name-resolve --max-connections=1000 {options}",
         base_directory=pathlib.Path(base), user=user, host="127.0.0.1", port=port,
         install_db=paths["mysql_install_db"])
     executor.start()
