@@ -129,8 +129,12 @@ class Changes:
         if self.dry_run:
             return
         saved = self._temp_name(path)
-        self._add(lambda: _link_then_rename(path, saved, source),
-                  lambda: (os.rename(path, source), os.rename(saved, path)))
+
+        def undo() -> None:
+            os.rename(path, source)
+            os.rename(saved, path)
+
+        self._add(lambda: _link_then_rename(path, saved, source), undo)
 
     def remove(self, path: str) -> None:
         if self.dry_run:
@@ -298,6 +302,6 @@ def _signals_deferred() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        for s in caught:
-            if s != signal.SIGPIPE:
-                signal.raise_signal(s)
+        for number in caught:
+            if number != signal.SIGPIPE:
+                signal.raise_signal(number)

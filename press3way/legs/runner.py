@@ -123,7 +123,7 @@ def _run(log: AgiLog, flow: Flow, on_failure: Callable[[Leg | None, Channel], No
     except EXPECTED_FAILURES as exc:
         log.error(str(exc) or f"{type(exc).__name__} without a message")
     except Exception as exc:            # noqa: BLE001 - a bug must still end the call cleanly
-        import traceback                # only on this path: keeps every call's start-up lean
+        import traceback  # only on this path: keeps every call's start-up lean
         log.error(f"unexpected {type(exc).__name__}: {exc}")
         for line in traceback.format_exc().splitlines():    # a record is one line
             log.error(line)
