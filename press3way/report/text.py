@@ -13,8 +13,16 @@ from typing import Callable, Iterable, Sequence, TextIO
 
 from ..printable import printable
 from .html import page, phone_page
-from .model import (NAME_NOT_FOUND, TITLE, VICIDIAL_SUMMARY, PhoneFigures, Report, Row, by_phone,
-                    seconds_text)
+from .model import (
+    NAME_NOT_FOUND,
+    TITLE,
+    VICIDIAL_SUMMARY,
+    PhoneFigures,
+    Report,
+    Row,
+    by_phone,
+    seconds_text,
+)
 
 RED, RESET = "\x1b[31m", "\x1b[0m"
 WIDTH = 100                      # every line of a terminal table fits this many columns
