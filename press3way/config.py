@@ -22,6 +22,7 @@ class Config:
     db_pass: str
     db_port: int = 3306
     db_ssl: bool = False
+    db_ssl_ca: str | None = None      # the CA file to verify the server by (else the system's)
     logs_dir: str = "/var/log/astguiclient"
     agi_dir: str = "/var/lib/asterisk/agi-bin"
     sounds_dir: str = "/var/lib/asterisk/sounds"
@@ -80,6 +81,7 @@ def load(path: str | None = None) -> Config:
         db_pass=values.get("VARDB_pass", ""),
         db_port=number("VARDB_port", 3306) or 3306,
         db_ssl=values.get("VARDB_ssl", "0").lower() in ("1", "y", "yes", "on", "true"),
+        db_ssl_ca=values.get("VARDB_ssl_ca") or None,
         logs_dir=values.get("PATHlogs") or Config.logs_dir,
         agi_dir=values.get("PATHagi") or Config.agi_dir,
         sounds_dir=values.get("PATHsounds") or Config.sounds_dir,

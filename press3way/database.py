@@ -12,6 +12,7 @@ from .telephony import hangup
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
+    import ssl
     from typing import Any, Callable, Iterable
 
     from .config import Config
@@ -58,12 +59,25 @@ def connect(cfg: Config, *, database: str | None = None, timeout: float = 2) -> 
                              f"innodb_lock_wait_timeout = {LOCK_WAIT_S}",
                 # PyMySQL >= 1.2 tries TLS by default and loads the system CA store for it:
                 # 30+ ms on every call's start. VICIdial's DB is local; VARDB_ssl => 1 asks
-                # for TLS again.
-                ssl_disabled=not cfg.db_ssl,
+                # for TLS again, verified.
+                ssl_disabled=not cfg.db_ssl, ssl=_verified_tls(cfg) if cfg.db_ssl else None,
                 cursorclass=pymysql.cursors.DictCursor)
     except pymysql.Error as exc:
         raise DatabaseError(f"cannot connect to {cfg.db_user}@{cfg.db_host}:{cfg.db_port}/"
                             f"{database or cfg.db_name}: {exc.args[-1]}") from None
+
+
+def _verified_tls(cfg: Config) -> ssl.SSLContext:
+    """TLS that is required (never plain text when the server offers none: PyMySQL's
+    `ssl_disabled=False` alone falls back to it) and verified: the server's certificate
+    against the system's CA bundle or VARDB_ssl_ca, and its name against VARDB_server."""
+    import ssl  # the stand-in startup.py gives the call path: loaded only now
+
+    try:
+        return ssl.create_default_context(cafile=cfg.db_ssl_ca)
+    except (OSError, ValueError) as exc:     # ssl.SSLError is an OSError
+        raise DatabaseError(f"cannot use VARDB_ssl_ca {cfg.db_ssl_ca}: "
+                            f"{getattr(exc, 'strerror', None) or exc}") from None
 
 
 def close_quietly(conn: pymysql.Connection) -> None:

@@ -204,6 +204,29 @@ def test_csv_is_vicidials_download_byte_for_byte(innodb_site, calls):
     assert "\r" not in text and HOSTILE_CHANNEL.replace('"', '""') in text
 
 
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_start_with_a_quote(innodb_site,
+                                                                               calls):
+    """OWASP's CSV-injection rule: = + - @ at a cell's start get a leading ' (VICIdial's CSV
+    has them as they are); the same text anywhere else in a cell is left."""
+    hostile = {"phone_number": "+17275551212", "outbound_cid": "=HYPERLINK(1)",
+               "call_channel": "@SUM(1+1)", "user": "-2+3"}
+    (cid,) = start_calls(innodb_site, 1)
+    sql(innodb_site, f"UPDATE {LOG} SET call_date = '2026-05-01 10:00:00', "
+                     + ", ".join(f"{k} = %s" for k in hostile) + " WHERE call_3way_id = %s",
+        list(hostile.values()) + [cid])
+    may = ["--start", "2026-05-01", "--end", "2026-05-01", "--format", "csv"]
+    try:
+        detail = run(innodb_site, "report", *may).splitlines()[-1]
+        by_phone = run(innodb_site, "report", *may, "--by", "phone").splitlines()[-1]
+    finally:
+        sql(innodb_site, f"DELETE FROM {LOG} WHERE call_3way_id = %s", (cid,))
+    cells = detail[1:-1].split('","')
+    # user -2+3 has no name: VICIdial's own placeholder stays as VICIdial writes it
+    assert cells[1:6] == ["-- NOT FOUND --", str(innodb_site.lead_id), "'+17275551212",
+                          "'=HYPERLINK(1)", "'@SUM(1+1)"], cells
+    assert by_phone.startswith(quoted("'+17275551212", 1)), by_phone
+
+
 def test_csv_names_the_user_filter_and_says_when_nothing_was_found(innodb_site, calls):
     text = run(innodb_site, "report", "--start", "2025-01-01", "--end", "2025-01-31",
                "--user", "6666", "--format", "csv")

@@ -4,6 +4,11 @@ Every new content is first written to a temporary file in the target's own direc
 fsynced (a full disk or a read-only file system fails here, before any file changed); then
 the temporaries are renamed over their targets, which is atomic per file; a rename that fails
 puts back the ones already done. A replaced file keeps its mode and owner.
+
+Agi-bin or the Asterisk directory may be writable by others (Asterisk's user, a web server):
+a temporary file is written, chmodded and chowned only through the descriptor that created
+it, never reopened by name, and is renamed only while it is still that file; a symlink is
+never followed nor replaced unless it is ours (root's, or the user's running this).
 """
 
 from __future__ import annotations
@@ -83,32 +88,36 @@ class Changes:
         an executable gets its execute bits kept)."""
         if self.dry_run:
             return
-        old = _lstat(path)
-        keep_mode = stat.S_IMODE(old.st_mode) if old and stat.S_ISREG(old.st_mode) else mode
-        temp = self._temp(path)
+        old = self._existing(path)
+        kept = old if old is not None and stat.S_ISREG(old.st_mode) else None  # not a link's
+        keep_mode = stat.S_IMODE(kept.st_mode) if kept else mode
+        fd, temp = self._temp_file(path)
         try:
-            with open(temp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(temp, keep_mode | (mode & 0o111))
-            if old and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
-                os.chown(temp, old.st_uid, old.st_gid)
+            os.fchmod(fd, keep_mode | (mode & 0o111))
+            if kept and (kept.st_uid, kept.st_gid) != (os.geteuid(), os.getegid()):
+                os.fchown(fd, kept.st_uid, kept.st_gid)
+            _write_all(fd, data)
+            os.fsync(fd)
+            made = os.fstat(fd)
         except OSError as exc:
             self.discard()
             raise FileChangeError(describe(exc, path)) from None
-        self._replace(temp, path)
+        finally:
+            os.close(fd)
+        self._replace(temp, path, made)
 
     def symlink(self, path: str, source: str) -> None:
         if self.dry_run:
             return
-        temp = self._temp(path, create=False)
+        self._existing(path)
+        temp = self._temp_name(path)
         try:
             os.symlink(source, temp)
+            made = os.lstat(temp)
         except OSError as exc:
             self.discard()
             raise FileChangeError(describe(exc, path)) from None
-        self._replace(temp, path)
+        self._replace(temp, path, made)
 
     def keep_as(self, path: str, backup: str) -> None:
         """The file now at `path` is also kept as `backup` (a hard link: no space needed)."""
@@ -119,7 +128,7 @@ class Changes:
         """`source` (a backup) goes back to `path`, replacing what is there."""
         if self.dry_run:
             return
-        saved = self._temp(path, create=False)
+        saved = self._temp_name(path)
 
         def undo() -> None:
             os.rename(path, source)
@@ -130,31 +139,46 @@ class Changes:
     def remove(self, path: str) -> None:
         if self.dry_run:
             return
-        saved = self._temp(path, create=False)
+        saved = self._temp_name(path)
         self._add(lambda: os.rename(path, saved), lambda: os.rename(saved, path))
 
     def _add(self, do: Callable[[], None], undo: Callable[[], None]) -> None:
         if not self.dry_run:
             self._steps.append(_Step(do, undo))
 
-    def _temp(self, path: str, create: bool = True) -> str:
+    def _existing(self, path: str) -> os.stat_result | None:
+        """What is at `path` now; a symlink somebody else made there is refused."""
+        st = _lstat(path)
+        if st is not None and _foreign_link(st):
+            self.discard()
+            raise _foreign_link_error(path, st)
+        return st
+
+    def _temp_file(self, path: str) -> tuple[int, str]:
+        """A new temporary file beside `path` (mkstemp: 0600, never through a symlink) and
+        the descriptor it is to be written through."""
         directory, name = os.path.split(os.path.abspath(path))
         try:
             fd, temp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{name}.", dir=directory)
-            os.close(fd)
-            if not create:
-                os.unlink(temp)
         except OSError as exc:
             self.discard()
             raise FileChangeError(describe(exc, path)) from None
         self._temps.append(temp)
+        return fd, temp
+
+    def _temp_name(self, path: str) -> str:
+        """A free name beside `path`, for a link or a saved old version."""
+        fd, temp = self._temp_file(path)
+        os.close(fd)
+        os.unlink(temp)
         return temp
 
-    def _replace(self, temp: str, path: str) -> None:
-        saved = self._temp(path, create=False)
+    def _replace(self, temp: str, path: str, made: os.stat_result) -> None:
+        saved = self._temp_name(path)
         existed = os.path.lexists(path)
 
         def do() -> None:
+            _still_ours(temp, made)
             if existed:
                 os.link(path, saved, follow_symlinks=False)
             os.rename(temp, path)
@@ -207,6 +231,47 @@ def _lstat(path: str) -> os.stat_result | None:
         return os.lstat(path)
     except FileNotFoundError:
         return None
+
+
+def _foreign_link(st: os.stat_result) -> bool:
+    """A symlink we did not make, where others may write, could point our write anywhere."""
+    return stat.S_ISLNK(st.st_mode) and st.st_uid not in (0, os.geteuid())
+
+
+def _foreign_link_error(path: str, st: os.stat_result) -> FileChangeError:
+    return FileChangeError(f"{path} is a symbolic link made by uid {st.st_uid}, not by root: "
+                           "press3way never writes through or over it; check who made it, "
+                           "remove it, then run it again")
+
+
+def own_path(path: str) -> str:
+    """`path` with its symlinks resolved (through a link of the admin's the file it points at
+    changes, the link stays), refusing one made by somebody else."""
+    path = os.path.abspath(path)
+    for _ in range(40):                          # the kernel's own limit on links in a row
+        st = _lstat(path)
+        if st is None or not stat.S_ISLNK(st.st_mode):
+            directory, name = os.path.split(path)
+            return os.path.join(os.path.realpath(directory), name)
+        if _foreign_link(st):
+            raise _foreign_link_error(path, st)
+        path = os.path.join(os.path.dirname(path), os.readlink(path))
+    raise FileChangeError(f"{path}: too many levels of symbolic links")
+
+
+def _still_ours(temp: str, made: os.stat_result) -> None:
+    """The temporary file is still the one we wrote (nobody renamed another in its place)."""
+    now = _lstat(temp)
+    if now is None or (now.st_dev, now.st_ino) != (made.st_dev, made.st_ino):
+        raise FileChangeError(f"{temp} was replaced while press3way wrote it: someone else "
+                              f"writes into {os.path.dirname(temp)}; make it writable by root "
+                              "only, then run it again")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _link_then_rename(path: str, saved: str, source: str) -> None:

@@ -10,7 +10,7 @@ import pymysql
 
 from ..database import execute, query
 from . import block, landing
-from .files import Changes, writable_problem
+from .files import Changes, own_path, writable_problem
 
 DEFAULT_ASTERISK_DIR = "/etc/asterisk"
 DEFAULT_DIALPLAN_FILE = "extensions_custom.conf"
@@ -50,8 +50,9 @@ class DialplanFile:
         return [problem] if problem else []
 
     def stage(self, changes: Changes, text: str) -> None:
-        """Through a symlink, the file it points at changes (the link stays)."""
-        changes.write(os.path.realpath(self.path), text.encode("utf-8", "surrogateescape"))
+        """Through a symlink, the file it points at changes (the link stays); a link not
+        made by root is refused."""
+        changes.write(own_path(self.path), text.encode("utf-8", "surrogateescape"))
 
     def apply(self, text: str) -> None:
         """Nothing left to do: the staged file is the change."""

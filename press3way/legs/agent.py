@@ -35,6 +35,7 @@ HEARTBEAT_EVERY_S = 3.0        # the outside legs call us gone after 9 s
 HOLD_TONE_EVERY_S = 5.0
 DEFAULT_PACING_S = 0.025
 OUTSIDE_CONTEXT = "xfer_press_dialplan"
+CALLER_ID_DIGITS = 20          # outbound_cid VARCHAR(20)
 
 
 @lean_dataclass
@@ -67,8 +68,14 @@ def identify(leg: Leg) -> Agent:
         raise vicidial.NotFound(f"caller id name {caller_code[:40]!r} carries no lead id")
     server_ip, session = vicidial.agent_session(leg.conn, caller_code)
     user = vicidial.agent_user(leg.conn, session, server_ip)
-    return Agent(caller_code, leg.channel.env.get("agi_callerid", ""), lead_id, server_ip,
-                 session, user)
+    return Agent(caller_code, caller_number(leg.channel.env.get("agi_callerid", "")), lead_id,
+                 server_ip, session, user)
+
+
+def caller_number(text: str) -> str:
+    """The agent's caller id as Originate's CallerID number takes it: its digits only (as the
+    reference version keeps), at most what the log's outbound_cid column holds."""
+    return "".join(c for c in text if c in "0123456789")[:CALLER_ID_DIGITS]
 
 
 def calls_to_place(leg: Leg, agent: Agent, dialstring: str) -> list[Call]:
@@ -94,7 +101,7 @@ class Batch:
         self.store = leg.store
         self.ami: AMIClient | None = None
         self.originates: dict[str, str] = {}        # ActionID -> call id
-        # call id -> uniqueids of its Local channel's halves (hang-up by id while ringing)
+        # call id -> uniqueids of its Local channel's halves (its hang-ups go by the first)
         self.uniqueids = dict(zip((call.call_3way_id for call in calls),
                                   dialstrings.channel_ids(len(calls))))
         self._our_uniqueids = {uid for ids in self.uniqueids.values() for uid in ids}
@@ -334,14 +341,14 @@ class Batch:
         self.leg.channel.stream_file("buzz")
 
     def _hang_up(self, row: dict) -> None:
-        """Cut an outside call, ringing (by the uniqueid it was given) or answered."""
-        if self.ami is None:
-            return
-        channel = row["call_channel"] or self.uniqueids.get(row["call_3way_id"], ("",))[0]
-        if not channel:
+        """Cut an outside call, ringing or answered, by the uniqueid our Originate gave it:
+        never by the name its `answered` stage reported (whoever ran that stage chose it, and
+        AMI reads `/.../` as a pattern of names); a row we did not originate is left be."""
+        channel_ids = self.uniqueids.get(row["call_3way_id"])
+        if self.ami is None or channel_ids is None:
             return
         try:
-            self.ami.hangup(channel)
+            self.ami.hangup(channel_ids[0])
         except AMIError as exc:
             self.leg.log.error(f"could not hang up {row['call_3way_id']}: {exc}")
 

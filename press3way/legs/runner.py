@@ -125,7 +125,9 @@ def _run(log: AgiLog, flow: Flow, on_failure: Callable[[Leg | None, Channel], No
         log.error(str(exc) or f"{type(exc).__name__} without a message")
     except Exception as exc:            # noqa: BLE001 - a bug must still end the call cleanly
         import traceback  # only on this path: keeps every call's start-up lean
-        log.error(f"unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        log.error(f"unexpected {type(exc).__name__}: {exc}")
+        for line in traceback.format_exc().splitlines():    # a record is one line
+            log.error(line)
     try:
         on_failure(leg, channel)
     except (Hangup, AgiError, database.DatabaseError) as exc:

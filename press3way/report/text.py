@@ -11,8 +11,18 @@ import json
 import os
 from typing import Callable, Iterable, Sequence, TextIO
 
+from ..printable import printable
 from .html import page, phone_page
-from .model import TITLE, VICIDIAL_SUMMARY, PhoneFigures, Report, Row, by_phone, seconds_text
+from .model import (
+    NAME_NOT_FOUND,
+    TITLE,
+    VICIDIAL_SUMMARY,
+    PhoneFigures,
+    Report,
+    Row,
+    by_phone,
+    seconds_text,
+)
 
 RED, RESET = "\x1b[31m", "\x1b[0m"
 WIDTH = 100                      # every line of a terminal table fits this many columns
@@ -37,22 +47,21 @@ PHONE_NOTE = ("Answered and Accepted: share of the number's calls. To answer: me
 # first line pads the title to 24 characters, then ": <user filter>", 21 spaces, the time it
 # was made and the database it read ((M)aster); every value is quoted and trimmed; "\n" ends
 # lines. We double a quote inside a value (VICIdial leaves it, which breaks the CSV).
+# The one other place our CSV differs from VICIdial's, for hostile text only: a cell that
+# starts with = + - @ (or a tab or CR) would be a formula in a spreadsheet (a caller id made
+# into =HYPERLINK(...)), so it gets a leading ' as OWASP's CSV-injection advice says.
 CSV_HEAD = "3-Way Press Agent Report: {user}" + " " * 21 + "{now} (M)\nTime range: {start} " \
            "00:00:00 to {end} 23:59:59\n\n"
 CSV_HEADERS = ("Date Time", "User Agent", "Lead", "Phone", "CID", "Channel", "Server",
                "Transfer", "Results")
 CSV_EMPTY = "No Results Found\n"
 _PHP_TRIM = " \t\n\r\0\x0b"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def wants_colour(stream: TextIO) -> bool:
     """Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org)."""
     return stream.isatty() and not os.environ.get("NO_COLOR")
-
-
-def printable(text: str) -> str:
-    """Caller id and channel text come from outside: keep escape sequences off the terminal."""
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 def clip(text: str, width: int) -> str:
@@ -133,8 +142,17 @@ def lead_table(lead_id: int, rows: Sequence[Row], archive: bool, colour: bool = 
     return "\n".join([title, ""] + grid(headers, cells, LEAD_SHRINK, colour, right=(0,))) + "\n"
 
 
-def _quoted(*values: object) -> str:
-    return ",".join('"' + str(v).strip(_PHP_TRIM).replace('"', '""') + '"' for v in values)
+def inert(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs as a formula (OWASP)."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def _quoted(*values: object, data: bool = False) -> str:
+    """VICIdial's quoted, trimmed cells; `data`: the values came from calls (hostile text),
+    made inert, except VICIdial's own placeholder for a missing user, kept as it writes it."""
+    cells = (str(v).strip(_PHP_TRIM) for v in values)
+    return ",".join('"' + (inert(c) if data and c != NAME_NOT_FOUND else c).replace('"', '""')
+                    + '"' for c in cells)
 
 
 def csv_text(report: Report) -> str:
@@ -148,7 +166,7 @@ def csv_text(report: Report) -> str:
              + [_quoted(label, n) for label, n in report.summary(VICIDIAL_SUMMARY).items()]
              + ["", '"Results Detail:"', _quoted(*CSV_HEADERS)]
              + [_quoted(r.when, r.agent_name, r.lead, r.phone_number, r.outbound_cid,
-                        r.call_channel, r.server_ip, r.transfer, r.result)
+                        r.call_channel, r.server_ip, r.transfer, r.result, data=True)
                 for r in report.rows])
     return head + "\n".join(lines) + "\n"
 
@@ -203,7 +221,7 @@ def phone_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writerow(PHONE_CSV_HEADERS)
-    writer.writerows(["" if v is None else v for v in _phone_values(f)]
+    writer.writerows(["" if v is None else inert(str(v)) for v in _phone_values(f)]
                      for f in by_phone(report))
     return out.getvalue()
 

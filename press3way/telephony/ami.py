@@ -146,7 +146,10 @@ class AMIClient:
         return action_id
 
     def hangup(self, channel: str) -> bool:
-        """Hang up a channel by name, by the ChannelId set at originate, or by /regex/."""
+        """Hang up one channel, by name or by the ChannelId set at originate. Never a pattern:
+        Asterisk reads a `/.../` Channel as a regex and hangs up every channel it matches."""
+        if channel.startswith("/"):
+            raise AMIError(f"refused to hang up {channel[:40]!r}: a pattern, not one channel")
         return self.request("Hangup", [("Channel", channel)]).get("Response") == "Success"
 
     def stop_playback(self, channel: str) -> bool:

@@ -544,8 +544,9 @@ class Simulation:
 
     @staticmethod
     def _substitute(call: SimCall, text: str, exten: str) -> str:
-        def value(m: re.Match) -> str:
-            name = m.group(1)
+        """`${...}` as Asterisk expands it: inside out (`${FILTER(0-9,${EXTEN})}`), and a
+        value is never expanded again (an extension may contain `${`)."""
+        def value(name: str) -> str:
             if name == "EXTEN":
                 return exten
             if name.startswith("EXTEN:"):
@@ -554,8 +555,36 @@ class Simulation:
                 return call.caller_name
             if name == "TRUNKloop":
                 return "TRUNKloop"
+            if name.startswith("FILTER(") and name.endswith(")"):
+                allowed, _, value_text = name[7:-1].partition(",")
+                return asterisk_filter(allowed, value_text)
             return call.channel.variables.get(name, "")
-        return re.sub(r"\$\{([^}]+)\}", value, text)
+        out, i = [], 0
+        while (start := text.find("${", i)) >= 0:
+            depth, end = 1, start + 2
+            while end < len(text) and depth:          # the `}` that closes this `${`
+                if text.startswith("${", end):
+                    depth, end = depth + 1, end + 2
+                else:
+                    depth, end = depth - (text[end] == "}"), end + 1
+            out += [text[i:start],
+                    value(Simulation._substitute(call, text[start + 2:end - 1], exten))]
+            i = end
+        return "".join(out) + text[i:]
+
+
+def asterisk_filter(allowed: str, text: str) -> str:
+    """Asterisk's FILTER(allowed,text): the characters of `text` that `allowed` lists, where
+    `a-b` is a range (`0-9*#`: the digits, `*` and `#`)."""
+    chars, i = set(), 0
+    while i < len(allowed):
+        if i + 2 < len(allowed) and allowed[i + 1] == "-":
+            chars.update(chr(c) for c in range(ord(allowed[i]), ord(allowed[i + 2]) + 1))
+            i += 3
+        else:
+            chars.add(allowed[i])
+            i += 1
+    return "".join(c for c in text if c in chars)
 
 
 def _closed_port() -> int:
