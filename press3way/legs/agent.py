@@ -75,12 +75,17 @@ def identify(leg: Leg) -> Agent:
 def calls_to_place(leg: Leg, agent: Agent, dialstring: str) -> list[Call]:
     """One call for the dialstring, or one per number of the user's NEW multi-call list."""
     prefix, phone = dialstrings.split_dialstring(dialstring)
+    phones = [phone]
     multi, why_not = leg.store.claim_multi(agent.user)
     if why_not:
         leg.log.error(f"multi-call list of user {agent.user} not dialled: {why_not}")
-    phones = [phone] if multi is None else dialstrings.phone_list(",".join(multi))
     if multi is not None:
-        leg.log(f"multi-call: {len(phones)} numbers for user {agent.user}")
+        prefix, phones, skipped = dialstrings.multi_dial(dialstring, ",".join(multi))
+        for why in skipped:
+            leg.log.error(f"multi-call list of user {agent.user}: {why}: not dialled")
+        if not phones:
+            raise ValueError(f"multi-call list of user {agent.user} has no number to dial")
+        leg.log(f"multi-call: {len(phones)} numbers for user {agent.user}, prefix {prefix!r}")
     ids = dialstrings.call_ids(agent.lead_id, len(phones))
     return [Call(agent.caller_code, call_id, agent.lead_id, number, prefix + number,
                  agent.outbound_cid, agent.user, agent.session, agent.server_ip)
