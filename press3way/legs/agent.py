@@ -106,6 +106,7 @@ class Batch:
         self._our_uniqueids = {uid for ids in self.uniqueids.values() for uid in ids}
         self.tag = vicidial.reservation_tag(agent.user)
         self.held: vicidial.Reservation | None = None     # the conference reserved
+        self.sent_into = ""              # the conference the agent leg was sent into
         self._no_conference_logged = False
 
     def run(self, dial_timeout: int, deadline: float, agent_timeout: int) -> None:
@@ -274,6 +275,7 @@ class Batch:
                      f"{exten}@{self.leg.server.ext_context}")
         self._stop_hold_tone()
         self.leg.channel.goto(self.leg.server.ext_context, exten)
+        self.sent_into = conf            # a live agent leg goes into the room from here on
         self.leg.channel.detach()        # Asterisk moves the agent leg now, not at our exit
         hangup.expect()
         # only now may the winner follow: an agent leg hung up before this point never
@@ -282,7 +284,7 @@ class Batch:
             self.store.log_reserved(winner_id, conf)
         else:
             self.leg.log.error(f"{winner_id} stopped waiting before the transfer")
-            self._release()
+            self._leave_to_vicidial()
         self._end_others([row for row in rows if row is not winner])
         return True
 
@@ -315,9 +317,25 @@ class Batch:
             vicidial.release_conference(self.leg.conn, self.leg.server, self.held)
             self.held = None
 
+    def _leave_to_vicidial(self) -> None:
+        """The agent leg is in the room without a winner: never set it free (VICIdial could
+        hand it to another call while our line is in it); VICIdial's leave-3way clean-up
+        kicks the lone line and frees the room."""
+        self.held = None
+        try:
+            marked = vicidial.mark_conference_left(self.leg.conn, self.leg.server,
+                                                   self.sent_into, self.agent.user)
+        except DatabaseError as exc:
+            self.leg.log.error(f"could not leave conference {self.sent_into} to VICIdial's "
+                               f"leave-3way clean-up: {exc}")
+            return
+        self.leg.log(f"conference {self.sent_into} left to VICIdial's leave-3way clean-up"
+                     if marked else f"conference {self.sent_into} is no longer ours")
+
     def _abandon(self, event: str, why: str) -> None:
         """End every unfinished call with `event`, hang them up, remove the batch's rows and
-        give back a conference the winner never took."""
+        give back a conference the winner never took (the agent leg's own room, once it was
+        sent there, goes to VICIdial's leave-3way clean-up instead)."""
         try:
             for row in self.store.batch(self.agent.caller_code):
                 # a call that ended otherwise meanwhile (a winner already transferred) is left be
@@ -328,8 +346,10 @@ class Batch:
             self.store.delete_batch(self.agent.caller_code)
         finally:                # another table: it may still be reachable when these are not
             self.held = None
+            if self.sent_into:
+                self._leave_to_vicidial()
             try:
-                vicidial.release_tagged(self.leg.conn, self.leg.server, self.tag)
+                vicidial.release_tagged(self.leg.conn, self.leg.server, self.tag, self.sent_into)
             except DatabaseError as exc:
                 self.leg.log.error(f"could not give back conference {self.tag}: {exc}")
 
