@@ -116,20 +116,16 @@ class VicidialDialplan:
         return backup_name(os.path.join(self.asterisk_dir, "custom_dialplan_entry"))
 
     def future_files(self, before: str, after: str) -> dict[str, str]:
-        """extensions-vicidial.conf as VICIdial's next rebuild writes it: the entry under its
-        context header, the old entry's text replaced (nothing when the file is not there or
-        does not hold the entry as it is now)."""
+        """extensions-vicidial.conf as VICIdial's next rebuild writes it (nothing when the
+        file is not there or does not hold the entry as it is now)."""
         generated = os.path.join(self.asterisk_dir, VICIDIAL_FILE)
         try:
             with open(generated, encoding="utf-8", errors="surrogateescape") as f:
                 text = f.read()
         except OSError:
             return {}
-        header = text.find(f"[{VICIDIAL_CONTEXT}]")
-        start = text.find("\n", header) + 1 if header >= 0 else -1
-        if start <= 0 or not text.startswith(before, start):
-            return {}
-        return {generated: text[:start] + after + text[start + len(before):]}
+        future = rebuilt(text, before, after)
+        return {} if future is None else {generated: future}
 
     def reload_pending(self) -> bool:
         return bool(query(self.conn, "SELECT 1 FROM servers WHERE rebuild_conf_files = 'Y' "
@@ -156,3 +152,73 @@ class VicidialDialplan:
         return (f"not in {generated} although VICIdial rebuilt it: run `press3way install "
                 "--vicidial` again, and check that ADMIN_keepalive_ALL.pl runs from cron and "
                 "this server has generate_vicidial_conf = 'Y'")
+
+
+# --- extensions-vicidial.conf as the keepalive writes it -------------------------------
+# ADMIN_keepalive_ALL.pl writes the entry, only when it is longer than 5 characters, after
+# VICIdial's own contexts: its context header, the `h` line it opens every generated context
+# with, a comment, the entry, a blank line; then the Server Custom Dialplan's context (if any)
+# or the carriers'. `[vicidial-auto]` includes the entry's context only when it is written.
+_HEADER = f"[{VICIDIAL_CONTEXT}]\n"
+_COMMENT = "; System Setting Custom Dialplan\n"
+_INCLUDE = f"include => {VICIDIAL_CONTEXT}\n"
+_NEXT_HEADERS = ("[vicidial-auto-server-custom]\n", "[vicidial-auto-external]\n")
+_INCLUDES_BEFORE = ("include => vicidial-auto-server-custom\n",
+                    "include => vicidial-auto-external\n")
+
+
+def written(entry: str) -> bool:
+    """Whether the keepalive writes this entry at all."""
+    return len(entry) > 5
+
+
+def _line_at(text: str, line: str, after: int = 0) -> int:
+    """Where `line` starts a line of the text (-1: nowhere)."""
+    at = text.find(line, after)
+    while at > 0 and text[at - 1] != "\n":
+        at = text.find(line, at + 1)
+    return at
+
+
+def _section(text: str, entry: str) -> tuple[int, int, str] | None:
+    """(start, end, the h line) of the entry's section as the keepalive wrote it; start ==
+    end where it would go when the entry is not written. None: the file does not match."""
+    header = _line_at(text, _HEADER)
+    if not written(entry):
+        if header >= 0:
+            return None
+        at = next((a for a in (_line_at(text, h) for h in _NEXT_HEADERS) if a >= 0), -1)
+        if at < 0:
+            return None
+        hangup_start = text.find("\n", at) + 1
+        return at, at, text[hangup_start:text.find("\n", hangup_start) + 1]
+    if header < 0:
+        return None
+    hangup_start = header + len(_HEADER)
+    comment = text.find("\n", hangup_start) + 1
+    body = comment + len(_COMMENT)
+    if not comment or not text.startswith(_COMMENT, comment) \
+            or not text.startswith(entry + "\n\n", body):
+        return None
+    return header, body + len(entry) + 2, text[hangup_start:comment]
+
+
+def rebuilt(text: str, before: str, after: str) -> str | None:
+    """extensions-vicidial.conf as the keepalive rebuilds it with the entry `after`, from the
+    file it wrote with the entry `before`; None when the file does not hold `before` as the
+    keepalive writes it."""
+    section = _section(text, before)
+    if section is None:
+        return None
+    start, end, hangup = section
+    new = f"{_HEADER}{hangup}{_COMMENT}{after}\n\n" if written(after) else ""
+    text = text[:start] + new + text[end:]
+    if written(before) and not written(after):
+        at = _line_at(text, _INCLUDE)
+        return text[:at] + text[at + len(_INCLUDE):] if at >= 0 else text
+    if written(after) and not written(before):
+        for line in _INCLUDES_BEFORE:
+            at = _line_at(text, line)
+            if at >= 0:
+                return text[:at + len(line)] + _INCLUDE + text[at + len(line):]
+    return text

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import re
 
-from press3way.admin import block
+import pytest
+
+from press3way.admin import block, targets
 from press3way.database import query
 from press3way.tables import FEATURE_TABLES
 from press3way.fastagi.dialplan_urls import to_fastagi
@@ -14,7 +16,7 @@ from press3way_testing.fastagi import FastAGIServer
 from press3way_testing.site import Site
 from tests.helpers import cli
 from tests.seed import reference_block
-from tests.vicidial.conftest import keepalive_rebuild
+from tests.vicidial.conftest import keepalive_rebuild, keepalive_text
 
 REACHED = [
     "OK    agent's dial 49907917275551212 from [default]: [default] -> [press3way-agent-dial] "
@@ -200,7 +202,7 @@ def test_vicidial_target_switched_to_fastagi_and_back(vicidial):
         assert lines[:3] == [
             f"OK    dialplan block in VICIdial System Settings, Custom Dialplan Entry{fast}",
             f"OK    FastAGI server on 127.0.0.1:{port}: accepts connections",
-            f"FAIL  block loaded by Asterisk: {generated}:7-66 holds another version: not yet "
+            f"FAIL  block loaded by Asterisk: {generated}:11-70 holds another version: not yet "
             f"in {generated}: VICIdial's keepalive rebuilds it within a minute "
             "(servers.rebuild_conf_files is 'Y'); run check again then"]
         keepalive_rebuild(vicidial)
@@ -233,3 +235,36 @@ def test_vicidial_target_not_switched_to_a_port_where_nothing_answers(vicidial):
     assert result.exit_code == 1 and result.output.startswith(
         f"Error: nothing was changed: nothing answers on 127.0.0.1:{port}")
     assert entry(vicidial) == "\n" + block.ours()
+
+
+ENTRIES = {"empty": "", "short": "\n;x\n", "ours": "\n" + block.ours(),
+           "ours, FastAGI": "\n" + to_fastagi(block.ours(), 4578),
+           "another": "[other]\nexten => 1,1,NoOp\n"}
+
+
+@pytest.mark.parametrize("after", ENTRIES)
+@pytest.mark.parametrize("before", ENTRIES)
+def test_the_rebuild_is_foreseen_from_the_file_the_keepalive_wrote(before, after):
+    """install's look at the dialplan as the keepalive's next rebuild leaves it, on the
+    keepalive's real layout: its h line and comment above the entry, no context at all for
+    an entry of 5 characters or fewer."""
+    then = keepalive_text(ENTRIES[before], "2026-12-03 10:00:00")
+    assert targets.rebuilt(then, ENTRIES[before], ENTRIES[after]) == \
+        keepalive_text(ENTRIES[after], "2026-12-03 10:00:00")
+    assert targets.rebuilt(then, ENTRIES[before] + "; another\n", ENTRIES[after]) is None
+
+
+def test_vicidial_target_upgrade_refused_while_a_loaded_file_has_the_reference_block(vicidial):
+    """Our block already in the entry (and in the generated file), the reference's block
+    pasted into a file: the next install is refused, the entry left as it was."""
+    assert run(vicidial, "install", "--vicidial").exit_code == 0
+    keepalive_rebuild(vicidial)
+    custom = path(vicidial, "extensions_custom.conf")
+    with open(custom, "w") as f:
+        f.write("[default]\n" + reference_block())
+    append(vicidial, "extensions.conf", "\n#include extensions_custom.conf\n")
+    installed = entry(vicidial)
+    result = run(vicidial, "install", "--vicidial", "--fastagi", "--port", "4578")
+    assert result.exit_code == 1
+    assert "no other lines in the block's extensions" in result.output
+    assert entry(vicidial) == installed
