@@ -4,6 +4,7 @@ Custom Dialplan Entry (which VICIdial writes into every server's extensions-vici
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pymysql
@@ -18,8 +19,9 @@ VICIDIAL_FILE = "extensions-vicidial.conf"
 VICIDIAL_CONTEXT = "vicidial-auto-system-setting-custom"
 # What the admin page's "Reload Dialplan On Servers" does on submit: a new reload time, and a
 # conf rebuild on every server that runs Asterisk and has VICIdial write its conf files.
-_RELOAD_SERVERS = ("UPDATE servers SET rebuild_conf_files = 'Y' WHERE active = 'Y' "
-                   "AND active_asterisk_server = 'Y' AND generate_vicidial_conf = 'Y'")
+_REBUILT_SERVERS = ("active = 'Y' AND active_asterisk_server = 'Y' "
+                    "AND generate_vicidial_conf = 'Y'")
+_RELOAD_SERVERS = f"UPDATE servers SET rebuild_conf_files = 'Y' WHERE {_REBUILT_SERVERS}"
 _NEEDED_COLUMNS = {"system_settings": ("custom_dialplan_entry", "reload_timestamp"),
                    "servers": ("active", "active_asterisk_server", "generate_vicidial_conf",
                                "rebuild_conf_files")}
@@ -29,12 +31,32 @@ def backup_name(path: str) -> str:
     return f"{path}.press3way-backup-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-class DialplanFile:
-    """A dialplan file (read and written byte for byte, replaced atomically)."""
+# A context name we write into the dialplan as it is (servers.ext_context is the admin's).
+_CONTEXT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 
-    def __init__(self, path: str, asterisk_dir: str):
+
+def dial_contexts(conn: pymysql.Connection, where: str, params: tuple = ()) -> tuple[str, ...]:
+    """The ext_context of the servers `where` selects: where VICIdial originates the agent's
+    3-way call on each (`default` on a stock server; the block is reached from each)."""
+    rows = query(conn, f"SELECT DISTINCT ext_context FROM servers WHERE {where} "
+                       "ORDER BY ext_context", params)
+    contexts = [r["ext_context"] or block.DIAL_CONTEXT for r in rows]
+    bad = [c for c in contexts if not _CONTEXT_NAME.match(c)]
+    if bad:
+        raise block.DialplanError(f"servers.ext_context {bad[0][:80]!r} is not a context name "
+                                  "press3way writes into the dialplan (letters, digits, _ . -)")
+    return tuple(block.with_default(contexts))
+
+
+class DialplanFile:
+    """A dialplan file (read and written byte for byte, replaced atomically), reached from
+    `contexts` (this server's ext_context)."""
+
+    def __init__(self, path: str, asterisk_dir: str,
+                 contexts: tuple[str, ...] = (block.DIAL_CONTEXT,)):
         self.path = os.path.abspath(path)
         self.asterisk_dir = asterisk_dir
+        self.contexts = contexts
         self.label = self.path
         self.reload_hint = 'asterisk -rx "dialplan reload"'
 
@@ -59,6 +81,12 @@ class DialplanFile:
     def future_files(self, before: str, after: str) -> dict[str, str]:
         """The dialplan files as they will be: this one with its new text."""
         return {self.path: after}
+
+    def dial_contexts(self) -> tuple[str, ...]:
+        return self.contexts
+
+    def warnings(self) -> list[str]:
+        return []
 
     def backup_path(self) -> str:
         return backup_name(self.path)
@@ -114,6 +142,27 @@ class VicidialDialplan:
 
     def backup_path(self) -> str:
         return backup_name(os.path.join(self.asterisk_dir, "custom_dialplan_entry"))
+
+    def dial_contexts(self) -> tuple[str, ...]:
+        """Every server VICIdial writes the entry for: the block is reached from each one's
+        ext_context."""
+        return dial_contexts(self.conn, _REBUILT_SERVERS)
+
+    def warnings(self) -> list[str]:
+        """With Allow Custom Dialplan Entries off, the admin page saves the entry empty
+        (admin.php 44858-44867): the next save of System Settings removes our block."""
+        rows = query(self.conn, "SELECT allow_custom_dialplan AS a FROM system_settings LIMIT 1") \
+            if self._has_column("system_settings", "allow_custom_dialplan") else []
+        if rows and str(rows[0]["a"]) == "0":
+            return ["System Settings' Allow Custom Dialplan Entries is 0, so the admin page "
+                    "saves the Custom Dialplan Entry empty: the next save of System Settings "
+                    "removes the block; set it to 1 (Admin > System Settings)"]
+        return []
+
+    def _has_column(self, table: str, column: str) -> bool:
+        return bool(query(self.conn, "SELECT 1 FROM information_schema.COLUMNS WHERE "
+                                     "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND "
+                                     "COLUMN_NAME = %s", (table, column)))
 
     def future_files(self, before: str, after: str) -> dict[str, str]:
         """extensions-vicidial.conf as VICIdial's next rebuild writes it (nothing when the

@@ -268,3 +268,59 @@ def test_vicidial_target_upgrade_refused_while_a_loaded_file_has_the_reference_b
     assert result.exit_code == 1
     assert "no other lines in the block's extensions" in result.output
     assert entry(vicidial) == installed
+
+
+def admin_page_save(text: str) -> str:
+    """What VICIdial's admin page keeps of the Custom Dialplan Entry each time System Settings
+    is saved (admin.php 5118-5120): every backslash, apostrophe and carriage return goes."""
+    return re.sub(r"[\\'\r]", "", text)
+
+
+def test_our_block_survives_the_admin_pages_save_byte_for_byte(vicidial):
+    """After install, an administrator saves System Settings: the entry is kept as it was,
+    and check still finds the current block (not "another version")."""
+    assert run(vicidial, "install", "--vicidial").exit_code == 0
+    stored = entry(vicidial)
+    query(vicidial.connect(), "UPDATE system_settings SET custom_dialplan_entry = %s",
+          (admin_page_save(stored),))
+    assert entry(vicidial) == stored
+    assert admin_page_save(to_fastagi(block.ours(), 4578)) == to_fastagi(block.ours(), 4578)
+    keepalive_rebuild(vicidial)
+    lines = dialplan_lines(run(vicidial, "check", "--vicidial").output)
+    assert lines[0] == f"OK    dialplan block in VICIdial System Settings, Custom Dialplan Entry{PER_CALL}"
+    assert lines[4:] == REACHED
+
+
+def test_install_and_check_warn_when_custom_dialplan_entries_are_off(vicidial):
+    query(vicidial.connect(), "UPDATE system_settings SET allow_custom_dialplan = '0'")
+    warning = ("System Settings' Allow Custom Dialplan Entries is 0, so the admin page saves "
+               "the Custom Dialplan Entry empty: the next save of System Settings removes the "
+               "block; set it to 1 (Admin > System Settings)")
+    result = run(vicidial, "install", "--vicidial")
+    assert result.exit_code == 0, result.output
+    assert [l for l in result.output.splitlines() if "Allow Custom" in l] == [f"  warning: {warning}"]
+    keepalive_rebuild(vicidial)
+    checked = run(vicidial, "check", "--vicidial")
+    assert f"WARN  Custom Dialplan Entry kept by the admin page: {warning}" in checked.output
+
+    query(vicidial.connect(), "UPDATE system_settings SET allow_custom_dialplan = '1'")
+    assert "Allow Custom" not in run(vicidial, "check", "--vicidial").output
+
+
+@pytest.mark.parametrize("target", ["vicidial", "file"])
+def test_the_block_is_reached_from_a_servers_ext_context_that_is_not_default(vicidial, target):
+    """VICIdial originates the agent's 3-way call in servers.ext_context; the trunk loop comes
+    back into [default] (the loop trunk's context)."""
+    query(vicidial.connect(), "UPDATE servers SET ext_context = 'vicidial-custom'")
+    if target == "file":
+        append(vicidial, "extensions.conf", "\n#include extensions_custom.conf\n")
+    args = ("--vicidial",) if target == "vicidial" else ()
+    result = run(vicidial, "install", *args)
+    assert result.exit_code == 0, result.output
+    keepalive_rebuild(vicidial)
+    lines = dialplan_lines(run(vicidial, "check", *args).output)
+    assert lines[2].endswith("; [default], [vicidial-custom] include press3way-agent-dial")
+    assert lines[4:] == [REACHED[0],
+                         "OK    agent's dial 49907917275551212 from [vicidial-custom]: "
+                         "[vicidial-custom] -> [press3way-agent-dial] exten _49907.",
+                         *REACHED[1:]]
