@@ -139,19 +139,19 @@ def reserve_conference(conn: pymysql.Connection, srv: Server, tag: str,
     return None
 
 
-def mark_conference_left(conn: pymysql.Connection, srv: Server, conf_exten: str, user: str) -> bool:
+def mark_conference_left(conn: pymysql.Connection, srv: Server, conf_exten: str, user: str) -> None:
     """A channel of ours is in the room (the agent leg, and the winner unless it hung up on
     the way): the room becomes the agent's leave-3way, which VICIdial's conference cleaners
     (AST_conf_update_screen.pl, AST_conf_update_3way.pl) watch: they kick a lone leg and set
     the room free. Only while the room is still this user's (reserved for it, or already so
-    marked): a room VICIdial freed and handed on meanwhile is left alone. True when marked."""
+    marked): a room VICIdial freed and handed on meanwhile is left alone."""
     reserved, left = f"Local/8300{user}", f"3WAY_{user}"
-    return execute(conn, f"UPDATE {srv.conference_table} SET leave_3way = '1', "
-                         "leave_3way_datetime = NOW(), extension = %s "
-                         "WHERE server_ip = %s AND conf_exten = %s AND ((LEFT(extension, %s) = %s "
-                         f"AND CHAR_LENGTH(extension) = %s) OR extension IN ({_LEFT_MARKS}))",
-                   (left, srv.server_ip, conf_exten, len(reserved), reserved,
-                    len(reserved) + _TAG_STAMP_CHARS, *(left + end for end in _CLEANER_ENDS))) > 0
+    execute(conn, f"UPDATE {srv.conference_table} SET leave_3way = '1', "
+                  "leave_3way_datetime = NOW(), extension = %s "
+                  "WHERE server_ip = %s AND conf_exten = %s AND ((LEFT(extension, %s) = %s "
+                  f"AND CHAR_LENGTH(extension) = %s) OR extension IN ({_LEFT_MARKS}))",
+            (left, srv.server_ip, conf_exten, len(reserved), reserved,
+             len(reserved) + _TAG_STAMP_CHARS, *(left + end for end in _CLEANER_ENDS)))
 
 
 def release_conference(conn: pymysql.Connection, srv: Server, held: Reservation) -> None:

@@ -323,14 +323,13 @@ class Batch:
         kicks the lone line and frees the room."""
         self.held = None
         try:
-            marked = vicidial.mark_conference_left(self.leg.conn, self.leg.server,
-                                                   self.sent_into, self.agent.user)
+            vicidial.mark_conference_left(self.leg.conn, self.leg.server, self.sent_into,
+                                          self.agent.user)
         except DatabaseError as exc:
             self.leg.log.error(f"could not leave conference {self.sent_into} to VICIdial's "
                                f"leave-3way clean-up: {exc}")
             return
-        self.leg.log(f"conference {self.sent_into} left to VICIdial's leave-3way clean-up"
-                     if marked else f"conference {self.sent_into} is no longer ours")
+        self.leg.log(f"conference {self.sent_into} left to VICIdial's leave-3way clean-up")
 
     def _abandon(self, event: str, why: str) -> None:
         """End every unfinished call with `event`, hang them up, remove the batch's rows and
