@@ -30,15 +30,20 @@ class InstallError(Exception):
 
 def dialplan_target(cfg: Config, asterisk_dir: str, dialplan_file: str | None,
                     use_vicidial: bool) -> Target:
-    conn = database.connect(cfg)
     if use_vicidial:
-        return VicidialDialplan(conn, asterisk_dir)
+        return VicidialDialplan(database.connect(cfg), asterisk_dir)
+    return DialplanFile(dialplan_file or os.path.join(asterisk_dir, DEFAULT_DIALPLAN_FILE),
+                        asterisk_dir, lambda: _this_servers_contexts(cfg))
+
+
+def _this_servers_contexts(cfg: Config) -> tuple[str, ...]:
+    """Where VICIdial originates the agent's 3-way call on this server (read only when the
+    block is built or judged: uninstalling a file needs no database)."""
+    conn = database.connect(cfg)
     try:
-        contexts = dial_contexts(conn, "server_ip = %s", (cfg.server_ip,))
+        return dial_contexts(conn, "server_ip = %s", (cfg.server_ip,))
     finally:
         conn.close()
-    return DialplanFile(dialplan_file or os.path.join(asterisk_dir, DEFAULT_DIALPLAN_FILE),
-                        asterisk_dir, contexts)
 
 
 @dataclass

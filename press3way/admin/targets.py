@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from typing import Callable
 
 import pymysql
 
@@ -50,13 +51,14 @@ def dial_contexts(conn: pymysql.Connection, where: str, params: tuple = ()) -> t
 
 class DialplanFile:
     """A dialplan file (read and written byte for byte, replaced atomically), reached from
-    `contexts` (this server's ext_context)."""
+    the contexts `contexts()` gives (this server's ext_context)."""
 
     def __init__(self, path: str, asterisk_dir: str,
-                 contexts: tuple[str, ...] = (block.DIAL_CONTEXT,)):
+                 contexts: Callable[[], tuple[str, ...]] = lambda: (block.DIAL_CONTEXT,)):
         self.path = os.path.abspath(path)
         self.asterisk_dir = asterisk_dir
-        self.contexts = contexts
+        self._contexts = contexts
+        self._known: tuple[str, ...] | None = None
         self.label = self.path
         self.reload_hint = 'asterisk -rx "dialplan reload"'
 
@@ -83,7 +85,9 @@ class DialplanFile:
         return {self.path: after}
 
     def dial_contexts(self) -> tuple[str, ...]:
-        return self.contexts
+        if self._known is None:
+            self._known = self._contexts()
+        return self._known
 
     def warnings(self) -> list[str]:
         return []
