@@ -287,7 +287,8 @@ def test_our_block_survives_the_admin_pages_save_byte_for_byte(vicidial):
     assert admin_page_save(to_fastagi(block.ours(), 4578)) == to_fastagi(block.ours(), 4578)
     keepalive_rebuild(vicidial)
     lines = dialplan_lines(run(vicidial, "check", "--vicidial").output)
-    assert lines[0] == f"OK    dialplan block in VICIdial System Settings, Custom Dialplan Entry{PER_CALL}"
+    assert lines[0] == ("OK    dialplan block in VICIdial System Settings, Custom Dialplan "
+                        f"Entry{PER_CALL}")
     assert lines[4:] == REACHED
 
 
@@ -298,7 +299,8 @@ def test_install_and_check_warn_when_custom_dialplan_entries_are_off(vicidial):
                "block; set it to 1 (Admin > System Settings)")
     result = run(vicidial, "install", "--vicidial")
     assert result.exit_code == 0, result.output
-    assert [l for l in result.output.splitlines() if "Allow Custom" in l] == [f"  warning: {warning}"]
+    warned = [line for line in result.output.splitlines() if "Allow Custom" in line]
+    assert warned == [f"  warning: {warning}"]
     keepalive_rebuild(vicidial)
     checked = run(vicidial, "check", "--vicidial")
     assert f"WARN  Custom Dialplan Entry kept by the admin page: {warning}" in checked.output
