@@ -154,7 +154,7 @@ def serving(site, agi_mode):
     if agi_mode != "fastagi":
         yield None
         return
-    pool = Pool(config.load(site.conf_path), max_idle=4)
+    pool = Pool(config.load(site.conf_path), limit=4)
     yield runner.Serving(lambda: pool.config, pool.connection)
     pool.close()
 
