@@ -182,9 +182,14 @@ def _not_vicidials_port(ctx, param, port):
 @click.option("--stop-timeout", type=click.FloatRange(0), default=DEFAULT_STOP_TIMEOUT_S,
               show_default=True,
               help="Seconds SIGTERM waits for calls in progress.")
+@click.option("--reply-timeout", type=click.FloatRange(0.1), default=DEFAULT_STOP_TIMEOUT_S,
+              show_default=True,
+              help="Seconds one reply of Asterisk may take (a sound plays to its end first); "
+                   "past it the call ends as a hang-up.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="astguiclient.conf (default: PRESS3WAY_CONF, else /etc/astguiclient.conf).")
-def fastagi(port, max_calls, max_db_connections, peer_users, stop_timeout, config_path) -> None:
+def fastagi(port, max_calls, max_db_connections, peer_users, stop_timeout, reply_timeout,
+            config_path) -> None:
     """Serve both AGI legs over FastAGI (agi://127.0.0.1:PORT/...) from one process, to
     Asterisk's user only; SIGHUP re-reads the config, SIGTERM stops after the calls in
     progress."""
@@ -194,7 +199,7 @@ def fastagi(port, max_calls, max_db_connections, peer_users, stop_timeout, confi
     try:
         server = Server(config_path or conf_path(), port=port, max_calls=max_calls,
                         max_db_connections=max_db_connections, stop_timeout=stop_timeout,
-                        peer_users=peer_users)
+                        peer_users=peer_users, reply_timeout=reply_timeout)
     except (ConfigError, StartError, OSError) as exc:
         raise click.ClickException(f"cannot start the FastAGI server: {exc}") from None
     server.serve()

@@ -27,8 +27,10 @@ LEGS: dict[str, tuple[Callable[..., int], tuple[str, ...]]] = {
     agent.SCRIPT: (agent.main, agent.STAGES), outside.SCRIPT: (outside.main, tuple(outside.STAGES))}
 
 
-def serve(sock: socket.socket, serving: runner.Serving, log: AgiLog) -> Callable[[], None]:
-    """Run the call on `sock` to its end (the server closes the socket afterwards). Returns
+def serve(sock: socket.socket, serving: runner.Serving, log: AgiLog,
+          reply_timeout: float = request.REPLY_TIMEOUT_S) -> Callable[[], None]:
+    """Run the call on `sock` to its end (the server closes the socket afterwards); a reply
+    of Asterisk's that takes longer than `reply_timeout` ends it as a hang-up would. Returns
     the call's closing log line, which the server writes once the call's slot is free."""
     started = time.monotonic()
     try:
@@ -51,7 +53,7 @@ def serve(sock: socket.socket, serving: runner.Serving, log: AgiLog) -> Callable
         return _closing(log, env, 1, started)
     run, stages = LEGS[script]
     why = request.problem(env, script, stages)
-    channel = Channel(request.replies(sock), sock.makefile("w", encoding="utf-8", newline="\n"),
+    channel = Channel(request.replies(sock, reply_timeout), sock.makefile("w", encoding="utf-8", newline="\n"),
                       sock, env=env)
     try:
         with runner.served_by(no_database(why, serving.load_config) if why else serving):

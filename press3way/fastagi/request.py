@@ -20,13 +20,14 @@ import socket
 import time
 
 from ..telephony.agi import AgiError, parse_stage
+from . import DEFAULT_STOP_TIMEOUT_S
 
 ENVIRONMENT_DEADLINE_S = 5.0
 MAX_LINE = 4096
 MAX_LINES = 200
 # The longest wait for one reply of Asterisk is a sound played to its end (its reply comes
-# then); longer than any call (see DEFAULT_STOP_TIMEOUT_S) is a peer that stopped answering.
-REPLY_TIMEOUT_S = 150.0
+# then); longer than any call is a peer that stopped answering. (--reply-timeout)
+REPLY_TIMEOUT_S = DEFAULT_STOP_TIMEOUT_S
 REQUIRED = ("agi_channel", "agi_uniqueid", "agi_arg_1")
 
 PROBE_SCRIPT = "press3way-probe"
@@ -118,9 +119,9 @@ class BoundedLines(io.TextIOWrapper):
         return line
 
 
-def replies(sock: socket.socket) -> BoundedLines:
-    """The reader of Asterisk's replies on `sock` (its timeout bounds each one)."""
-    sock.settimeout(REPLY_TIMEOUT_S)
+def replies(sock: socket.socket, timeout: float = REPLY_TIMEOUT_S) -> BoundedLines:
+    """The reader of Asterisk's replies on `sock` (`timeout` bounds each one)."""
+    sock.settimeout(timeout)
     return BoundedLines(sock.makefile("rb"), encoding="utf-8", errors="replace", newline="\n")
 
 

@@ -35,7 +35,8 @@ class Server:
     def __init__(self, config_path: str, *, port: int = DEFAULT_PORT,
                  max_calls: int = DEFAULT_MAX_CALLS,
                  max_db_connections: int = DEFAULT_MAX_DB_CONNECTIONS,
-                 stop_timeout: float = DEFAULT_STOP_TIMEOUT_S, peer_users: tuple[str, ...] = ()):
+                 stop_timeout: float = DEFAULT_STOP_TIMEOUT_S, peer_users: tuple[str, ...] = (),
+                 reply_timeout: float = request.REPLY_TIMEOUT_S):
         """Reads the config (`config.ConfigError`) and binds the port (`StartError`)."""
         refused = vicidial_port_error(port)
         if refused:
@@ -43,6 +44,7 @@ class Server:
         self.config_path = config_path
         self.max_calls = max_calls
         self.stop_timeout = stop_timeout
+        self.reply_timeout = reply_timeout
         try:
             self.peer_uids = peers.accepted_uids(peer_users)
         except peers.PeerError as exc:
@@ -141,7 +143,7 @@ class Server:
     def _run_call(self, sock: socket.socket, serving: runner.Serving, kind: str) -> None:
         report_end = None
         try:
-            report_end = calls.serve(sock, serving, self.log)
+            report_end = calls.serve(sock, serving, self.log, self.reply_timeout)
         except Exception as exc:        # noqa: BLE001 - one call's bug never stops the server
             self.log.error(f"call ended by {type(exc).__name__}: {exc}")
         finally:
