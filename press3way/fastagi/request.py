@@ -160,7 +160,8 @@ def probe(port: int, timeout: float = PROBE_TIMEOUT_S) -> tuple[bool, str]:
     if got == expected:
         return True, ""
     if not got:
-        return False, "something accepted the connection and closed it without answering"
+        return False, ("something accepted the connection and closed it without answering "
+                       "(our server does so to a user it does not serve: probe as root)")
     return False, f"something answered that is not press3way's server: {got[:60]!r}"
 
 
