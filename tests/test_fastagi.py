@@ -15,7 +15,7 @@ import threading
 import pytest
 
 import press3way
-from press3way import config
+from press3way import config, database
 from press3way import events as ev
 from press3way.cli import main
 from press3way.database import query
@@ -222,6 +222,16 @@ def test_bad_options_and_config_are_one_line_errors(site, tmp_path):
         result = cli(site.conf_path, "fastagi", "--port", str(taken.getsockname()[1]))
     assert result.exit_code == 1 and "cannot start the FastAGI server:" in result.output
     assert "in use" in result.output and "Traceback" not in result.output
+    result = cli(site.conf_path, "fastagi", "--port", "0", "--peer-user", "no-such-user")
+    assert result.exit_code == 1 and result.output == (
+        "Error: cannot start the FastAGI server: no user 'no-such-user' on this system "
+        "(--peer-user)\n")
+
+
+def test_vicidials_port_is_refused_in_one_line_naming_its_logger(site):
+    result = cli(site.conf_path, "fastagi", "--port", "4577")
+    assert result.exit_code == 2 and len(result.output.splitlines()) == 1
+    assert "port 4577 is VICIdial's FastAGI call logger (FastAGI_log.pl" in result.output
 
 
 def test_dialplan_switch_changes_only_our_agi_calls_and_goes_back():
@@ -283,6 +293,27 @@ def test_pool_never_hands_one_connection_to_two_calls_and_drops_an_old_config(si
         assert pool.idle == 1
     finally:
         pool.close()
+
+
+def test_the_pool_holds_at_most_its_limit_and_half_the_databases_connections(site):
+    cfg = config.load(site.conf_path)
+    pool = Pool(cfg, limit=2)
+    try:
+        with pool.connection(cfg), pool.connection(cfg):
+            with pytest.raises(database.DatabaseError, match="all 2 database connections of "
+                                                             "the FastAGI server are busy"):
+                with pool.connection(cfg):
+                    pass
+        with pool.connection(cfg) as again:               # room again once one came back
+            allowed = int(query(again, "SELECT @@max_connections AS m")[0]["m"])
+    finally:
+        pool.close()
+    big = Pool(cfg, limit=100_000)
+    try:
+        with big.connection(cfg):
+            assert big.limit == allowed // 2
+    finally:
+        big.close()
 
 
 def test_a_channel_name_with_spaces_and_markup_is_served_and_reported(site, conf):

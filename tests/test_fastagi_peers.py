@@ -47,7 +47,11 @@ import json, select, socket, sys
 args = json.loads(sys.argv[1])
 socks = []
 for _ in range(args["count"]):
-    s = socket.create_connection(("127.0.0.1", args["port"]), timeout=10)
+    if args.get("mapped"):          # an IPv6 socket, to 127.0.0.1 as ::ffff:127.0.0.1
+        s = socket.socket(socket.AF_INET6)
+        s.connect(("::ffff:127.0.0.1", args["port"]))
+    else:
+        s = socket.create_connection(("127.0.0.1", args["port"]), timeout=10)
     try:
         s.sendall(bytes.fromhex(args["send"]))
     except OSError:
@@ -77,10 +81,10 @@ print(json.dumps(out), flush=True)
 
 
 def nobody_peer(port: int, send: bytes, count: int = 1, hold: bool = False,
-                close: bool = False) -> subprocess.Popen:
+                close: bool = False, mapped: bool = False) -> subprocess.Popen:
     """A peer process of user nobody; returns once its connections are made."""
     args = json.dumps({"port": port, "count": count, "send": send.hex(), "hold": hold,
-                       "close": close})
+                       "close": close, "mapped": mapped})
     peer = subprocess.Popen([PEER_PYTHON, "-I", "-c", PEER, args], user="nobody",
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert peer.stdout.readline() == "ready\n"
@@ -163,6 +167,15 @@ def test_a_peer_of_another_user_gets_no_command_and_no_call(site, server):
     assert query(db, "SELECT * FROM vicidial_3way_press_live") == []
     assert query(db, "SELECT * FROM vicidial_3way_press_log") == []
     real_call_passes(site)
+
+
+def test_a_peer_of_another_user_on_an_ipv6_socket_is_refused_too(site, server):
+    if not socket.has_ipv6 or not os.path.exists("/proc/net/tcp6"):
+        pytest.skip("no IPv6 in this kernel")
+    peer = nobody_peer(server.port, agent_environment(site, server.port), mapped=True)
+    assert peer_results(peer) == [{"got": "", "closed": True}]
+    assert server.wait_for_line(r"refused a connection from nobody \(uid 65534\)", WAIT_S)
+    assert not server.find(r"\|call ")
 
 
 def test_a_peer_that_sends_its_request_and_closes_is_not_taken_for_root(site, server):

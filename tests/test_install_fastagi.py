@@ -218,3 +218,12 @@ def test_mode_is_read_from_the_block():
     assert mode.wanted(mode.PER_CALL, True, None) == mode.Mode(DEFAULT_PORT)
     assert mode.wanted(mode.Mode(4600), True, 4700) == mode.Mode(4700)
     assert mode.wanted(mode.Mode(4600), False, None) == mode.PER_CALL
+
+
+def test_a_block_on_vicidials_port_fails_check_and_moves_with_fastagi():
+    result = mode.server_result(4577)
+    assert result.ok is False
+    assert "port 4577 is VICIdial's FastAGI call logger (FastAGI_log.pl" in result.detail
+    assert f"press3way install --fastagi --port {DEFAULT_PORT}" in result.detail
+    assert mode.wanted(mode.Mode(4577), True, None) == mode.Mode(DEFAULT_PORT)
+    assert mode.wanted(mode.Mode(4577), None, None) == mode.Mode(4577)   # check says it
