@@ -69,7 +69,8 @@ def test_switch_to_fastagi_check_it_and_switch_back(installed, server):
     assert result.exit_code == 0, result.output
     assert (f"  switch our block's AGI() calls from {PER_CALL} to {fast(port)}"
             in result.output.splitlines())
-    assert f"OK    FastAGI server on 127.0.0.1:{port}: press3way's server answers its probe" in result.output
+    assert (f"OK    FastAGI server on 127.0.0.1:{port}: press3way's server answers its probe"
+            in result.output)
     now = text(site)
     assert now == to_fastagi(site.per_call_text, port) != site.per_call_text
     # only our two scripts' six AGI() lines changed, every other byte stayed
@@ -80,7 +81,8 @@ def test_switch_to_fastagi_check_it_and_switch_back(installed, server):
 
     lines = dialplan_lines(check(site).output)
     assert lines[:2] == [f"OK    dialplan block in {site.dialplan}: {fast(port)}",
-                         f"OK    FastAGI server on 127.0.0.1:{port}: press3way's server answers its probe"]
+                         f"OK    FastAGI server on 127.0.0.1:{port}: press3way's server answers "
+                         "its probe"]
     assert lines[2].startswith(f"OK    block loaded by Asterisk: {site.dialplan}:")
     assert all(line.startswith("OK") for line in lines), lines
     # the probes (install's and check's) leave nothing in the server's log

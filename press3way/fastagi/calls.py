@@ -53,8 +53,8 @@ def serve(sock: socket.socket, serving: runner.Serving, log: AgiLog,
         return _closing(log, env, 1, started)
     run, stages = LEGS[script]
     why = request.problem(env, script, stages)
-    channel = Channel(request.replies(sock, reply_timeout), sock.makefile("w", encoding="utf-8", newline="\n"),
-                      sock, env=env)
+    commands = sock.makefile("w", encoding="utf-8", newline="\n")
+    channel = Channel(request.replies(sock, reply_timeout), commands, sock, env=env)
     try:
         with runner.served_by(no_database(why, serving.load_config) if why else serving):
             status = run(lambda: channel)
