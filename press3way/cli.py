@@ -20,7 +20,13 @@ from typing import Iterator
 import click
 
 from . import __version__
-from .fastagi import DEFAULT_MAX_CALLS, DEFAULT_PORT, DEFAULT_STOP_TIMEOUT_S
+from .fastagi import (
+    DEFAULT_MAX_CALLS,
+    DEFAULT_MAX_DB_CONNECTIONS,
+    DEFAULT_PORT,
+    DEFAULT_STOP_TIMEOUT_S,
+    vicidial_port_error,
+)
 
 
 class Refused(click.ClickException):
@@ -155,27 +161,51 @@ def main() -> None:
 
 
 # --- FastAGI mode ---
+def _not_vicidials_port(ctx, param, port):
+    """--port: never VICIdial's call logger's."""
+    refused = None if port is None else vicidial_port_error(port)
+    if refused:
+        raise click.BadParameter(refused)
+    return port
+
+
 @main.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True,
-              help="Port on 127.0.0.1 (0: any free port, printed at start).")
+              callback=_not_vicidials_port,
+              help="Port on 127.0.0.1 (0: any free port, printed at start; never 4577, "
+                   "VICIdial's).")
 @click.option("--max-calls", type=click.IntRange(1, 10000), default=DEFAULT_MAX_CALLS,
               show_default=True,
               help="Calls run at once; a call beyond them is refused (buzz, or the i path).")
+@click.option("--max-db-connections", type=click.IntRange(1, 10000),
+              default=DEFAULT_MAX_DB_CONNECTIONS, show_default=True,
+              help="Database connections at most (and never over half the database's "
+                   "max_connections); a call that finds them all busy is refused.")
+@click.option("--peer-user", "peer_users", multiple=True, metavar="USER",
+              help="A user (name or uid) whose connections are served, repeatable; root is "
+                   "always [default: the user the server runs as, and asterisk].")
 @click.option("--stop-timeout", type=click.FloatRange(0), default=DEFAULT_STOP_TIMEOUT_S,
               show_default=True,
               help="Seconds SIGTERM waits for calls in progress.")
+@click.option("--reply-timeout", type=click.FloatRange(0.1), default=DEFAULT_STOP_TIMEOUT_S,
+              show_default=True,
+              help="Seconds one reply of Asterisk may take (a sound plays to its end first); "
+                   "past it the call ends as a hang-up.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="astguiclient.conf (default: PRESS3WAY_CONF, else /etc/astguiclient.conf).")
-def fastagi(port, max_calls, stop_timeout, config_path) -> None:
-    """Serve both AGI legs over FastAGI (agi://127.0.0.1:PORT/...) from one process;
-    SIGHUP re-reads the config, SIGTERM stops after the calls in progress."""
+def fastagi(port, max_calls, max_db_connections, peer_users, stop_timeout, reply_timeout,
+            config_path) -> None:
+    """Serve both AGI legs over FastAGI (agi://127.0.0.1:PORT/...) from one process, to
+    Asterisk's user only; SIGHUP re-reads the config, SIGTERM stops after the calls in
+    progress."""
     from .config import ConfigError, conf_path
-    from .fastagi.server import Server
+    from .fastagi.server import Server, StartError
 
     try:
         server = Server(config_path or conf_path(), port=port, max_calls=max_calls,
-                        stop_timeout=stop_timeout)
-    except (ConfigError, OSError) as exc:
+                        max_db_connections=max_db_connections, stop_timeout=stop_timeout,
+                        peer_users=peer_users, reply_timeout=reply_timeout)
+    except (ConfigError, StartError, OSError) as exc:
         raise click.ClickException(f"cannot start the FastAGI server: {exc}") from None
     server.serve()
 
@@ -257,6 +287,7 @@ def _target(cfg, asterisk_dir, dialplan_file, use_vicidial):
                    "[default: keep the mode the installed block is in; per-call for a new "
                    "install].")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
+              callback=_not_vicidials_port,
               help=f"With --fastagi: the server's port [default: the installed block's, else "
                    f"{DEFAULT_PORT}].")
 @_dry_run_option

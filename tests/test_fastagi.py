@@ -15,7 +15,7 @@ import threading
 import pytest
 
 import press3way
-from press3way import config
+from press3way import config, database
 from press3way import events as ev
 from press3way.cli import main
 from press3way.database import query
@@ -202,10 +202,12 @@ def test_unknown_script_and_silent_peer_are_logged_and_dropped(site, conf):
             sock.sendall(b"agi_network: yes\nagi_chan")
             sock.shutdown(socket.SHUT_WR)             # Asterisk gone mid-environment
             assert sock.recv(100) == b""
-        assert server.wait_for_line(r"unknown script '' requested", WAIT_S)
+        assert server.wait_for_line(r"cannot read the AGI environment: the environment ended "
+                                    r"in the middle of a line", WAIT_S)
         with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT_S) as sock:
             assert sock.recv(100) == b""              # a peer that never speaks is let go
-        assert server.wait_for_line(r"cannot read the AGI environment: timed out", WAIT_S)
+        assert server.wait_for_line(r"cannot read the AGI environment: no complete environment "
+                                    r"within 5 s", WAIT_S)
     finally:
         server.stop()
 
@@ -220,6 +222,16 @@ def test_bad_options_and_config_are_one_line_errors(site, tmp_path):
         result = cli(site.conf_path, "fastagi", "--port", str(taken.getsockname()[1]))
     assert result.exit_code == 1 and "cannot start the FastAGI server:" in result.output
     assert "in use" in result.output and "Traceback" not in result.output
+    result = cli(site.conf_path, "fastagi", "--port", "0", "--peer-user", "no-such-user")
+    assert result.exit_code == 1 and result.output == (
+        "Error: cannot start the FastAGI server: no user 'no-such-user' on this system "
+        "(--peer-user)\n")
+
+
+def test_vicidials_port_is_refused_in_one_line_naming_its_logger(site):
+    result = cli(site.conf_path, "fastagi", "--port", "4577")
+    assert result.exit_code == 2 and len(result.output.splitlines()) == 1
+    assert "port 4577 is VICIdial's FastAGI call logger (FastAGI_log.pl" in result.output
 
 
 def test_dialplan_switch_changes_only_our_agi_calls_and_goes_back():
@@ -260,13 +272,13 @@ def test_systemd_unit_reloads_with_sighup_and_starts_a_valid_command():
     assert program.endswith("/press3way") and command == "fastagi"
     fastagi = main.commands["fastagi"]
     context = fastagi.make_context("fastagi", options)
-    assert context.params["port"] == 4577
+    assert context.params["port"] == 4578             # 4577 is VICIdial's call logger
     assert int(unit["TimeoutStopSec"]) > context.params["stop_timeout"]
 
 
 def test_pool_never_hands_one_connection_to_two_calls_and_drops_an_old_config(site):
     cfg = config.load(site.conf_path)
-    pool = Pool(cfg, max_idle=2)
+    pool = Pool(cfg, limit=2)
     try:
         with pool.connection(cfg) as first, pool.connection(cfg) as second:
             assert first is not second
@@ -282,6 +294,27 @@ def test_pool_never_hands_one_connection_to_two_calls_and_drops_an_old_config(si
         assert pool.idle == 1
     finally:
         pool.close()
+
+
+def test_the_pool_holds_at_most_its_limit_and_half_the_databases_connections(site):
+    cfg = config.load(site.conf_path)
+    pool = Pool(cfg, limit=2)
+    try:
+        with pool.connection(cfg), pool.connection(cfg):
+            with pytest.raises(database.DatabaseError, match="all 2 database connections of "
+                                                             "the FastAGI server are busy"):
+                with pool.connection(cfg):
+                    pass
+        with pool.connection(cfg) as again:               # room again once one came back
+            allowed = int(query(again, "SELECT @@max_connections AS m")[0]["m"])
+    finally:
+        pool.close()
+    big = Pool(cfg, limit=100_000)
+    try:
+        with big.connection(cfg):
+            assert big.limit == allowed // 2
+    finally:
+        big.close()
 
 
 def test_a_channel_name_with_spaces_and_markup_is_served_and_reported(site, conf):

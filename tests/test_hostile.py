@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from press3way import config
 from press3way.agilog import AgiLog
 from press3way.database import query
-from press3way.fastagi import calls
+from press3way.fastagi import calls, request
 from press3way.fastagi.pool import Pool
 from press3way.legs import agent, outside, runner
 from press3way.store import Store
@@ -135,6 +135,16 @@ def env(**pairs: str) -> bytes:
     return ("".join(f"{k}: {v}\n" for k, v in pairs.items()) + "\n").encode("utf-8", "replace")
 
 
+def cut_for_length(serving: runner.Serving | None, env_bytes: bytes, code: int,
+                   lines: list[str], stderr: str) -> bool:
+    """The FastAGI server cuts an environment line over its bound without a command (a
+    process of its own reads any length); True when this example was such a line."""
+    if serving is None or max(map(len, env_bytes.split(b"\n"))) <= request.MAX_LINE:
+        return False
+    assert code == 1 and lines == [] and "longer than" in stderr, (lines, stderr)
+    return True
+
+
 def check_common(lines: list[str], stderr: str, spy: SQLSpy) -> None:
     assert all(AGI_COMMAND.match(line) for line in lines), lines
     assert not any("Traceback" in line for line in lines)
@@ -154,7 +164,7 @@ def serving(site, agi_mode):
     if agi_mode != "fastagi":
         yield None
         return
-    pool = Pool(config.load(site.conf_path), max_idle=4)
+    pool = Pool(config.load(site.conf_path), limit=4)
     yield runner.Serving(lambda: pool.config, pool.connection)
     pool.close()
 
@@ -166,12 +176,14 @@ def serving(site, agi_mode):
 def test_agent_leg_hostile_environment(hostile_site, serving, monkeypatch, caller_name,
                                        caller_number, dialed, stage_suffix):
     spy = SQLSpy(monkeypatch)
-    code, lines, stderr = run_leg(serving, agent, env(
+    env_bytes = env(
         agi_channel="Local/8600051@default-1;2", agi_calleridname=caller_name,
         agi_callerid=caller_number, agi_extension="49907" + dialed,
-        agi_arg_1="start" + ("---" + stage_suffix if stage_suffix else "")),
-        replies="200 result=0\n" * 10)
+        agi_arg_1="start" + ("---" + stage_suffix if stage_suffix else ""))
+    code, lines, stderr = run_leg(serving, agent, env_bytes, replies="200 result=0\n" * 10)
     check_common(lines, stderr, spy)
+    if cut_for_length(serving, env_bytes, code, lines, stderr):
+        return
     assert code in (0, 1)
     if code == 1:
         assert 'STREAM FILE buzz "" 0' in lines and "ERROR" in stderr
@@ -186,10 +198,12 @@ def test_outside_leg_hostile_call_id_and_stage(hostile_site, serving, monkeypatc
                                                 caller_name, stage):
     spy = SQLSpy(monkeypatch)
     reply = f"200 result=1 ({call_id})\n" if call_id else "200 result=0\n"
-    code, lines, stderr = run_leg(serving, outside, env(
-        agi_channel="SIP/carrier-1", agi_calleridname=caller_name, agi_arg_1=stage),
-        replies=reply + "200 result=0\n" * 5)
+    env_bytes = env(agi_channel="SIP/carrier-1", agi_calleridname=caller_name, agi_arg_1=stage)
+    code, lines, stderr = run_leg(serving, outside, env_bytes,
+                                  replies=reply + "200 result=0\n" * 5)
     check_common(lines, stderr, spy)
+    if cut_for_length(serving, env_bytes, code, lines, stderr):
+        return
     assert code in (0, 1)
     if stage not in ("declined", "hungup"):
         assert "SET EXTENSION i" in lines, (stage, lines)

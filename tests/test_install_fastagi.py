@@ -69,7 +69,8 @@ def test_switch_to_fastagi_check_it_and_switch_back(installed, server):
     assert result.exit_code == 0, result.output
     assert (f"  switch our block's AGI() calls from {PER_CALL} to {fast(port)}"
             in result.output.splitlines())
-    assert f"OK    FastAGI server on 127.0.0.1:{port}: accepts connections" in result.output
+    assert (f"OK    FastAGI server on 127.0.0.1:{port}: press3way's server answers its probe"
+            in result.output)
     now = text(site)
     assert now == to_fastagi(site.per_call_text, port) != site.per_call_text
     # only our two scripts' six AGI() lines changed, every other byte stayed
@@ -80,7 +81,8 @@ def test_switch_to_fastagi_check_it_and_switch_back(installed, server):
 
     lines = dialplan_lines(check(site).output)
     assert lines[:2] == [f"OK    dialplan block in {site.dialplan}: {fast(port)}",
-                         f"OK    FastAGI server on 127.0.0.1:{port}: accepts connections"]
+                         f"OK    FastAGI server on 127.0.0.1:{port}: press3way's server answers "
+                         "its probe"]
     assert lines[2].startswith(f"OK    block loaded by Asterisk: {site.dialplan}:")
     assert all(line.startswith("OK") for line in lines), lines
     # the probes (install's and check's) leave nothing in the server's log
@@ -139,10 +141,10 @@ def test_switching_to_a_port_where_nothing_answers_is_refused(bare, fresh):
         result = install(bare, "--fastagi", "--port", str(port), *extra)
         assert result.exit_code == 1
         assert len(result.output.splitlines()) == 1
-        assert result.output.startswith(f"Error: nothing was changed: nothing answers on "
-                                        f"127.0.0.1:{port} (Connection refused), so the "
-                                        "dialplan is not pointed there: start the FastAGI "
-                                        "server first: `systemctl start")
+        assert result.output.startswith(f"Error: nothing was changed: 127.0.0.1:{port} is not "
+                                        "press3way's FastAGI server (nothing answers "
+                                        "(Connection refused)), so the dialplan is not pointed "
+                                        "there: start the FastAGI server first: `systemctl start")
         assert snapshot(bare) == before
 
 
@@ -151,7 +153,7 @@ def test_the_default_port_and_moving_to_another(installed, server):
     if mode.probe(DEFAULT_PORT) is None:
         pytest.skip(f"something listens on {DEFAULT_PORT} here")
     refused = install(site, "--fastagi")
-    assert refused.exit_code == 1 and f"nothing answers on 127.0.0.1:{DEFAULT_PORT}" in \
+    assert refused.exit_code == 1 and f"127.0.0.1:{DEFAULT_PORT} is not press3way's" in \
         refused.output
     assert install(site, "--fastagi", "--port", str(server.port)).exit_code == 0
     with FastAGIServer(site.conf_path) as other:
@@ -174,10 +176,12 @@ def test_dry_run_says_the_switch_and_changes_nothing(installed, server):
 @pytest.mark.parametrize("args, message", [
     (("--fastagi", "--port", "0"), "Invalid value for '--port': 0 is not in the range"),
     (("--fastagi", "--port", "65536"), "Invalid value for '--port': 65536 is not in the range"),
-    (("--fastagi", "--port", "4577x"), "Invalid value for '--port': '4577x' is not a valid "
+    (("--fastagi", "--port", "4578x"), "Invalid value for '--port': '4578x' is not a valid "
                                        "integer"),
-    (("--port", "4577"), "--port goes with --fastagi"),
-    (("--per-call", "--port", "4577"), "--port goes with --fastagi"),
+    (("--fastagi", "--port", "4577"), "Invalid value for '--port': port 4577 is VICIdial's "
+                                      "FastAGI call logger (FastAGI_log.pl"),
+    (("--port", "4578"), "--port goes with --fastagi"),
+    (("--per-call", "--port", "4578"), "--port goes with --fastagi"),
 ])
 def test_bad_input_is_one_error_line_and_changes_nothing(installed, args, message):
     before = snapshot(installed)
@@ -216,3 +220,12 @@ def test_mode_is_read_from_the_block():
     assert mode.wanted(mode.PER_CALL, True, None) == mode.Mode(DEFAULT_PORT)
     assert mode.wanted(mode.Mode(4600), True, 4700) == mode.Mode(4700)
     assert mode.wanted(mode.Mode(4600), False, None) == mode.PER_CALL
+
+
+def test_a_block_on_vicidials_port_fails_check_and_moves_with_fastagi():
+    result = mode.server_result(4577)
+    assert result.ok is False
+    assert "port 4577 is VICIdial's FastAGI call logger (FastAGI_log.pl" in result.detail
+    assert f"press3way install --fastagi --port {DEFAULT_PORT}" in result.detail
+    assert mode.wanted(mode.Mode(4577), True, None) == mode.Mode(DEFAULT_PORT)
+    assert mode.wanted(mode.Mode(4577), None, None) == mode.Mode(4577)   # check says it

@@ -80,7 +80,7 @@ def _reserve(args) -> vicidial.Reservation | None:
 def _reserve_in_threads(site, agents: int) -> list[vicidial.Reservation | None]:
     """The FastAGI server's way: one process, a thread per call, connections from its pool,
     all reserving at once."""
-    pool = Pool(config.load(site.conf_path), max_idle=agents)
+    pool = Pool(config.load(site.conf_path), limit=agents)
     together = threading.Barrier(agents)
 
     def one(n: int) -> vicidial.Reservation | None:

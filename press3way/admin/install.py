@@ -73,17 +73,18 @@ def plan_dialplan(target: Target, replace_reference: bool,
 
 
 def server_problem(change: DialplanChange) -> str | None:
-    """Pointing the dialplan at a FastAGI port where nothing answers would fail every call:
-    refused. (A block already on that port is left as it is, and `_after_install` says so.)"""
+    """Pointing the dialplan at a FastAGI port where our server does not answer would fail
+    every call: refused. (A block already on that port is left as it is, and
+    `_after_install` says so.)"""
     port = change.now.port
     if port is None or change.now == change.was:
         return None
     why = mode.probe(port)
     if why is None:
         return None
-    return (f"nothing answers on 127.0.0.1:{port} ({why}), so the dialplan is not pointed "
-            f"there: start the FastAGI server first: {mode.start_fix(port)}; then run the "
-            "install again")
+    return (f"127.0.0.1:{port} is not press3way's FastAGI server ({why}), so the dialplan is "
+            f"not pointed there: start the FastAGI server first: {mode.start_fix(port)}; then "
+            "run the install again")
 
 
 def whole_dialplan_conflicts(target: Target, change: DialplanChange) -> list[str]:

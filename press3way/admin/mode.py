@@ -3,19 +3,22 @@ agi-bin), or the FastAGI server on 127.0.0.1:PORT (`press3way fastagi`, under sy
 
 The mode lives in the block itself (its AGI() calls), so `install` keeps it across upgrades
 and `check` reads it back; a block in either mode is current. Pointing the dialplan at a port
-where nothing answers breaks every call, so the server is probed and the fix spelled out.
+where our server does not answer breaks every call (or hands it to another program), so the
+port is probed and the fix spelled out: the probe speaks FastAGI and wants our server's own
+answer (`fastagi.request.probe`), and the listening socket must belong to Asterisk's user or
+root, so neither VICIdial's FastAGI_log.pl nor a program another local user started on the
+port while our server was down is ever taken for it.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-import socket
 import sys
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..fastagi import DEFAULT_PORT
+from ..fastagi import DEFAULT_PORT, VICIDIAL_PORT, peers, request, vicidial_port_error
 from ..fastagi.dialplan_urls import fastagi_port, to_fastagi
 from . import block
 from .results import Result
@@ -52,22 +55,26 @@ def of(text: str) -> Mode:
 def wanted(current: Mode, fastagi: bool | None, port: int | None) -> Mode:
     """The mode an install leaves: the one asked for, else the one installed (an upgrade must
     not quietly move a FastAGI site back to per-call scripts). `--fastagi` without a port
-    keeps the installed port."""
+    keeps the installed port, unless it is VICIdial's (an old default of ours)."""
     if fastagi is None:
         return current
     if not fastagi:
         return PER_CALL
-    return Mode(port or current.port or DEFAULT_PORT)
+    kept = current.port if current.port != VICIDIAL_PORT else None
+    return Mode(port or kept or DEFAULT_PORT)
 
 
 def probe(port: int, timeout: float = PROBE_TIMEOUT_S) -> str | None:
-    """Why nothing takes a connection on 127.0.0.1:`port`, or None. (The server lets a peer
-    that closes without a word go quietly, so probing leaves no line in its journal.)"""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
-            return None
-    except OSError as exc:
-        return exc.strerror or str(exc) or type(exc).__name__
+    """Why 127.0.0.1:`port` is not our FastAGI server, or None. (The server answers the
+    probe without a line in its journal.)"""
+    ours, why = request.probe(port, timeout)
+    if not ours:
+        return why
+    uid = peers.listener_uid("127.0.0.1", port)
+    if uid is not None and uid not in peers.accepted_uids():
+        return (f"it answers as press3way's server but its socket is {peers.name_of(uid)}'s, "
+                "neither Asterisk's user nor root: stop that program")
+    return None
 
 
 def start_fix(port: int) -> str:
@@ -86,10 +93,14 @@ def start_fix(port: int) -> str:
 def server_result(port: int) -> Result:
     """`check`'s line for the server the block asks for."""
     item = f"FastAGI server on 127.0.0.1:{port}"
+    if port == VICIDIAL_PORT:
+        return Result(item, False, f"{vicidial_port_error(port)}; every 3-way press-1 call goes "
+                                   "to VICIdial's logger: `press3way install --fastagi --port "
+                                   f"{DEFAULT_PORT}` (with the same --dialplan-file/--vicidial)")
     why = probe(port)
     if why is None:
-        return Result(item, True, "accepts connections")
-    return Result(item, False, f"nothing answers ({why}), so every 3-way press-1 call fails: "
+        return Result(item, True, "press3way's server answers its probe")
+    return Result(item, False, f"{why}, so every 3-way press-1 call fails: "
                                f"start it: {start_fix(port)}; or switch the dialplan back: "
                                "`press3way install --per-call` (with the same "
                                "--dialplan-file/--vicidial)")

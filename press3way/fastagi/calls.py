@@ -1,9 +1,15 @@
-"""One FastAGI connection: read Asterisk's environment, pick the leg by the script name in
-the URL, and run it exactly as its per-call script would, with the server's config and pool."""
+"""One FastAGI connection from an accepted peer (see `peers`): read Asterisk's environment
+within bounds, check it, pick the leg by the script name in the URL, and run it exactly as its
+per-call script would, with the server's config and pool.
+
+A request that is not a whole call of ours never reaches the pool: an unknown script is cut
+without a command; a known script with a bad environment runs its leg on a `Serving` that
+refuses every database connection, so the caller takes the leg's failure path (buzz, or `i`)
+and the AGI log says why, as in per-call mode.
+"""
 
 from __future__ import annotations
 
-import posixpath
 import socket
 import time
 from typing import Callable, ContextManager
@@ -15,56 +21,66 @@ from ..agilog import AgiLog
 from ..config import Config
 from ..legs import agent, outside, runner
 from ..telephony.agi import Channel
+from . import request
 
-LEGS: dict[str, Callable[..., int]] = {agent.SCRIPT: agent.main, outside.SCRIPT: outside.main}
-# Asterisk writes the environment as soon as it connects: a silent peer is not Asterisk.
-ENVIRONMENT_TIMEOUT_S = 5.0
-
-
-def script_name(env: dict[str, str]) -> str:
-    """`agi_network_script` (Asterisk 1.6+), else the last part of `agi_request`'s URL."""
-    script = env.get("agi_network_script") or posixpath.basename(env.get("agi_request", ""))
-    return script.split("?", 1)[0].lstrip("/")
+LEGS: dict[str, tuple[Callable[..., int], tuple[str, ...]]] = {
+    agent.SCRIPT: (agent.main, agent.STAGES), outside.SCRIPT: (outside.main, tuple(outside.STAGES))}
 
 
-def serve(sock: socket.socket, serving: runner.Serving, log: AgiLog) -> Callable[[], None]:
-    """Run the call on `sock` to its end (the server closes the socket afterwards). Returns
+def serve(sock: socket.socket, serving: runner.Serving, log: AgiLog,
+          reply_timeout: float = request.REPLY_TIMEOUT_S) -> Callable[[], None]:
+    """Run the call on `sock` to its end (the server closes the socket afterwards); a reply
+    of Asterisk's that takes longer than `reply_timeout` ends it as a hang-up would. Returns
     the call's closing log line, which the server writes once the call's slot is free."""
     started = time.monotonic()
-    sock.settimeout(ENVIRONMENT_TIMEOUT_S)
     try:
-        channel = Channel.over_socket(sock)
-    except (OSError, ValueError, UnicodeError) as exc:
+        env = request.read_environment(sock)
+    except (OSError, request.BadRequest) as exc:
+        env = getattr(exc, "env", {})
         log.error(f"cannot read the AGI environment: {exc or type(exc).__name__}")
+        return _closing(log, env, 1, started) if env else lambda: None
+    if not env:                         # closed without a word: a bare port probe
         return lambda: None
-    if not channel.env:                 # closed without a word: a port probe (`press3way
-        channel.close()                 # check`), nothing to log
+    if request.is_probe(env):           # `press3way check`: nothing to log
+        request.answer_probe(sock, env)
         return lambda: None
-    sock.settimeout(None)               # from here on a reply may take as long as a sound
     log = AgiLog(log.script)            # this call's lines carry its channel, as the legs' do
-    log.channel = channel.name
-    script = script_name(channel.env)
-    run = LEGS.get(script)
+    log.channel = env.get("agi_channel", "")
+    script = request.script_name(env)
+    if script not in LEGS:
+        log.error(f"unknown script {script!r} requested by {log.channel} "
+                  f"(expected {' or '.join(LEGS)})")
+        return _closing(log, env, 1, started)
+    run, stages = LEGS[script]
+    why = request.problem(env, script, stages)
+    commands = sock.makefile("w", encoding="utf-8", newline="\n")
+    channel = Channel(request.replies(sock, reply_timeout), commands, sock, env=env)
     try:
-        if run is None:
-            log.error(f"unknown script {script!r} requested by {channel.name} "
-                      f"(expected {' or '.join(LEGS)})")
-            status = 1
-        else:
-            with runner.served_by(serving):
-                status = run(lambda: channel)
+        with runner.served_by(no_database(why, serving.load_config) if why else serving):
+            status = run(lambda: channel)
     finally:
         channel.close()
+    return _closing(log, env, status, started)
+
+
+def _closing(log: AgiLog, env: dict[str, str], status: int, started: float) -> Callable[[], None]:
     took = time.monotonic() - started
-    return lambda: log(f"call {channel.env.get('agi_uniqueid', '?')} {script or '-'} "
-                       f"{channel.name or '-'}: status {status} after {took:.3f} s")
+    script = request.script_name(env)
+    return lambda: log(f"call {env.get('agi_uniqueid') or '?'} {script or '-'} "
+                       f"{env.get('agi_channel') or '-'}: status {status} after {took:.3f} s")
+
+
+def no_database(why: str, load_config: Callable[[], Config]) -> runner.Serving:
+    """What a call runs with when it may not have a database connection (a bad request, or a
+    call over the limit): its leg fails as with a database down, so the caller takes the
+    dialplan's buzz (agent) or `i` (outside) path, and the AGI log says `why`."""
+    def no_connection(cfg: Config) -> ContextManager[pymysql.Connection]:
+        raise database.DatabaseError(why)
+
+    return runner.Serving(load_config, no_connection)
 
 
 def refusing(limit: int, load_config: Callable[[], Config]) -> runner.Serving:
-    """What a call over the limit runs with: its leg fails at once, as with a database down,
-    so the caller takes the dialplan's buzz (agent) or `i` (outside) path."""
-    def no_connection(cfg: Config) -> ContextManager[pymysql.Connection]:
-        raise database.DatabaseError(
-            f"refused: the FastAGI server is at its limit of {limit} calls")
-
-    return runner.Serving(load_config, no_connection)
+    """What a call over the limit runs with."""
+    return no_database(f"refused: the FastAGI server is at its limit of {limit} calls",
+                       load_config)

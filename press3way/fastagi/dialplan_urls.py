@@ -1,5 +1,5 @@
 """The dialplan switch between modes: `AGI(agi-3way_press_outside.agi,...)` runs a process per
-call, `AGI(agi://127.0.0.1:4577/agi-3way_press_outside.agi,...)` asks the FastAGI server.
+call, `AGI(agi://127.0.0.1:4578/agi-3way_press_outside.agi,...)` asks the FastAGI server.
 Only our two scripts' AGI() calls change; the arguments and everything else stay."""
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
 """The FastAGI server: accept on 127.0.0.1, one thread per call up to a cap, SIGHUP reloads
 the config (calls in progress keep theirs), SIGTERM stops accepting and lets calls finish.
 
-The main thread only accepts connections and handles signals (through a wake-up socket, so
-a signal never runs code in the middle of a call's bookkeeping).
+The main thread accepts connections, cuts at once every peer that is not Asterisk's user
+(`peers`: before it gets a thread, a call slot, a byte of ours or a database connection), and
+handles signals (through a wake-up socket, so a signal never runs code in the middle of a
+call's bookkeeping).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import selectors
 import signal
 import socket
@@ -17,25 +20,48 @@ import time
 from .. import config
 from ..agilog import AgiLog
 from ..legs import runner
-from . import DEFAULT_MAX_CALLS, DEFAULT_PORT, DEFAULT_STOP_TIMEOUT_S, calls
+from . import (
+    DEFAULT_MAX_CALLS,
+    DEFAULT_MAX_DB_CONNECTIONS,
+    DEFAULT_PORT,
+    DEFAULT_STOP_TIMEOUT_S,
+    calls,
+    peers,
+    request,
+    vicidial_port_error,
+)
 from .pool import Pool
 
 LOG_NAME = "press3way-fastagi"
 
 
+class StartError(Exception):
+    """The server cannot start (a one-line reason)."""
+
+
 class Server:
     def __init__(self, config_path: str, *, port: int = DEFAULT_PORT,
                  max_calls: int = DEFAULT_MAX_CALLS,
-                 stop_timeout: float = DEFAULT_STOP_TIMEOUT_S):
-        """Reads the config (`config.ConfigError`) and binds the port (`OSError`)."""
+                 max_db_connections: int = DEFAULT_MAX_DB_CONNECTIONS,
+                 stop_timeout: float = DEFAULT_STOP_TIMEOUT_S, peer_users: tuple[str, ...] = (),
+                 reply_timeout: float = request.REPLY_TIMEOUT_S):
+        """Reads the config (`config.ConfigError`) and binds the port (`StartError`)."""
+        refused = vicidial_port_error(port)
+        if refused:
+            raise StartError(refused)
         self.config_path = config_path
         self.max_calls = max_calls
         self.stop_timeout = stop_timeout
+        self.reply_timeout = reply_timeout
+        try:
+            self.peer_uids = peers.accepted_uids(peer_users)
+        except peers.PeerError as exc:
+            raise StartError(str(exc)) from None
         self.log = AgiLog(LOG_NAME)
-        self.pool = Pool(config.load(config_path), max_idle=max_calls)
+        self.pool = Pool(config.load(config_path), limit=min(max_db_connections, max_calls))
         self._serving = runner.Serving(lambda: self.pool.config, self.pool.connection)
         self._refusing = calls.refusing(max_calls, lambda: self.pool.config)
-        self._listener = socket.create_server(("127.0.0.1", port), backlog=max(128, max_calls))
+        self._listener = _bind(port, backlog=max(128, max_calls))
         self.port: int = self._listener.getsockname()[1]
         self._lock = threading.Condition()
         self._running = {"calls": 0, "refused": 0}    # threads running a call or a refusal
@@ -52,7 +78,9 @@ class Server:
         selector = selectors.DefaultSelector()
         selector.register(self._listener, selectors.EVENT_READ)
         selector.register(wake_read, selectors.EVENT_READ)
-        self.log(f"listening on 127.0.0.1:{self.port}, at most {self.max_calls} calls, "
+        self.log(f"listening on 127.0.0.1:{self.port}, at most {self.max_calls} calls and "
+                 f"{self.pool.limit} database connections, for "
+                 f"{', '.join(peers.name_of(uid) for uid in sorted(self.peer_uids))}; "
                  f"config {self.config_path}")
         try:
             while True:
@@ -92,6 +120,8 @@ class Server:
         except OSError as exc:          # out of descriptors, say: keep serving the others
             self.log.error(f"accept failed: {exc}")
             return
+        if not self._accepted(sock):
+            return
         with self._lock:
             kind = "calls" if self._running["calls"] < self.max_calls else "refused"
             if self._running[kind] >= self.max_calls:   # a flood: Asterisk just sees EOF
@@ -105,17 +135,28 @@ class Server:
         serving = self._serving if kind == "calls" else self._refusing
         threading.Thread(target=self._run_call, args=(sock, serving, kind), daemon=True).start()
 
+    def _accepted(self, sock: socket.socket) -> bool:
+        """Whether the peer is Asterisk's user; any other is cut without a byte."""
+        try:
+            uid = peers.peer_uid(sock)
+        except OSError:                 # gone already (getpeername)
+            uid = None
+        if uid in self.peer_uids:
+            return True
+        _cut(sock)
+        who = "a peer already gone" if uid is None else peers.name_of(uid)
+        self.log.error(f"refused a connection from {who}: not Asterisk's user (--peer-user)")
+        return False
+
     def _run_call(self, sock: socket.socket, serving: runner.Serving, kind: str) -> None:
         report_end = None
         try:
-            report_end = calls.serve(sock, serving, self.log)
+            report_end = calls.serve(sock, serving, self.log, self.reply_timeout)
         except Exception as exc:        # noqa: BLE001 - one call's bug never stops the server
             self.log.error(f"call ended by {type(exc).__name__}: {exc}")
         finally:
-            with contextlib.suppress(OSError):  # EOF for Asterisk even if something still
-                sock.shutdown(socket.SHUT_RDWR)  # holds the socket's files
-            sock.close()
-            with self._lock:
+            _cut(sock)                  # EOF for Asterisk even if something still holds the
+            with self._lock:            # socket's files
                 self._running[kind] -= 1
                 self._lock.notify_all()
         if report_end is not None:
@@ -153,6 +194,33 @@ class Server:
                            "to `press3way cleanup`)")
         else:
             self.log("stopped: every call finished")
+
+
+def _cut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+def _bind(port: int, backlog: int) -> socket.socket:
+    """The listening socket; when the port is taken, who holds it (our server, answering the
+    probe, or another program and its user)."""
+    try:
+        return socket.create_server(("127.0.0.1", port), backlog=backlog)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise StartError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    raise StartError(f"127.0.0.1:{port} is in use: {holder(port)}")
+
+
+def holder(port: int) -> str:
+    """Who listens on 127.0.0.1:`port`, in words."""
+    ours, why = request.probe(port)
+    uid = peers.listener_uid("127.0.0.1", port)
+    owner = "an unknown user" if uid is None else peers.name_of(uid)
+    if ours:
+        return f"another press3way fastagi serves it (run by {owner})"
+    return f"a program of {owner} that is not press3way's server listens there ({why})"
 
 
 def _note_signal(signum: int, frame: object) -> None:

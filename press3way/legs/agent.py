@@ -25,6 +25,7 @@ if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
     from typing import Callable
 
 SCRIPT = "agi-3way_press_agent.agi"
+STAGES = ("start",)
 AGENT_TIMEOUT_S = 100          # how long the agent and customer wait for a winner
 DIAL_TIMEOUT_S = 80            # how long each outside call may ring
 POLL_S = 0.03                  # how often the batch is read when AMI cannot tell us
@@ -50,8 +51,8 @@ class Agent:
 
 
 def flow(leg: Leg) -> None:
-    if leg.stage != "start":
-        raise ValueError(f"unknown stage {leg.stage!r} (expected start)")
+    if leg.stage not in STAGES:
+        raise ValueError(f"unknown stage {leg.stage!r} (expected {', '.join(STAGES)})")
     agent_timeout = leg.timeouts[0] if leg.timeouts else AGENT_TIMEOUT_S
     dial_timeout = leg.timeouts[1] if len(leg.timeouts) > 1 else DIAL_TIMEOUT_S
     dialstring = dialstrings.dialstring_from_extension(leg.channel.env.get("agi_extension", ""))

@@ -2,7 +2,7 @@
 
 Kept light on purpose: an AGI script builds its `Channel` on its first lines and can send its
 first command (`ask`) before anything slow is imported; pyst2 (`agiwire`) loads with the next
-command. The same channel runs over a FastAGI socket (`Channel.over_socket`): there a hang-up
+command. The same channel runs over a FastAGI socket (`sock`, see fastagi.calls): there a hang-up
 is a `HANGUP` line or EOF, never a signal.
 """
 
@@ -36,7 +36,8 @@ class Channel:
     them first."""
 
     def __init__(self, stdin: IO[str] | None = None, stdout: IO[str] | None = None,
-                 sock: socket.socket | None = None, ask: Sequence[str] = ()):
+                 sock: socket.socket | None = None, ask: Sequence[str] = (),
+                 env: dict[str, str] | None = None):
         if sock is None:
             try:            # before the environment is read: a hang-up then is not lost
                 hangup.install()
@@ -46,7 +47,8 @@ class Channel:
             stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
         self._stdin, self._stdout = stdin, stdout or sys.stdout
         self._socket = sock
-        self.env: dict[str, str] = read_environment(stdin)
+        # `env`: read already (the FastAGI server reads it within bounds before a leg runs)
+        self.env: dict[str, str] = read_environment(stdin) if env is None else env
         self.warn: Callable[[str], None] = lambda message: None    # set to the AGI log
         self._playing = ""                  # a sound started with `start_sound`, not yet done
         self._wire: Wire | None = None
@@ -73,13 +75,6 @@ class Channel:
             name = self._asked.pop(0)
             result, value = self._agi.reply()
             self._answers[name] = value if result == "1" else ""
-
-    @classmethod
-    def over_socket(cls, sock: socket.socket) -> Channel:
-        """A FastAGI connection: Asterisk writes the same environment and replies there."""
-        stdin = sock.makefile("r", encoding="utf-8", errors="replace", newline="\n")
-        stdout = sock.makefile("w", encoding="utf-8", newline="\n")
-        return cls(stdin, stdout, sock)
 
     # --- environment ----------------------------------------------------------------
     @property

@@ -31,12 +31,16 @@ class CallWatch:
 
 
 class FastAGIServer:
-    """`press3way fastagi --port 0 ...` with `config_path`, started and stopped by the caller."""
+    """`press3way fastagi --port 0 ...` with `config_path`, started and stopped by the caller.
+    Its peers (the fake AGI, the chrooted Asterisk) run as the harness's own user, the one
+    `--peer-user` names by default."""
 
     def __init__(self, config_path: str, *, max_calls: int = 200, stop_timeout: float = 30,
-                 extra_env: dict[str, str] | None = None):
+                 extra_env: dict[str, str] | None = None,
+                 peer_users: tuple[str, ...] = (str(os.getuid()),), options: tuple[str, ...] = ()):
         self.config_path, self.max_calls, self.stop_timeout = config_path, max_calls, stop_timeout
         self.extra_env = extra_env or {}
+        self.peer_users, self.options = peer_users, options
         self.port = 0
         self.lines: list[str] = []
         self._watches: dict[str, CallWatch] = {}
@@ -48,7 +52,9 @@ class FastAGIServer:
     def start(self, timeout: float = 20) -> FastAGIServer:
         command = [os.path.join(os.path.dirname(sys.executable), "press3way"), "fastagi",
                    "--port", "0", "--max-calls", str(self.max_calls),
-                   "--stop-timeout", str(self.stop_timeout), "--config", self.config_path]
+                   "--stop-timeout", str(self.stop_timeout), "--config", self.config_path,
+                   *(arg for user in self.peer_users for arg in ("--peer-user", user)),
+                   *self.options]
         self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env=dict(os.environ, **self.extra_env))
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -201,7 +201,7 @@ def test_vicidial_target_switched_to_fastagi_and_back(vicidial):
         lines = dialplan_lines(run(vicidial, "check", "--vicidial").output)
         assert lines[:3] == [
             f"OK    dialplan block in VICIdial System Settings, Custom Dialplan Entry{fast}",
-            f"OK    FastAGI server on 127.0.0.1:{port}: accepts connections",
+            f"OK    FastAGI server on 127.0.0.1:{port}: press3way's server answers its probe",
             f"FAIL  block loaded by Asterisk: {generated}:11-70 holds another version: not yet "
             f"in {generated}: VICIdial's keepalive rebuilds it within a minute "
             "(servers.rebuild_conf_files is 'Y'); run check again then"]
@@ -233,7 +233,8 @@ def test_vicidial_target_not_switched_to_a_port_where_nothing_answers(vicidial):
         port = server.port                       # free again once it has stopped
     result = run(vicidial, "install", "--vicidial", "--fastagi", "--port", str(port))
     assert result.exit_code == 1 and result.output.startswith(
-        f"Error: nothing was changed: nothing answers on 127.0.0.1:{port}")
+        f"Error: nothing was changed: 127.0.0.1:{port} is not press3way's FastAGI server "
+        "(nothing answers")
     assert entry(vicidial) == "\n" + block.ours()
 
 
