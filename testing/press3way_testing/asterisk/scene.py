@@ -80,14 +80,15 @@ class Scene:
         manager.seat_agent_and_customer(self.rec, self.site.session)
         return self
 
-    def call(self, *people: parties.Party) -> str:
-        """Start the agent's 3-way call to the parties (two or more: a multi-call)."""
+    def call(self, *people: parties.Party, dialstring: str | None = None) -> str:
+        """Start the agent's 3-way call to the parties (two or more: a multi-call);
+        `dialstring`: what the agent dials instead of 9<the first number>."""
         parties.arrange(self.rec, *people)
         if len(people) > 1:                  # what the agent API's multi_dial_phones does
             with self.site.connect() as conn:
                 Store(conn).arm_multi(self.site.user, [p.number for p in people])
         self.threeway_id = manager.start_three_way(self.rec, self.site.session,
-                                                   DIAL_PREFIX + people[0].number,
+                                                   dialstring or DIAL_PREFIX + people[0].number,
                                                    self.site.caller_code)
         return self.threeway_id
 
