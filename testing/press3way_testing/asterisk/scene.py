@@ -9,10 +9,12 @@ joined a conference.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from typing import Iterable
 
+from press3way.fastagi.dialplan_urls import SCRIPTS
 from press3way.store import Store
 from press3way_testing.site import Site
 from press3way_testing.asterisk import manager, parties
@@ -218,7 +220,8 @@ class Scene:
         FastAGI server was sent), so the next test starts empty."""
         self.rec.action("Hangup", Channel="/.*/")     # refused only when none is left
         self.rec.wait(lambda: not self._channels_up(), timeout, "every channel to end")
-        runs = self.events("Newexten", Application="AGI")
+        runs = [e for e in self.events("Newexten", Application="AGI")     # our scripts' runs
+                if re.search(SCRIPTS, e["AppData"])]
         sent = [e for e in runs if e["AppData"].startswith("agi://")]
         if len(sent) != (len(runs) if self.fastagi is not None else 0):   # the mode it claims
             raise AssertionError(f"{self.mode} scene ran AGI() as "
