@@ -11,8 +11,19 @@ import dataclasses
 
 import pytest
 
-from press3way_testing.scenarios import AGENT_GONE, BUZZ, CATALOGUE, TRANSFER, A, C, Played, \
-    Scenario, check, row_events, unplayed
+from press3way_testing.scenarios import (
+    AGENT_GONE,
+    BUZZ,
+    CATALOGUE,
+    TRANSFER,
+    A,
+    C,
+    Played,
+    Scenario,
+    check,
+    row_events,
+    unplayed,
+)
 from press3way_testing.sim import SimResult, Timeouts
 from tests.conftest import _fresh
 from tests.helpers import play
@@ -88,24 +99,49 @@ def buzzed_at_once(result: SimResult) -> bool:
     return buzz - start < 1.5 and OUTSIDE not in result.calls
 
 
+def dialled_during_the_prompts(result: SimResult) -> bool:
+    done = steps(result, OUTSIDE)
+    return {"pressed 1", "dialled 1"} <= set(done) and not any("WaitExten" in s for s in done)
+
+
+def declined_at_t(result: SimResult) -> bool:
+    """WaitExten timed out and went on at its next priority, Goto(t,1)."""
+    return "xfer_press_dialplan,s,7 Goto(t,1)" in steps(result, OUTSIDE) and \
+        party_heard_buzz(result, "t") and ended(result, "hung up (Hangup())")
+
+
+def losers_cut_with_ids_of_their_own(result: SimResult) -> bool:
+    ids = [row["call_3way_id"] for row in result.log_rows]
+    return result.calls[C] == "hung up while ringing (AMI Hangup)" and \
+        len(set(ids)) == 3 and all(len(i) <= 20 for i in ids)
+
+
+def pressed_once_all_heard_the_prompts(result: SimResult) -> bool:
+    """Every party pressing together pressed after the last of them started WaitExten."""
+    waits = [t for t, _, text in result.timeline if " WaitExten(" in text]
+    presses = [t for t, who, text in result.timeline if text == "pressed 1"]
+    return len(waits) == len(presses) == 5 and min(presses) >= max(waits)
+
+
+def cut_while_ringing(result: SimResult) -> bool:
+    return all(end == "hung up while ringing (AMI Hangup)"
+               for who, end in result.calls.items() if who != "agent")
+
+
 SEEN_HERE = {
     "single_accept": lambda r: in_conference(r, "88600061"),
     "single_accept_meetme": lambda r: in_conference(r, "78600061"),
-    "press_while_the_prompts_play": lambda r: {"pressed 1", "dialled 1"} <= set(steps(r, OUTSIDE))
-        and not any("WaitExten" in step for step in steps(r, OUTSIDE)),
+    "press_while_the_prompts_play": dialled_during_the_prompts,
     "press_while_the_answered_agi_runs_is_thrown_away":
         lambda r: "pressed 1 (thrown away)" in steps(r, OUTSIDE),
-    "no_press": lambda r: "xfer_press_dialplan,s,7 Goto(t,1)" in steps(r, OUTSIDE)
-        and party_heard_buzz(r, "t") and ended(r, "hung up (Hangup())"),
+    "no_press": declined_at_t,
     "wrong_key": lambda r: party_heard_buzz(r, "i"),
     "hang_up_before_pressing": lambda r: ended(r, "hung up (party hung up)"),
     "no_answer": lambda r: ended(r, "no answer"),
     "busy": lambda r: ended(r, "busy"),
-    "multi_first_press_wins": lambda r: r.calls[C] == "hung up while ringing (AMI Hangup)"
-        and len({row["call_3way_id"] for row in r.log_rows}) == 3
-        and all(len(row["call_3way_id"]) <= 20 for row in r.log_rows),
-    "agent_hangs_up_while_calls_ring": lambda r: all(
-        end == "hung up while ringing (AMI Hangup)" for who, end in r.calls.items() if who != "agent"),
+    "multi_first_press_wins": losers_cut_with_ids_of_their_own,
+    "five_presses_one_winner": pressed_once_all_heard_the_prompts,
+    "agent_hangs_up_while_calls_ring": cut_while_ringing,
     "ami_unreachable": buzzed_at_once,
     "dialstring_with_non_digits": lambda r: OUTSIDE not in r.calls,
 }

@@ -55,11 +55,14 @@ CLAIMS = {     # claim (a test below) -> its real-Asterisk checks, or why it has
         (fact("test_waitexten_time_out_continues_at_the_next_priority"),),
     "test_waitexten_timeout_without_a_next_priority_goes_to_t":
         (fact("test_waitexten_time_out_without_a_next_priority_goes_to_t"),),
-    "test_waitexten_timeout_without_t_hangs_up": (fact("test_waitexten_time_out_without_t_hangs_up"),),
+    "test_waitexten_timeout_without_t_hangs_up":
+        (fact("test_waitexten_time_out_without_t_hangs_up"),),
     "test_background_keeps_a_digit_pressed_during_any_of_its_files":    # in press-1, 2nd of 3
-        (scenario("press_while_the_prompts_play"), fact("test_a_digit_during_playback_only_is_lost")),
+        (scenario("press_while_the_prompts_play"),
+         fact("test_a_digit_during_playback_only_is_lost")),
     "test_a_digit_with_no_extension_goes_to_i": (scenario("wrong_key"),),
-    "test_a_digit_during_playback_only_is_lost": (fact("test_a_digit_during_playback_only_is_lost"),),
+    "test_a_digit_during_playback_only_is_lost":
+        (fact("test_a_digit_during_playback_only_is_lost"),),
     "test_asterisk_waits_for_more_digits_only_where_a_longer_extension_could_match":
         (fact("test_asterisk_collects_more_digits_where_a_longer_extension_could_match"),),
     "test_simulator_control_playback_stops_the_sound_of_the_channel_named":
@@ -72,7 +75,8 @@ CLAIMS = {     # claim (a test below) -> its real-Asterisk checks, or why it has
     "test_wait_for_digit_and_stream_file_escape_digits":
         (fact("test_stream_file_ends_on_an_escape_digit_only"),
          fact("test_wait_for_digit_takes_any_digit")),
-    "test_stream_file_plays_the_real_sound_length": (fact("test_stream_file_plays_the_real_sound_length"),),
+    "test_stream_file_plays_the_real_sound_length":
+        (fact("test_stream_file_plays_the_real_sound_length"),),
     "test_control_playback_stop_ends_stream_file_at_once":
         (fact("test_control_playback_stop_ends_an_agi_stream_file"),),
     "test_redirect_ends_the_agi_run_and_the_channel_lives_on": NO_REDIRECT,

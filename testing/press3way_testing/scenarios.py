@@ -5,10 +5,11 @@ test_calls.py), in both AGI modes.
 A scenario's parties are in the simulator's party language (`sim.parse_party`): `answer=S`
 (rings S seconds, then answers), `noanswer`, `busy`, `hangup=S` and `press=D@S` (S seconds
 after it starts ringing), `press=D@prompt_start+S` (S seconds into the prompts),
-`press=D@prompt+S` (S seconds after the prompts end, as a person presses after "now").
+`press=D@prompt+S` (S seconds after the prompts end, as a person presses after "now"),
+`press=D@together+S` (S seconds after every party pressing together heard the prompts end).
 Both runners play it as written: the real Asterisk puts the times counted from ringing in the
 party's AstDB schedule and makes a prompt press S seconds after the outside leg starts
-BackGround or WaitExten (asterisk/simulate.py). What a runner cannot play, the scenario says,
+BackGround or WaitExten (asterisk/parties.py). What a runner cannot play, the scenario says,
 with why; a scenario no runner plays is an error (tests/test_scenarios.py).
 
 The outcome: each call's events (its log row), or the terminal events a race leaves open, and
@@ -122,7 +123,7 @@ CATALOGUE = (
              (f"{A}:answer=0.2,press=1@prompt+0.2", f"{B}:answer=0.2,press=1@prompt+0.7",
               f"{C}:noanswer"), {A: WON}, ends={B: LOSERS, C: (ev.DEFEATED,)}, agent=TRANSFER),
     Scenario("five_presses_one_winner", "Five parties press together: exactly one wins.",
-             tuple(f"{n}:answer=0.2,press=1@prompt+0.1" for n in (A, B, C, D, E)), {},
+             tuple(f"{n}:answer=0.2,press=1@together+0.1" for n in (A, B, C, D, E)), {},
              ends={n: (ev.TRANSFER, *LOSERS) for n in (A, B, C, D, E)}, agent=TRANSFER),
     Scenario("multi_on_myisam", "A multi-call on MyISAM feature tables.",
              (f"{A}:answer=0.3,press=1@prompt+0.2", f"{B}:answer=0.3"), {A: WON},

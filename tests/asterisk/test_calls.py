@@ -19,8 +19,17 @@ from press3way_testing.asterisk.instance_dialplan import block_with_timeouts
 from press3way_testing.asterisk.parties import Party
 from press3way_testing.asterisk.scene import Scene
 from press3way_testing.asterisk.simulate import play
-from press3way_testing.scenarios import AGENT_GONE, BUZZ, CATALOGUE, TRANSFER, A, Played, \
-    Scenario, check, row_events
+from press3way_testing.scenarios import (
+    AGENT_GONE,
+    BUZZ,
+    CATALOGUE,
+    TRANSFER,
+    A,
+    Played,
+    Scenario,
+    check,
+    row_events,
+)
 from press3way_testing.sim import parse_party
 
 from .conftest import BLOCK, TEST_TIMEOUTS

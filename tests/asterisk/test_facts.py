@@ -1,6 +1,10 @@
-"""Facts about the real Asterisk 22 that the call flow's design depends on (SPEC section 6).
+"""Facts about the real Asterisk 22 that the call flow's design and the stand-ins depend on
+(docs/behaviour.md): each stand-in claim of tests/test_standins.py names the fact here (or the
+catalogue's scenario) that sees Asterisk do the same.
 
-Asterisk's own behaviour, the same whichever way the scripts run: checked once, per-call."""
+Asterisk's own behaviour, the same whichever way the scripts run: checked once, per-call. The
+AGI rules are seen through a FastAGI peer of the test's own (res_agi runs the same command
+loop for a process's pipes and a FastAGI socket)."""
 
 import re
 import socket
@@ -8,9 +12,9 @@ import socket
 import pytest
 
 from press3way_testing.asterisk import manager, parties
-from press3way_testing.standins import rules as rules_dialplan
 from press3way_testing.asterisk.modes import PER_CALL
 from press3way_testing.asterisk.parties import Party
+from press3way_testing.standins import rules as rules_dialplan
 
 pytestmark = pytest.mark.parametrize("agi_mode", [PER_CALL], indirect=True)
 
@@ -119,7 +123,8 @@ def enter(scene, context: str) -> str:
     half, a stand-in person, answers at once. Its name."""
     channel_id = manager.unique_id("FACT")
     manager.originate(scene.rec, "Local/person@default", context, "s", "fact", channel_id)
-    return scene.rec.wait_event("Newchannel", 10, since=scene.since, Uniqueid=channel_id)[0]["Channel"]
+    created = scene.rec.wait_event("Newchannel", 10, since=scene.since, Uniqueid=channel_id)
+    return created[0]["Channel"]
 
 
 def press(scene, channel: str, digit: str, ms: str = str(parties.PRESS_MS)) -> None:

@@ -126,8 +126,10 @@ CUES = (("during_prompt", "BackGround"), ("after_prompt", "WaitExten"))
 class Cues:
     """The parties' presses counted from the prompts: each S seconds after the party's outside
     leg starts the application that plays them (BackGround) or follows them (WaitExten), as
-    the simulator places them. A party whose leg ends first, or never starts it, does not
-    press; nor does one still waiting when the block ends."""
+    the simulator places them; `together` presses S seconds after every party pressing
+    together reached WaitExten, at one moment (`press_together`). A party whose leg ends
+    first, or never starts it, does not press; nor does one still waiting when the block
+    ends."""
 
     def __init__(self, recorder: Recorder, parties: list[sim.Party], legs: str):
         """`legs`: how the outside legs' names start (`Local/9`)."""
@@ -137,6 +139,10 @@ class Cues:
                                          daemon=True)
                         for p in parties for attr, app in CUES
                         if (presses := sorted(getattr(p, attr)))]
+        together = {p.number: p.together for p in parties if p.together}
+        if together:
+            self.threads.append(threading.Thread(target=self._play_together, args=(together,),
+                                                 daemon=True))
 
     def __enter__(self) -> Cues:
         for thread in self.threads:
@@ -163,6 +169,28 @@ class Cues:
                 if self.done.wait(max(0.0, cued + delay - self.recorder.now())):
                     return
                 play_dtmf(session, leg[:-1] + "2", digit)     # the party's own half
+
+    def _play_together(self, presses: dict[str, list[tuple[float, str]]]) -> None:
+        try:
+            legs = self.recorder.wait(lambda: self._all_cued(list(presses)), CUE_TIMEOUT_S,
+                                      "every party pressing together to start WaitExten")
+        except WaitTimeout:
+            return
+        if legs is self.done:
+            return
+        cued = self.recorder.now()
+        for delay, digit in sorted({press for each in presses.values() for press in each}):
+            if self.done.wait(max(0.0, cued + delay - self.recorder.now())):
+                return
+            press_together(self.recorder, [legs[n][:-1] + "2" for n in presses
+                                           if (delay, digit) in presses[n]], digit)
+
+    def _all_cued(self, numbers: list[str]):
+        """Every number's outside leg once all started WaitExten; `done` as `_cue` says."""
+        legs = {n: self._cue(n, "WaitExten") for n in numbers}
+        if any(leg is self.done for leg in legs.values()):
+            return self.done
+        return legs if all(legs.values()) else None
 
     def _cue(self, number: str, application: str):
         """The outside leg of `number` once it started `application`; `done` when the block

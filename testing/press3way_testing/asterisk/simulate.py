@@ -11,12 +11,12 @@ import time
 from typing import Callable
 
 from press3way_testing import sim
-from press3way_testing.demo import dialplan_text
 from press3way_testing.asterisk.instance_dialplan import Timeouts, block_with_timeouts
 from press3way_testing.asterisk.parties import Cues, schedule_of
 from press3way_testing.asterisk.recorder import Event
 from press3way_testing.asterisk.scene import DIAL_PREFIX, SETTLE_TIMEOUT_S, Scene
 from press3way_testing.asterisk.session import running_scene
+from press3way_testing.demo import dialplan_text
 
 SHOWN = ("Newchannel", "OriginateResponse", "DTMFEnd", "ConfbridgeJoin", "ConfbridgeLeave",
          "Hangup", "AGIExecStart")
