@@ -481,7 +481,9 @@ class Simulation:
         for other in others:
             for delay, digit in other.together:
                 other.channel.press_later(delay, digit)
-        return call.together
+            other.together = []
+        mine, call.together = call.together, []
+        return mine
 
     def _listened(self, call: SimCall, context: str, what: str, digit: str):
         """Where a pause that listened for digits leads: a dialled extension, 'hangup',
@@ -580,4 +582,3 @@ class Simulation:
                 return "TRUNKloop"
             return call.channel.variables.get(name, "")
         return re.sub(r"\$\{([^}]+)\}", value, text)
-
