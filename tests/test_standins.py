@@ -1,5 +1,6 @@
-"""The stand-ins follow a real Asterisk (docs/behaviour.md): which digits are kept or thrown
-away, WaitExten's time-out, sound lengths, STREAM FILE stopped by ControlPlayback, Redirect.
+"""The stand-ins follow a real Asterisk (docs/behaviour.md, "The dialplan"): which digits are
+kept or thrown away, WaitExten's time-out, sound lengths, STREAM FILE stopped by
+ControlPlayback, Redirect.
 
 Each test here is a claim about Asterisk; CLAIMS pairs it with the real-Asterisk test that
 sees Asterisk 22 do the same (tests/asterisk/test_facts.py, or a scenario of the catalogue in
@@ -107,7 +108,8 @@ def simulated_call(presses=(), scale: float = SCALE) -> tuple[Simulation, SimCal
 
 
 def dialplan_run(context: str, presses=()) -> tuple[list[str], str]:
-    """Run `context`,s on a channel pressing `presses` (seconds, digit); what it did, where it ended."""
+    """Run `context`,s on a channel pressing `presses` (seconds, digit); what it did, where it
+    ended."""
     sim, call = simulated_call(presses)
     sim.run_dialplan(call, context, "s")
     return [text for _, _, text in sim.timeline], call.ended
@@ -183,7 +185,8 @@ def test_simulator_redirect_moves_an_answered_channel():
     running.join(10)
     assert call.ended.startswith("hung up (end of dialplan) at target,s")
     steps = [text for _, _, text in sim.timeline]
-    assert "target,s,1 NoOp(redirected here)" in steps and "long,s,2 NoOp(after the sound)" not in steps
+    assert "target,s,1 NoOp(redirected here)" in steps
+    assert "long,s,2 NoOp(after the sound)" not in steps
 
 
 def test_simulator_hangs_up_by_either_uniqueid_but_not_a_ringing_redirect():
@@ -260,7 +263,8 @@ def test_wait_for_digit_and_stream_file_escape_digits(scripted_agi):
     assert ("dtmf", "5", "thrown away") in heard
 
 
-@pytest.mark.skipif(not os.path.isdir(VICIDIAL_SOUNDS), reason=f"{VICIDIAL_SOUNDS} not on this machine")
+@pytest.mark.skipif(not os.path.isdir(VICIDIAL_SOUNDS),
+                    reason=f"{VICIDIAL_SOUNDS} not on this machine")
 def test_stream_file_plays_the_real_sound_length(scripted_agi):
     """hold_tone.gsm: 759 bytes, 23 GSM frames of 20 ms = 0.46 s = 3680 samples at 8 kHz."""
     result = scripted_agi(SimChannel("SIP/x-1", sound_scale=0.01),
@@ -293,7 +297,8 @@ def test_control_playback_stop_ends_stream_file_at_once(scripted_agi):
 def test_redirect_ends_the_agi_run_and_the_channel_lives_on(scripted_agi):
     channel = SimChannel("SIP/x-1")
     result = scripted_agi(channel, ["NOOP", "WAIT FOR DIGIT 5000"],
-                          on_command=lambda c: c == "NOOP" and channel.redirect("default", "78600061"))
+                          on_command=lambda c: c == "NOOP"
+                          and channel.redirect("default", "78600061"))
     assert replies(result)[-1].startswith("511")
     assert result.redirected and not result.hung_up
     assert channel.take_goto() == ("default", "78600061", 1) and not channel.is_hung_up()
@@ -314,7 +319,8 @@ def test_ami_names_a_call_by_either_half_and_either_uniqueid():
 
 
 # --- sounds ------------------------------------------------------------------------------
-@pytest.mark.skipif(not os.path.isdir(VICIDIAL_SOUNDS), reason=f"{VICIDIAL_SOUNDS} not on this machine")
+@pytest.mark.skipif(not os.path.isdir(VICIDIAL_SOUNDS),
+                    reason=f"{VICIDIAL_SOUNDS} not on this machine")
 def test_vicidial_sound_lengths_are_read_from_the_files():
     assert sounds.seconds("hold_tone", (VICIDIAL_SOUNDS,)) == pytest.approx(0.46)
     assert sounds.seconds("buzz", (VICIDIAL_SOUNDS,)) == pytest.approx(0.22)

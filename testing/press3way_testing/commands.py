@@ -16,6 +16,7 @@ import click
 
 from press3way.cli import MAX_SECONDS, Refused, Seconds
 
+
 # --- the commands ---------------------------------------
 def _pairs(items: tuple[str, ...], what: str) -> dict[str, str]:
     """KEY=VALUE items; a line break or NUL would break the AGI environment's lines."""
@@ -188,7 +189,8 @@ def _server(text: str) -> dict:
 def simulate(parties, scenario, dialstring, agent_hangup, conf_engine, engine, timeouts,
              dialplan_file, sound_scale, server, quiet, real_asterisk):
     """Play whole 3-way calls through the dialplan with fake Asterisk parts and a real DB."""
-    from press3way_testing.demo import dialplan_text, outcome, simulate as run, timeline
+    from press3way_testing.demo import dialplan_text, outcome, timeline
+    from press3way_testing.demo import simulate as run
 
     try:
         lines = [line.strip() for line in scenario] if scenario else []

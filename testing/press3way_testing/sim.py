@@ -4,9 +4,9 @@ Runs our own extensions_custom.conf: the agent leg enters at its `_49907.` exten
 the ${TRUNKloop} loop), each AMI Originate the agent leg sends becomes an outside channel that
 rings, answers, hears the prompts, presses keys or hangs up as its `Party` says, and every
 AGI(...) step runs the real script through the fake-AGI harness against a real database.
-It follows a real Asterisk's rules (SPEC section 6): WaitExten, which digits are kept or thrown
-away, real sound lengths, every manager event to every session; docs/notes-standins.md lists
-where it still differs.
+It follows a real Asterisk's rules (docs/behaviour.md, "The dialplan"): WaitExten, which digits are
+kept or thrown away, real sound lengths, every manager event to every session; where it still
+differs: docs/testing.md, "Where they still differ from a real Asterisk".
 """
 
 from __future__ import annotations
@@ -22,17 +22,15 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from press3way.database import query
-
 from press3way.store import Store
-
 from press3way.tables import LIVE, LOG
+from press3way_testing.fastagi import FastAGIServer
 from press3way_testing.site import Site
 from press3way_testing.standins import sounds
 from press3way_testing.standins.channel import ALL_DIGITS, SimChannel, new_uniqueid
 from press3way_testing.standins.dialplan_model import Dialplan, Step
 from press3way_testing.standins.fakeagi import FakeAGI, parse_press, split_arguments
 from press3way_testing.standins.fakeami import FakeAMI, Originate, channel_matches
-from press3way_testing.fastagi import FastAGIServer
 
 # Asterisk's TIMEOUT(digit): how long it waits for a further digit that could extend the
 # extension dialled so far.
@@ -151,7 +149,8 @@ class SimResult:
 
     def format(self) -> str:
         lines = ["Timeline (seconds):"]
-        lines += [f"{t:8.3f}  {who:<12} {text}" for t, who, text in sorted(self.timeline, key=lambda e: e[0])]
+        lines += [f"{t:8.3f}  {who:<12} {text}"
+                  for t, who, text in sorted(self.timeline, key=lambda e: e[0])]
         lines.append("\nWhere each channel ended:")
         lines += [f"  {label:<12} {end}" for label, end in self.calls.items()]
         lines.append("\nvicidial_3way_press_log rows of the batch:")
@@ -455,7 +454,7 @@ class Simulation:
 
     def _wait_exten(self, call: SimCall, step: Step, seconds: float):
         """A digit is dialled; a time-out continues at the next priority when there is one,
-        else at t (SPEC section 6)."""
+        else at t (docs/behaviour.md, "The dialplan")."""
         what, digit = call.channel.pause(seconds, ALL_DIGITS,
                                          schedule=call.after_prompt + self._all_heard(call))
         call.after_prompt = []
@@ -544,7 +543,8 @@ class Simulation:
             return "hangup"
         if result.redirected:
             return "redirect"
-        if (result.context, result.extension, result.priority) != (step.context, exten, step.priority):
+        if ((result.context, result.extension, result.priority)
+                != (step.context, exten, step.priority)):
             return result.context, result.extension, result.priority
         return None
 
@@ -570,8 +570,9 @@ class Simulation:
 
     @staticmethod
     def _substitute(call: SimCall, text: str, exten: str) -> str:
-        def value(m: re.Match) -> str:
-            name = m.group(1)
+        """`${...}` as Asterisk expands it: inside out (`${FILTER(0-9,${EXTEN})}`), and a
+        value is never expanded again (an extension may contain `${`)."""
+        def value(name: str) -> str:
             if name == "EXTEN":
                 return exten
             if name.startswith("EXTEN:"):
@@ -580,5 +581,33 @@ class Simulation:
                 return call.caller_name
             if name == "TRUNKloop":
                 return "TRUNKloop"
+            if name.startswith("FILTER(") and name.endswith(")"):
+                allowed, _, value_text = name[7:-1].partition(",")
+                return asterisk_filter(allowed, value_text)
             return call.channel.variables.get(name, "")
-        return re.sub(r"\$\{([^}]+)\}", value, text)
+        out, i = [], 0
+        while (start := text.find("${", i)) >= 0:
+            depth, end = 1, start + 2
+            while end < len(text) and depth:          # the `}` that closes this `${`
+                if text.startswith("${", end):
+                    depth, end = depth + 1, end + 2
+                else:
+                    depth, end = depth - (text[end] == "}"), end + 1
+            out += [text[i:start],
+                    value(Simulation._substitute(call, text[start + 2:end - 1], exten))]
+            i = end
+        return "".join(out) + text[i:]
+
+
+def asterisk_filter(allowed: str, text: str) -> str:
+    """Asterisk's FILTER(allowed,text): the characters of `text` that `allowed` lists, where
+    `a-b` is a range (`0-9*#`: the digits, `*` and `#`)."""
+    chars, i = set(), 0
+    while i < len(allowed):
+        if i + 2 < len(allowed) and allowed[i + 1] == "-":
+            chars.update(chr(c) for c in range(ord(allowed[i]), ord(allowed[i + 2]) + 1))
+            i += 3
+        else:
+            chars.add(allowed[i])
+            i += 1
+    return "".join(c for c in text if c in chars)

@@ -1,6 +1,6 @@
 """Facts about the real Asterisk 22 that the call flow's design and the stand-ins depend on
-(docs/behaviour.md): each stand-in claim of tests/test_standins.py names the fact here (or the
-catalogue's scenario) that sees Asterisk do the same.
+(docs/behaviour.md, "The dialplan"): each stand-in claim of tests/test_standins.py names the
+fact here (or the catalogue's scenario) that sees Asterisk do the same.
 
 Asterisk's own behaviour, the same whichever way the scripts run: checked once, per-call. The
 AGI rules are seen through a FastAGI peer of the test's own (res_agi runs the same command

@@ -2,8 +2,8 @@
 
 Channels of a call: the agent leg's AGI runs on `Local/49949907<dialstring>@default-...;2`;
 each outside leg on `Local/<dialstring>@default-...;1` (uniqueid: what the agent leg's
-Originate set), its party on the `;2` half. A call has settled when the agent leg and every outside leg have either hung up or
-joined a conference.
+Originate set), its party on the `;2` half. A call has settled when the agent leg and every
+outside leg have either hung up or joined a conference.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Iterable
 
 from press3way.fastagi.dialplan_urls import SCRIPTS
 from press3way.store import Store
-from press3way_testing.site import Site
 from press3way_testing.asterisk import manager, parties
 from press3way_testing.asterisk.instance import Instance
 from press3way_testing.asterisk.modes import FASTAGI, PER_CALL, FastAGIMode, switched
 from press3way_testing.asterisk.recorder import Event, Recorder
+from press3way_testing.site import Site
 
 AGENT_LEG_PREFIX = "Local/49949907"
 DIAL_PREFIX = "9"                 # what the agent dials before the number (test [default]: _9X.)

@@ -14,10 +14,10 @@ hang-up is always a `HANGUP` line, and the run ends when the server logs the cal
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import select
-import itertools
 import signal
 import socket
 import subprocess
@@ -26,8 +26,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from press3way_testing.standins import sounds
 from press3way_testing.fastagi import FastAGIServer
+from press3way_testing.standins import sounds
 from press3way_testing.standins.channel import ALL_DIGITS, SimChannel
 
 DEAD_CHANNEL = "511 Command Not Permitted on a dead channel or intercept routine"
