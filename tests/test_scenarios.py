@@ -1,175 +1,162 @@
-"""Whole calls through our extensions_custom.conf: the simulator plays Asterisk (fake AMI,
-fake AGI, the dialplan), the AGI scripts run for real against the real MariaDB, each step as a
-process of its own and through the FastAGI server."""
+"""The scenario catalogue (press3way_testing/scenarios.py) played by the simulator: the fake
+AMI, the fake AGI and the dialplan play Asterisk, the AGI scripts run for real against the
+real MariaDB, each step as a process of its own and through the FastAGI server.
+
+Every scenario's outcome is checked by the catalogue; what only the simulator shows (its
+timeline of dialplan steps, where each channel ended) is checked here, per scenario."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from press3way import events as ev
-from press3way.database import execute
+from press3way_testing.scenarios import (
+    AGENT_GONE,
+    BUZZ,
+    CATALOGUE,
+    TRANSFER,
+    A,
+    C,
+    Played,
+    Scenario,
+    check,
+    row_events,
+    unplayed,
+)
 from press3way_testing.sim import SimResult, Timeouts
+from tests.conftest import _fresh
 from tests.helpers import play
 
+# short timeouts, so every outcome comes within seconds (a scenario's own win)
 FAST = Timeouts(agent=8, dial=4, press=2, accept=5)
+OUTSIDE = A
 pytestmark = pytest.mark.usefixtures("agi_mode")
 
 
-def simulate(site, *parties: str, **options) -> SimResult:
-    options.setdefault("timeouts", FAST)
-    result = play(site, parties, **options)
-    assert result.live_rows == 0, result.format()
-    return result
+@pytest.fixture
+def scenario_site(request):
+    """An empty site of the scenario's engine, in the test's AGI mode."""
+    engine = request.getfixturevalue("scenario").engine
+    site = _fresh(request.getfixturevalue(f"{engine.lower()}_site"), request, engine)
+    yield site
+    site.fastagi = None
 
 
-def events(result: SimResult, phone: str) -> list[str]:
-    row = next(r for r in result.log_rows if r["phone_number"] == phone)
-    return [e for e, _ in ev.parse_result(row["result"])]
-
-
-def terminal(result: SimResult) -> dict[str, str]:
-    return {r["phone_number"]: ev.terminal_event(r["result"]) for r in result.log_rows}
+def simulate(site, scenario: Scenario) -> SimResult:
+    return play(site, scenario.parties, timeouts=dataclasses.replace(FAST, **scenario.timeouts),
+                conf_engine=scenario.conf_engine, dialstring=scenario.dialstring,
+                agent_hangup=scenario.agent_hangup, prepare=scenario.prepare,
+                sound_scale=1.0 if scenario.real_sounds else 0.1)
 
 
 def steps(result: SimResult, who: str) -> list[str]:
     return [text for _, w, text in result.timeline if w == who]
 
 
-def party_heard_buzz(result: SimResult, exten: str) -> bool:
-    """The outside party went through `exten` (t or i): declined, then Playback(buzz)."""
-    done = steps(result, "7275551212")
-    return (f"xfer_press_dialplan,{exten},1 AGI(agi-3way_press_outside.agi,declined)" in done
-            and f"xfer_press_dialplan,{exten},2 Playback(buzz)" in done)
-
-
 def agent_heard_buzz(result: SimResult) -> bool:
     return any(who == "agent" and "STREAM FILE buzz" in text for _, who, text in result.timeline)
 
 
-@pytest.mark.parametrize("conf_engine, exten", [("MEETME", "78600061"), ("CONFBRIDGE", "88600061")])
-def test_single_accept(site, conf_engine, exten):
-    result = simulate(site, "7275551212:answer=0.3,press=1@prompt+0.1", conf_engine=conf_engine)
-    assert events(result, "7275551212") == ["Started", "Answered", "Accepted", "Reserved",
-                                            "Transfer"]
-    assert result.log_rows[0]["call_transfer"] == "Y"
-    assert result.calls["agent"] == f"in conference 8600061 (default,{exten})"
-    assert result.calls["7275551212"] == f"in conference 8600061 (default,{exten})"
+def played(result: SimResult) -> Played:
+    """What the catalogue checks, from the simulator's result."""
+    agent_end = result.calls["agent"]
+    bridged = [label for label, end in result.calls.items()
+               if label != "agent" and end == agent_end and end.startswith("in conference")]
+    if bridged:
+        agent = TRANSFER
+    elif agent_heard_buzz(result):
+        agent = BUZZ
+    elif agent_end.startswith("hung up (party hung up)"):     # the agent's own hang-up
+        agent = AGENT_GONE
+    else:
+        agent = agent_end
+    return Played(row_events(result.log_rows), result.live_rows, agent,
+                  bridged[0] if bridged else "", result.format())
 
 
-def test_no_press_is_declined_and_the_agent_hears_buzz(site):
-    """WaitExten times out, continues at its next priority (Goto(t,1)): declined, buzz."""
-    result = simulate(site, "7275551212:answer=0.3")
-    assert events(result, "7275551212") == ["Started", "Answered", "Declined"]
-    assert "xfer_press_dialplan,s,7 Goto(t,1)" in steps(result, "7275551212")
-    assert party_heard_buzz(result, "t")
-    assert result.calls["7275551212"].startswith("hung up (Hangup())")
-    assert agent_heard_buzz(result)
-    assert result.calls["agent"].startswith("hung up")
+# --- what only the simulator shows: a predicate per scenario -----------------------------------
+def party_heard_buzz(result: SimResult, exten: str) -> bool:
+    """The outside party went through `exten` (t or i): declined, then Playback(buzz)."""
+    done = steps(result, OUTSIDE)
+    return (f"xfer_press_dialplan,{exten},1 AGI(agi-3way_press_outside.agi,declined)" in done
+            and f"xfer_press_dialplan,{exten},2 Playback(buzz)" in done)
 
 
-def test_wrong_key_is_declined(site):
-    result = simulate(site, "7275551212:answer=0.3,press=5@prompt+0.1")
-    assert events(result, "7275551212") == ["Started", "Answered", "Declined"]
-    assert party_heard_buzz(result, "i")
-    assert agent_heard_buzz(result)
+def in_conference(result: SimResult, exten: str) -> bool:
+    return result.log_rows[0]["call_transfer"] == "Y" and \
+        result.calls["agent"] == result.calls[OUTSIDE] == f"in conference 8600061 (default,{exten})"
 
 
-def test_hangup_before_pressing(site):
-    result = simulate(site, "7275551212:answer=0.3,hangup=0.7")
-    assert events(result, "7275551212") == ["Started", "Answered", "Hungup"]
-    assert result.calls["7275551212"].startswith("hung up (party hung up)")
-    assert agent_heard_buzz(result)
+def ended(result: SimResult, how: str) -> bool:
+    return result.calls[OUTSIDE].startswith(how)
 
 
-def test_no_answer(site):
-    result = simulate(site, "7275551212:noanswer", timeouts=Timeouts(agent=8, dial=1, press=2))
-    assert events(result, "7275551212") == ["Started", "Hungup"]
-    assert result.calls["7275551212"] == "no answer"
-    assert agent_heard_buzz(result)
-
-
-def test_busy(site):
-    result = simulate(site, "7275551212:busy")
-    assert events(result, "7275551212") == ["Started", "Hungup"]
-    assert result.calls["7275551212"] == "busy"
-
-
-def test_multi_call_first_to_press_wins(site):
-    result = simulate(site, "7275551212:answer=0.2,press=1@prompt+0.1",
-                      "7275551213:answer=0.2,press=1@prompt+0.6", "7275551214:noanswer")
-    assert len(result.log_rows) == 3
-    assert events(result, "7275551212")[-1] == "Transfer"
-    assert terminal(result)["7275551213"] in ("Defeated", "Too Slow")
-    assert terminal(result)["7275551214"] == "Defeated"
-    assert result.calls["7275551214"] == "hung up while ringing (AMI Hangup)"
-    assert result.calls["agent"].startswith("in conference")
-    ids = [r["call_3way_id"] for r in result.log_rows]
-    assert len(set(ids)) == 3 and all(len(i) <= 20 for i in ids)
-
-
-def test_five_simultaneous_presses_one_winner(site):
-    numbers = [f"72755512{n:02d}" for n in range(10, 15)]
-    result = simulate(site, *(f"{n}:answer=0.2,press=1@prompt+0.1" for n in numbers))
-    ends = terminal(result)
-    assert sorted(ends.values()).count("Transfer") == 1
-    assert all(e in ("Transfer", "Too Slow", "Defeated") for e in ends.values()), ends
-    assert sum(1 for end in result.calls.values() if end.startswith("in conference")) == 2
-
-
-def test_agent_hangs_up_while_calls_ring(site):
-    result = simulate(site, "7275551212:noanswer", "7275551213:noanswer", agent_hangup=1.0)
-    assert terminal(result) == {"7275551212": "Agent Gone", "7275551213": "Agent Gone"}
-    assert result.calls["7275551212"] == "hung up while ringing (AMI Hangup)"
-    assert result.calls["7275551213"] == "hung up while ringing (AMI Hangup)"
-
-
-def test_ami_unreachable_buzzes_at_once(site):
-    result = simulate(site, "7275551212:answer=0.3,press=1@prompt+0.1", ami_up=False)
-    assert events(result, "7275551212") == ["Started", "Hungup"]
+def buzzed_at_once(result: SimResult) -> bool:
+    """The agent leg played buzz within 1.5 s of starting, and dialled nothing."""
     buzz = next(t for t, who, text in result.timeline if who == "agent" and "buzz" in text)
     start = next(t for t, who, text in result.timeline if who == "agent" and "AGI(" in text)
-    assert buzz - start < 1.5
-    assert "7275551212" not in result.calls            # nothing was dialled
+    return buzz - start < 1.5 and OUTSIDE not in result.calls
 
 
-def test_ami_login_refused(site):
-    result = simulate(site, "7275551212:answer=0.3", ami_users={"cron": "not-1234"})
-    assert events(result, "7275551212") == ["Started", "Hungup"]
-    assert agent_heard_buzz(result)
+def dialled_during_the_prompts(result: SimResult) -> bool:
+    done = steps(result, OUTSIDE)
+    return {"pressed 1", "dialled 1"} <= set(done) and not any("WaitExten" in s for s in done)
 
 
-def test_dialstring_with_non_digits_rings_only_its_digits(site):
-    """The dialplan's FILTER keeps only digits, * and # for Dial() (the agent leg's own refusal
-    of other text, which only a forged environment can now bring: test_hostile)."""
-    result = simulate(site, "7275551212:answer=0.3", dialstring="9172755'51212")
-    assert [r["phone_number"] for r in result.log_rows] == ["7275551212"], result.format()
+def declined_at_t(result: SimResult) -> bool:
+    """WaitExten timed out and went on at its next priority, Goto(t,1)."""
+    return "xfer_press_dialplan,s,7 Goto(t,1)" in steps(result, OUTSIDE) and \
+        party_heard_buzz(result, "t") and ended(result, "hung up (Hangup())")
 
 
-def test_no_free_conference_waits_then_times_out(site):
-    def fill(s):
-        execute(s.connect(), "UPDATE vicidial_conferences SET extension = 'SIP/busy'")
-    result = simulate(site, "7275551212:answer=0.2,press=1@prompt+0.1", prepare=fill,
-                      timeouts=Timeouts(agent=3, dial=2, press=2, accept=10))
-    assert events(result, "7275551212") == ["Started", "Answered", "Accepted", "Timeout"]
-    assert agent_heard_buzz(result)
-    assert result.calls["7275551212"].startswith("hung up")
+def losers_cut_with_ids_of_their_own(result: SimResult) -> bool:
+    ids = [row["call_3way_id"] for row in result.log_rows]
+    return result.calls[C] == "hung up while ringing (AMI Hangup)" and \
+        len(set(ids)) == 3 and all(len(i) <= 20 for i in ids)
 
 
-def test_press_while_the_prompts_play_is_kept(site):
-    """Real sound lengths: a press in the middle of Background(outside-sales&press-1&now)
-    dials 1 at once; WaitExten never runs."""
-    result = simulate(site, "7275551212:answer=0.3,press=1@prompt_start+1.5", sound_scale=1.0)
-    assert events(result, "7275551212")[-1] == "Transfer"
-    done = steps(result, "7275551212")
-    assert "pressed 1" in done and "dialled 1" in done
-    assert not any("WaitExten" in step for step in done)
+def pressed_once_all_heard_the_prompts(result: SimResult) -> bool:
+    """Every party pressing together pressed after the last of them started WaitExten."""
+    waits = [t for t, _, text in result.timeline if " WaitExten(" in text]
+    presses = [t for t, who, text in result.timeline if text == "pressed 1"]
+    return len(waits) == len(presses) == 5 and min(presses) >= max(waits)
 
 
-def test_press_while_the_answered_agi_runs_is_thrown_away(site):
-    """res_agi throws away digits that arrive while a script runs: a press 10 ms after answering
-    lands in the `answered` stage, so the party has not pressed anything the dialplan saw."""
-    if site.fastagi is not None:
-        pytest.skip("over FastAGI the answered stage is over within 10 ms: nothing to throw away")
-    result = simulate(site, "7275551212:answer=0.3,press=1@0.31")
-    assert "pressed 1 (thrown away)" in steps(result, "7275551212")
-    assert events(result, "7275551212") == ["Started", "Answered", "Declined"]
+def cut_while_ringing(result: SimResult) -> bool:
+    return all(end == "hung up while ringing (AMI Hangup)"
+               for who, end in result.calls.items() if who != "agent")
+
+
+SEEN_HERE = {
+    "single_accept": lambda r: in_conference(r, "88600061"),
+    "single_accept_meetme": lambda r: in_conference(r, "78600061"),
+    "press_while_the_prompts_play": dialled_during_the_prompts,
+    "press_while_the_answered_agi_runs_is_thrown_away":
+        lambda r: "pressed 1 (thrown away)" in steps(r, OUTSIDE),
+    "no_press": declined_at_t,
+    "wrong_key": lambda r: party_heard_buzz(r, "i"),
+    "hang_up_before_pressing": lambda r: ended(r, "hung up (party hung up)"),
+    "no_answer": lambda r: ended(r, "no answer"),
+    "busy": lambda r: ended(r, "busy"),
+    "multi_first_press_wins": losers_cut_with_ids_of_their_own,
+    "five_presses_one_winner": pressed_once_all_heard_the_prompts,
+    "agent_hangs_up_while_calls_ring": cut_while_ringing,
+    "ami_unreachable": buzzed_at_once,
+}
+
+
+@pytest.mark.parametrize("scenario", CATALOGUE, ids=lambda s: s.name)
+def test_scenario(scenario_site, scenario):
+    if scenario.not_simulated:
+        pytest.skip(scenario.not_simulated)
+    if scenario.per_call_only and scenario_site.fastagi is not None:
+        pytest.skip(scenario.per_call_only)
+    result = simulate(scenario_site, scenario)
+    check(scenario, played(result))
+    assert SEEN_HERE.get(scenario.name, lambda r: True)(result), result.format()
+
+
+def test_every_scenario_has_a_runner_and_every_check_here_a_scenario():
+    assert unplayed() == []
+    assert set(SEEN_HERE) <= {s.name for s in CATALOGUE}

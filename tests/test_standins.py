@@ -2,8 +2,14 @@
 kept or thrown away, WaitExten's time-out, sound lengths, STREAM FILE stopped by
 ControlPlayback, Redirect.
 
-No database: the dialplan rules run through the simulator on small dialplans of their own, the
-AGI rules through the fake-AGI harness talking to a scripted AGI process.
+Each test here is a claim about Asterisk; CLAIMS pairs it with the real-Asterisk test that
+sees Asterisk 22 do the same (tests/asterisk/test_facts.py, or a scenario of the catalogue in
+tests/asterisk/test_calls.py), or says why none does. A claim without either fails
+`test_every_claim_is_checked_on_the_real_asterisk_or_says_why`.
+
+No database: the dialplan rules run through the simulator on the small dialplans the real
+Asterisk also runs (press3way_testing/standins/rules.py), the AGI rules through the fake-AGI
+harness talking to a scripted AGI process.
 Single-mode: these test the stand-ins themselves, not our legs (no FastAGI server involved).
 """
 
@@ -13,40 +19,78 @@ import os
 import sys
 import threading
 import wave
+from dataclasses import dataclass
 
 import pytest
 
 from press3way.telephony.ami import AMIClient
+from press3way_testing.scenarios import BY_NAME
 from press3way_testing.sim import SimCall, Simulation
 from press3way_testing.standins import sounds
 from press3way_testing.standins.channel import SimChannel
 from press3way_testing.standins.dialplan_model import matches_more
 from press3way_testing.standins.fakeagi import FakeAGI
 from press3way_testing.standins.fakeami import FakeAMI
+from press3way_testing.standins.rules import DIALPLAN
 
 VICIDIAL_SOUNDS = "/work/shared/vicidial/sounds"
-DIALPLAN = """
-[falls_through]
-exten => s,1,WaitExten(0.2)
-exten => s,n,NoOp(after WaitExten)
-exten => t,1,NoOp(t reached)
-[last_priority]
-exten => s,1,WaitExten(0.2)
-exten => t,1,NoOp(t reached)
-[no_t]
-exten => s,1,WaitExten(0.2)
-[long]
-exten => s,1,Playback(outside-sales)
-exten => s,n,NoOp(after the sound)
-[target]
-exten => s,1,NoOp(redirected here)
-[prompts]
-exten => s,1,Playback(buzz)
-exten => s,n,Background(hold_tone&buzz)
-exten => s,n,WaitExten(0.5)
-exten => 1,1,NoOp(one dialled)
-exten => i,1,NoOp(invalid)
-"""
+
+
+@dataclass(frozen=True)
+class Unchecked:
+    why: str
+
+
+def fact(name: str) -> str:
+    return f"tests/asterisk/test_facts.py::{name}"
+
+
+def scenario(name: str) -> str:
+    return f"tests/asterisk/test_calls.py::test_scenario[{name}]"
+
+
+NO_REDIRECT = Unchecked("no leg sends Redirect (telephony/ami.py's redirect has no caller): "
+                        "what Asterisk does with one is not on the call path")
+CLAIMS = {     # claim (a test below) -> its real-Asterisk checks, or why it has none
+    "test_waitexten_timeout_continues_at_the_next_priority":
+        (fact("test_waitexten_time_out_continues_at_the_next_priority"),),
+    "test_waitexten_timeout_without_a_next_priority_goes_to_t":
+        (fact("test_waitexten_time_out_without_a_next_priority_goes_to_t"),),
+    "test_waitexten_timeout_without_t_hangs_up":
+        (fact("test_waitexten_time_out_without_t_hangs_up"),),
+    "test_background_keeps_a_digit_pressed_during_any_of_its_files":    # in press-1, 2nd of 3
+        (scenario("press_while_the_prompts_play"),
+         fact("test_a_digit_during_playback_only_is_lost")),
+    "test_a_digit_with_no_extension_goes_to_i": (scenario("wrong_key"),),
+    "test_a_digit_during_playback_only_is_lost":
+        (fact("test_a_digit_during_playback_only_is_lost"),),
+    "test_asterisk_waits_for_more_digits_only_where_a_longer_extension_could_match":
+        (fact("test_asterisk_collects_more_digits_where_a_longer_extension_could_match"),),
+    "test_simulator_control_playback_stops_the_sound_of_the_channel_named":
+        (fact("test_control_playback_stop_ends_a_dialplan_playback"),),
+    "test_simulator_redirect_moves_an_answered_channel": NO_REDIRECT,
+    "test_simulator_hangs_up_by_either_uniqueid_but_not_a_ringing_redirect":   # the hang-up part
+        (fact("test_hangup_by_channel_id_of_a_ringing_local_channel"),),
+    "test_digits_while_an_agi_script_runs_are_thrown_away":
+        (fact("test_digits_between_agi_commands_are_thrown_away"),),
+    "test_wait_for_digit_and_stream_file_escape_digits":
+        (fact("test_stream_file_ends_on_an_escape_digit_only"),
+         fact("test_wait_for_digit_takes_any_digit")),
+    "test_stream_file_plays_the_real_sound_length":
+        (fact("test_stream_file_plays_the_real_sound_length"),),
+    "test_control_playback_stop_ends_stream_file_at_once":
+        (fact("test_control_playback_stop_ends_an_agi_stream_file"),),
+    "test_redirect_ends_the_agi_run_and_the_channel_lives_on": NO_REDIRECT,
+    "test_uniqueid_is_in_the_agi_environment": (fact("test_uniqueid_is_in_the_agi_environment"),),
+    "test_ami_names_a_call_by_either_half_and_either_uniqueid":    # the uniqueid our legs use
+        (fact("test_hangup_by_channel_id_of_a_ringing_local_channel"),
+         scenario("agent_hangs_up_while_calls_ring")),
+    "test_vicidial_sound_lengths_are_read_from_the_files":       # hold_tone 3680, buzz 1760
+        (fact("test_stream_file_plays_the_real_sound_length"),),
+    "test_sound_lengths_by_format": Unchecked(
+        "the stand-in's own arithmetic on .gsm/.wav/.ulaw sizes, not a behaviour of Asterisk; "
+        "the lengths Asterisk plays: test_stream_file_plays_the_real_sound_length"),
+}
 # With sound_scale 2: Playback(buzz) 0-0.44 s, Background hold_tone 0.44-1.36 s, buzz 1.36-1.80 s.
 # (WaitExten takes decimals here: the simulator sets only whole-second ones to its timeouts.)
 SCALE = 2.0
@@ -114,6 +158,8 @@ def test_a_digit_during_playback_only_is_lost():
 
 
 def test_asterisk_waits_for_more_digits_only_where_a_longer_extension_could_match():
+    steps, _ = dialplan_run("collect", [(0.1, "1"), (0.3, "2")])
+    assert "dialled 12" in steps and "collect,12,1 NoOp(twelve dialled)" in steps
     assert matches_more("_49907.", "4") and matches_more("_49907.", "499071")
     assert not matches_more("1", "1") and not matches_more("_49907.", "5")
     assert matches_more("123", "12") and not matches_more("_X", "1")
@@ -196,7 +242,7 @@ def test_digits_while_an_agi_script_runs_are_thrown_away(scripted_agi):
     channel.observer = lambda *what: heard.append(what)
     result = scripted_agi(channel, ["NOOP", "WAIT FOR DIGIT 100"],
                           on_command=lambda c: c == "NOOP" and channel.press("1"))
-    assert replies(result) == ["200 result=1", "200 result=0"]
+    assert replies(result) == ["200 result=0", "200 result=0"]      # NOOP's, as Asterisk's
     assert ("dtmf", "1", "thrown away") in heard
 
 
@@ -293,3 +339,24 @@ def test_sound_lengths_by_format(tmp_path):
     assert found == pytest.approx([1.0, 1.5, 0.5])
     assert sounds.seconds("hold_tone", (str(tmp_path),)) == 0.46      # no file: the known length
     assert sounds.files("outside-sales&press-1&now") == ["outside-sales", "press-1", "now"]
+
+
+# --- the claims' pairs --------------------------------------------------------------------
+def real_checks() -> set[str]:
+    """Every real-Asterisk check a claim may name: the facts, and the catalogue's scenarios
+    that the real Asterisk plays."""
+    from tests.asterisk import test_facts
+    return {fact(n) for n in dir(test_facts) if n.startswith("test_")} | \
+        {scenario(s.name) for s in BY_NAME.values() if not s.not_on_asterisk}
+
+
+def test_every_claim_is_checked_on_the_real_asterisk_or_says_why():
+    claims = {n for n in globals() if n.startswith("test_")} - {
+        "test_every_claim_is_checked_on_the_real_asterisk_or_says_why"}
+    assert claims == set(CLAIMS), "a claim without its pair in CLAIMS, or a pair without its claim"
+    known = real_checks()
+    for claim, pair in CLAIMS.items():
+        if isinstance(pair, Unchecked):
+            assert len(pair.why) > 20, claim
+        else:
+            assert pair and set(pair) <= known, (claim, set(pair) - known)

@@ -112,7 +112,8 @@ def demo() -> None:
     sys.exit(run_demo(click.echo))
 
 
-PARTY_HELP = ("expected NUMBER:answer=S,press=D@S,press=D@prompt+S,hangup=S,noanswer,busy "
+PARTY_HELP = ("expected NUMBER:answer=S,press=D@S,press=D@prompt+S,press=D@prompt_start+S,"
+              "press=D@together+S,hangup=S,noanswer,busy "
               f"(S: seconds, 0 to {MAX_SECONDS:g})")
 
 
@@ -126,7 +127,8 @@ def _party(text: str):
         own = str(exc).startswith("'") and "float" not in str(exc)
         raise click.BadParameter(str(exc) if own else f"{text[:60]!r}: {PARTY_HELP}",
                                  param_hint="--party") from None
-    times = [party.answer, party.hangup] + [t for t, _ in party.presses + party.after_prompt]
+    presses = party.presses + party.after_prompt + party.during_prompt + party.together
+    times = [party.answer, party.hangup] + [t for t, _ in presses]
     if not all(t is None or (math.isfinite(t) and 0 <= t <= MAX_SECONDS) for t in times):
         raise click.BadParameter(f"{text[:60]!r}: {PARTY_HELP}", param_hint="--party")
     return party

@@ -51,6 +51,9 @@ class Party:
     after_prompt: list[tuple[float, str]] = field(default_factory=list)
     # (delay, digit): pressed this long after the prompts start (while they play)
     during_prompt: list[tuple[float, str]] = field(default_factory=list)
+    # (delay, digit): pressed this long after every party pressing `together` has heard the
+    # prompts end, all at the same moment (a race of presses)
+    together: list[tuple[float, str]] = field(default_factory=list)
     hangup: float | None = None
     busy: bool = False
 
@@ -58,7 +61,8 @@ class Party:
 def parse_party(text: str) -> Party:
     """`7275551212:answer=0.5,press=1@1.2,hangup=6`, `...:answer=0.3,press=1@prompt+0.2`
     (after the prompts end), `...:press=1@prompt_start+0.8` (while they play),
-    `7275551213:noanswer`, `...:busy`."""
+    `...:press=1@together+0.1` (with the other parties that press together, once all of them
+    heard the prompts end), `7275551213:noanswer`, `...:busy`."""
     number, _, spec = text.partition(":")
     if not number.isdigit():
         raise ValueError(f"{text!r}: a party starts with its phone number")
@@ -73,6 +77,9 @@ def parse_party(text: str) -> Party:
         elif key == "press" and "@prompt_start+" in value:
             digit, _, delay = value.partition("@prompt_start+")
             party.during_prompt.append(parse_press(f"{digit}@{delay}"))
+        elif key == "press" and "@together+" in value:
+            digit, _, delay = value.partition("@together+")
+            party.together.append(parse_press(f"{digit}@{delay}"))
         elif key == "press":
             party.presses.append(parse_press(value))
         elif key == "hangup":
@@ -83,7 +90,8 @@ def parse_party(text: str) -> Party:
             party.busy = True
         else:
             raise ValueError(f"{item!r}: expected answer=S, press=D@S, press=D@prompt+S, "
-                             "press=D@prompt_start+S, hangup=S, noanswer or busy")
+                             "press=D@prompt_start+S, press=D@together+S, hangup=S, noanswer "
+                             "or busy")
     return party
 
 
@@ -112,6 +120,7 @@ class SimCall:
     other_uniqueid: str = ""
     after_prompt: list[tuple[float, str]] = field(default_factory=list)
     during_prompt: list[tuple[float, str]] = field(default_factory=list)
+    together: list[tuple[float, str]] = field(default_factory=list)
     answered: bool = False
     ended: str = ""
 
@@ -157,8 +166,7 @@ class Simulation:
                  dialplan_text: str, timeouts: Timeouts | None = None,
                  dialstring: str | None = None, agent_hangup: float | None = None,
                  sound_scale: float = 1.0, agi_dir: str | None = None,
-                 conf_engine: str = "MEETME", ami_users: dict[str, str] | None = None,
-                 ami_up: bool = True, ami_close_on: str | None = None,
+                 conf_engine: str = "MEETME", ami_close_on: str | None = None,
                  ami: FakeAMI | None = None, reset: bool = True,
                  prepare: Callable[[Site], None] | None = None,
                  hangup_at_command: tuple[str, int, int] | None = None,
@@ -177,8 +185,7 @@ class Simulation:
         self.extension = "49907" + (dialstring or f"91{first}")
         self.agent_hangup, self.sound_scale = agent_hangup, sound_scale
         self.agi_dir = agi_dir or os.path.dirname(sys.executable)
-        self.conf_engine, self.ami_users = conf_engine, ami_users
-        self.ami_up, self.out = ami_up, out
+        self.conf_engine, self.out = conf_engine, out
         self.prepare = prepare          # changes the site after its reset (fill conferences...)
         self.ami_close_on, self.shared_ami, self.reset = ami_close_on, ami, reset
         self.ami: FakeAMI | None = ami
@@ -190,17 +197,18 @@ class Simulation:
         self.calls: dict[str, SimCall] = {}
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._pressing_together = sum(1 for p in parties if p.together)
+        self._heard_the_prompts: list[SimCall] = []
 
     # --- the run ------------------------------------------------------------------------
     def run(self) -> SimResult:
         with contextlib.ExitStack() as stack:
             self.ami = self.shared_ami or stack.enter_context(FakeAMI(
-                users=self.ami_users, on_originate=self.originated, on_hangup=self.ami_hangup,
+                on_originate=self.originated, on_hangup=self.ami_hangup,
                 on_redirect=self.ami_redirect, on_control_playback=self.ami_control_playback,
                 close_on_action=self.ami_close_on))
             if self.reset:
-                port = self.ami.port if self.ami_up else _closed_port()
-                self.site.reset(ami_port=port, conf_engine=self.conf_engine)
+                self.site.reset(ami_port=self.ami.port, conf_engine=self.conf_engine)
             if self.prepare:
                 self.prepare(self.site)
             self.t0 = time.monotonic()
@@ -302,7 +310,7 @@ class Simulation:
             hangup_at=None if party.hangup is None else started + party.hangup)
         call = SimCall(number, channel, caller_name, caller_number,
                        variables.get("call_3way_id", ""), base + ";2", originate.other_uniqueid,
-                       list(party.after_prompt), list(party.during_prompt))
+                       list(party.after_prompt), list(party.during_prompt), list(party.together))
         self._add(call)
         self.note(number, f"ringing ({f.get('Channel')}, caller id {f.get('CallerID')}, "
                           f"uniqueid {channel.uniqueid})")
@@ -447,7 +455,8 @@ class Simulation:
     def _wait_exten(self, call: SimCall, step: Step, seconds: float):
         """A digit is dialled; a time-out continues at the next priority when there is one,
         else at t (docs/behaviour.md, "The dialplan")."""
-        what, digit = call.channel.pause(seconds, ALL_DIGITS, schedule=call.after_prompt)
+        what, digit = call.channel.pause(seconds, ALL_DIGITS,
+                                         schedule=call.after_prompt + self._all_heard(call))
         call.after_prompt = []
         outcome = self._listened(call, step.context, what, digit)
         if outcome is not None:
@@ -457,6 +466,23 @@ class Simulation:
         if self.dialplan.find(step.context, "t"):
             return step.context, "t", 1
         return self._hang_up_here(call.channel, "WaitExten timed out, no t")
+
+    def _all_heard(self, call: SimCall) -> list[tuple[float, str]]:
+        """`call` heard the prompts end. Once every party pressing together has, each presses
+        its `together` presses: the others' are set on their channels (in WaitExten already),
+        this one's returned for the WaitExten it starts now."""
+        with self._lock:
+            if call.together:
+                self._heard_the_prompts.append(call)
+            if not call.together or len(self._heard_the_prompts) < self._pressing_together:
+                return []
+            others, self._heard_the_prompts = self._heard_the_prompts[:-1], []
+        for other in others:
+            for delay, digit in other.together:
+                other.channel.press_later(delay, digit)
+            other.together = []
+        mine, call.together = call.together, []
+        return mine
 
     def _listened(self, call: SimCall, context: str, what: str, digit: str):
         """Where a pause that listened for digits leads: a dialled extension, 'hangup',
@@ -585,11 +611,3 @@ def asterisk_filter(allowed: str, text: str) -> str:
             chars.add(allowed[i])
             i += 1
     return "".join(c for c in text if c in chars)
-
-
-def _closed_port() -> int:
-    """A loopback port nobody listens on (AMI unreachable)."""
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

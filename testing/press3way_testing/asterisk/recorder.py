@@ -100,6 +100,11 @@ class Recorder(AMIClient):
                     raise WaitTimeout(f"waited {timeout} s for {what}")
                 self._changed.wait(left)
 
+    def wake(self) -> None:
+        """Every waiter checks its condition now (one that also awaits something else)."""
+        with self._changed:
+            self._changed.notify_all()
+
     def only(self, *names: str) -> None:
         """From now on receive only the events called `names` (AMI Filter): with hundreds
         of channels, VarSet and the like cost Asterisk and the reader more than the calls."""

@@ -9,10 +9,12 @@ outside leg have either hung up or joined a conference.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from typing import Iterable
 
+from press3way.fastagi.dialplan_urls import SCRIPTS
 from press3way.store import Store
 from press3way_testing.asterisk import manager, parties
 from press3way_testing.asterisk.instance import Instance
@@ -80,14 +82,15 @@ class Scene:
         manager.seat_agent_and_customer(self.rec, self.site.session)
         return self
 
-    def call(self, *people: parties.Party) -> str:
-        """Start the agent's 3-way call to the parties (two or more: a multi-call)."""
+    def call(self, *people: parties.Party, dialstring: str | None = None) -> str:
+        """Start the agent's 3-way call to the parties (two or more: a multi-call);
+        `dialstring`: what the agent dials instead of 9<the first number>."""
         parties.arrange(self.rec, *people)
         if len(people) > 1:                  # what the agent API's multi_dial_phones does
             with self.site.connect() as conn:
                 Store(conn).arm_multi(self.site.user, [p.number for p in people])
         self.threeway_id = manager.start_three_way(self.rec, self.site.session,
-                                                   DIAL_PREFIX + people[0].number,
+                                                   dialstring or DIAL_PREFIX + people[0].number,
                                                    self.site.caller_code)
         return self.threeway_id
 
@@ -217,7 +220,8 @@ class Scene:
         FastAGI server was sent), so the next test starts empty."""
         self.rec.action("Hangup", Channel="/.*/")     # refused only when none is left
         self.rec.wait(lambda: not self._channels_up(), timeout, "every channel to end")
-        runs = self.events("Newexten", Application="AGI")
+        runs = [e for e in self.events("Newexten", Application="AGI")     # our scripts' runs
+                if re.search(SCRIPTS, e["AppData"])]
         sent = [e for e in runs if e["AppData"].startswith("agi://")]
         if len(sent) != (len(runs) if self.fastagi is not None else 0):   # the mode it claims
             raise AssertionError(f"{self.mode} scene ran AGI() as "

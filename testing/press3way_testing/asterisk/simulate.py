@@ -1,39 +1,41 @@
-"""`press3way simulate --asterisk`: the simulator's parties, played on the real Asterisk.
+"""The simulator's parties played on the real Asterisk: `press3way simulate --asterisk`, and
+the scenario catalogue's real-Asterisk runner (tests/asterisk/test_calls.py).
 
-The parties' schedules become AstDB schedules (parties.py): a press `@prompt+S` is placed S
-seconds after the generated prompts end, as a person presses after "now".
+Each party as written: what it does counted from ringing in its AstDB schedule, its presses
+counted from the prompts cued by its outside leg's BackGround or WaitExten (parties.py).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 from press3way_testing import sim
 from press3way_testing.asterisk.instance_dialplan import Timeouts, block_with_timeouts
-from press3way_testing.asterisk.parties import NEVER, Party
+from press3way_testing.asterisk.parties import Cues, schedule_of
 from press3way_testing.asterisk.recorder import Event
-from press3way_testing.asterisk.scene import Scene
+from press3way_testing.asterisk.scene import DIAL_PREFIX, SETTLE_TIMEOUT_S, Scene
 from press3way_testing.asterisk.session import running_scene
-from press3way_testing.asterisk.sounds import PROMPT_SECONDS
 from press3way_testing.demo import dialplan_text
 
-ANSWERED_STAGE_S = 0.15        # answer -> prompts start (the `answered` stage), about
 SHOWN = ("Newchannel", "OriginateResponse", "DTMFEnd", "ConfbridgeJoin", "ConfbridgeLeave",
          "Hangup", "AGIExecStart")
 
 
-def party_from_sim(p: sim.Party) -> Party:
-    """The same behaviour as an AstDB schedule; ValueError for what it cannot express."""
-    presses = [(at - (p.answer or 0.0), digit) for at, digit in p.presses]
-    presses += [(ANSWERED_STAGE_S + sum(PROMPT_SECONDS.values()) + delay, digit)
-                for delay, digit in p.after_prompt]
-    if len(presses) > 1:
-        raise ValueError(f"{p.number}: one press per party on the real Asterisk")
-    ring = p.answer if p.answer is not None else 0.3
-    mode = "busy" if p.busy else "noanswer" if p.answer is None else "answer"
-    hangup_at = NEVER if p.hangup is None else p.hangup - ring
-    press_at, digits = presses[0] if presses else (None, "1")
-    return Party(p.number, mode, ring, press_at, digits, hangup_at)
+def play(scene: Scene, parties: list[sim.Party], *, dialstring: str | None = None,
+         agent_hangup: float | None = None, outside: int | None = None,
+         timeout: float = SETTLE_TIMEOUT_S) -> None:
+    """The agent's call to `parties`, awaited to the end of the batch: its agent leg and
+    `outside` outside legs (default: one per party) hung up or in a conference.
+    `agent_hangup`: the agent hangs up this many seconds after starting the call."""
+    schedules = [schedule_of(p) for p in parties]
+    with Cues(scene.rec, parties, "Local/" + DIAL_PREFIX):
+        started = time.monotonic()
+        scene.call(*schedules, dialstring=dialstring)
+        if agent_hangup is not None:
+            time.sleep(max(0.0, started + agent_hangup - time.monotonic()))  # the scenario's
+            scene.hang_up_agent()                                            # moment
+        scene.wait_settled(len(parties) if outside is None else outside, timeout)
 
 
 def who(channel: str) -> str:
@@ -62,11 +64,11 @@ def run(parties: list[sim.Party], timeouts: sim.Timeouts, *, server: dict | None
         out: Callable[[str], None] | None = None) -> sim.SimResult:
     flags = Timeouts(timeouts.agent, timeouts.dial, timeouts.press, timeouts.accept)
     block = block_with_timeouts(dialplan_text(dialplan_file), flags)
-    people = [party_from_sim(p) for p in parties]
+    for party in parties:
+        schedule_of(party)                  # what cannot be played is refused before starting
     with running_scene(block, server, engine) as scene:
         scene.begin()
-        scene.call(*people)
-        scene.wait_settled(len(people), timeout=timeouts.agent + timeouts.dial + 30)
+        play(scene, parties, timeout=timeouts.agent + timeouts.dial + 30)
         timeline = [(e.at - scene.since, *describe(e)) for e in scene.rec.events
                     if e.at >= scene.since and e.name in SHOWN]
         if out is not None:

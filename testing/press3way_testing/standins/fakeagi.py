@@ -333,7 +333,8 @@ class FakeAGI:
     def _verbose(self, args: list[str]) -> str:
         return "200 result=1"
 
-    _noop = _verbose
+    def _noop(self, args: list[str]) -> str:
+        return "200 result=0"           # as Asterisk 22 replies (tests/asterisk/test_facts.py)
 
     def _exec(self, args: list[str]) -> str:
         return "200 result=0"
