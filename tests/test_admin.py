@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
 
+from press3way import config
 from press3way import events as ev
 from press3way.admin.check import SOUNDS
-from press3way.database import execute
+from press3way.database import DatabaseError, connect, execute
 from press3way.store import Store
 from press3way.tables import ARCHIVE, LOG, MULTI
 from press3way_testing.standins.fakeami import FakeAMI
 from press3way_testing.site import Site
-from tests.helpers import cli, events, live, sql, start_calls
+from tests.helpers import cli, events, live, log, sql, start_calls
 
 
 # --- check --------------------------------------------------------------------------------
@@ -215,6 +217,49 @@ def test_cleanup_ends_stale_calls_with_exactly_one_terminal_event(any_site):
     assert live(any_site, fresh)["status"] == "NEW"
     cli(any_site.conf_path, "cleanup", "--stale", "1")       # a second pass adds nothing
     assert events(any_site, open_call) == ["Started", "Agent Gone"]
+
+
+@contextlib.contextmanager
+def log_read_locked(site):
+    """The log table READ-locked by another session, as a backup holds it."""
+    holder = site.connect()
+    execute(holder, f"LOCK TABLES {LOG} READ")
+    try:
+        yield
+    finally:
+        execute(holder, "UNLOCK TABLES")
+        holder.close()
+
+
+def test_a_call_that_ends_while_a_backup_locks_the_log_is_logged_by_the_next_cleanup(any_site):
+    declined, winner = start_calls(any_site, 2)
+    store = Store(connect(config.load(any_site.conf_path)))    # 1 s lock waits, as the legs
+    store.answered(declined, "SIP/declined")
+    store.answered(winner, "SIP/winner")
+    with log_read_locked(any_site):
+        store.move(declined, "decline")
+        with pytest.raises(DatabaseError):
+            store.append_event(declined, ev.DECLINED)
+        store.delete_batch(any_site.caller_code)        # the agent leg gives up on the batch
+        assert live(any_site, declined)["status"] == "DECLINED"     # kept: its log owes
+        with pytest.raises(DatabaseError, match="won, but Accepted is not logged"):
+            store.elect(winner, any_site.caller_code)
+        assert store.reserve(winner, "8600061") and store.hand_over(winner)
+        with pytest.raises(DatabaseError):
+            store.mark_transfer(winner, "8600061")
+        store.delete_live(winner)
+        during = cli(any_site.conf_path, "cleanup")     # a cron run meets the lock
+        assert during.exit_code == 1 and len(during.output.splitlines()) == 1, during.output
+    age(any_site, winner, 120)                          # the winner's batch is over
+
+    result = cli(any_site.conf_path, "cleanup")
+    assert result.exit_code == 0, result.output
+    assert "ended while its log was locked): logged Declined" in result.output
+    assert events(any_site, declined) == ["Started", "Answered", "Declined"]
+    assert events(any_site, winner) == ["Started", "Answered", "Accepted", "Reserved", "Transfer"]
+    assert (log(any_site, winner)["call_transfer"], log(any_site, winner)["session_id_3way"]) \
+        == ("Y", "8600061")
+    assert [live(any_site, c) for c in (declined, winner)] == [None, None]
 
 
 def test_cleanup_is_silent_when_there_is_nothing_to_do(site):

@@ -63,7 +63,16 @@ def test_silent_server_times_out():
         server.bind(("127.0.0.1", 0))
         server.listen()
         with pytest.raises(AMIError, match="no banner"):
-            AMIClient("127.0.0.1", server.getsockname()[1], timeout=0.3).connect()
+            AMIClient("127.0.0.1", server.getsockname()[1], connect_timeout=0.3).connect()
+
+
+def test_a_starved_managers_late_banner_and_login_still_get_in():
+    """A machine whose two cores are busy: the banner comes after the reply timeout."""
+    with FakeAMI(banner_delay=2.5) as ami:
+        client = AMIClient(ami.host, ami.port, timeout=2.0).connect()
+        client.login("cron", "1234")
+        assert client.banner.startswith("Asterisk Call Manager")
+        client.logoff()
 
 
 def test_socket_closed_mid_originate():

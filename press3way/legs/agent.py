@@ -95,6 +95,7 @@ class Batch:
         self.store = leg.store
         self.ami: AMIClient | None = None
         self.originates: dict[str, str] = {}        # ActionID -> call id
+        self.placed: list[str] = []                 # call ids whose originate was accepted
         # call id -> uniqueids of its Local channel's halves (hang-up by id while ringing)
         self.uniqueids = dict(zip((call.call_3way_id for call in calls),
                                   dialstrings.channel_ids(len(calls))))
@@ -147,6 +148,7 @@ class Batch:
                     {"__lead_id": str(call.lead_id), f"__{CALL_ID_VARIABLE}": call.call_3way_id},
                     self.uniqueids[call.call_3way_id])
                 self.originates[action_id] = call.call_3way_id
+                self.placed.append(call.call_3way_id)
                 self.leg.log(f"originated {call.call_3way_id} to {call.dialstring} "
                              f"({self.uniqueids[call.call_3way_id][0]})")
             except AMIError as exc:
@@ -274,12 +276,20 @@ class Batch:
         # only now may the winner follow: an agent leg hung up before this point never
         # leaves a party alone in the conference
         if self.store.hand_over(winner_id):
-            self.store.log_reserved(winner_id, conf)
+            self._log_reserved(winner_id, conf)
         else:
             self.leg.log.error(f"{winner_id} stopped waiting before the transfer")
             self._release()
         self._end_others([row for row in rows if row is not winner])
         return True
+
+    def _log_reserved(self, winner_id: str, conf: str) -> None:
+        """Reserved in the log; the agent leg is on its way, so a log it cannot write now
+        ends nothing (the winner's Transfer brings Reserved, or `press3way cleanup` does)."""
+        try:
+            self.store.log_reserved(winner_id, conf)
+        except DatabaseError as exc:
+            self.leg.log.error(f"could not log Reserved for {winner_id}: {exc}")
 
     def _stop_hold_tone(self) -> None:
         """A transfer never waits for the tone to end: AMI stops it (else it plays out)."""
@@ -314,19 +324,40 @@ class Batch:
         """End every unfinished call with `event`, hang them up, remove the batch's rows and
         give back a conference the winner never took."""
         try:
-            for row in self.store.batch(self.agent.caller_code):
-                # a call that ended otherwise meanwhile (a winner already transferred) is left be
-                if row["status"] not in cs.FINISHED and \
-                        self.store.append_event(row["call_3way_id"], event):
-                    self.leg.log(f"{why}: {event} for {row['call_3way_id']}")
+            unlogged = ""
+            for row in self._batch_or_cut():
+                if row["status"] in cs.FINISHED:
+                    continue
+                if not unlogged:
+                    try:    # a call that ended otherwise meanwhile (a winner transferred) is left be
+                        if not self.store.append_event(row["call_3way_id"], event):
+                            continue
+                        self.leg.log(f"{why}: {event} for {row['call_3way_id']}")
+                    except DatabaseError as exc:    # every later write would wait as long
+                        unlogged = str(exc)
+                        self.leg.log.error(f"{why}: cannot log {event} ({unlogged}); the "
+                                           "calls are cut, `press3way cleanup` logs them")
+                if not unlogged or row["status"] in cs.OPEN + (cs.S_ACCEPTED,):
                     self._hang_up(row)
-            self.store.delete_batch(self.agent.caller_code)
+            if not unlogged:
+                self.store.delete_batch(self.agent.caller_code)
         finally:                # another table: it may still be reachable when these are not
             self.held = None
             try:
                 vicidial.release_tagged(self.leg.conn, self.leg.server, self.tag)
             except DatabaseError as exc:
                 self.leg.log.error(f"could not give back conference {self.tag}: {exc}")
+
+    def _batch_or_cut(self) -> list[dict]:
+        """The batch's rows (a backup's READ lock lets them be read). When even that fails,
+        the calls placed are cut unseen, unless a winner may be on its way to a conference."""
+        try:
+            return self.store.batch(self.agent.caller_code)
+        except DatabaseError:
+            if self.held is None:
+                for call_id in self.placed:
+                    self._hang_up({"call_3way_id": call_id, "call_channel": ""})
+            raise
 
     def _end(self, why: str) -> None:
         self.leg.log(f"{why}: buzz")

@@ -14,7 +14,7 @@ from ..telephony import hangup
 from . import runner
 from .. import vicidial
 from ..telephony.agi import AgiError, Channel, Hangup
-from ..database import READ_TIMEOUT_S
+from ..database import READ_TIMEOUT_S, DatabaseError
 from . import CALL_ID_VARIABLE
 from .runner import Leg
 
@@ -97,7 +97,12 @@ def hungup(leg: Leg, row: dict) -> None:
 
 def accepted(leg: Leg, row: dict) -> None:
     cid, store = row["call_3way_id"], leg.store
-    if not store.elect(cid, row["caller_code"]):
+    try:
+        won = store.elect(cid, row["caller_code"])
+    except cs.LogBehind as exc:         # a backup locks the log: the win goes on regardless
+        won = True
+        leg.log.error(f"{exc}; the Transfer or `press3way cleanup` logs it")
+    if not won:
         store.end_call(cid, "too_slow", ev.TOO_SLOW)
         leg.log("pressed 1 after another call of the batch won: Too Slow")
         return
@@ -112,10 +117,7 @@ def accepted(leg: Leg, row: dict) -> None:
         store.delete_live(cid)
         leg.log("hung up while waiting for the reservation: Hungup")
         raise
-    if conf is None:
-        return
-    if not store.mark_transfer(cid, conf):     # the agent leg gave up on this call meanwhile
-        agent_gone(leg, cid, "the call was ended before the transfer")
+    if conf is None or not log_transfer(leg, cid, conf):
         return
     exten = leg.server.conference_exten(conf)
     leg.log(f"Transfer to {exten}@{leg.server.ext_context}")
@@ -124,6 +126,20 @@ def accepted(leg: Leg, row: dict) -> None:
     hangup.expect()
     vicidial.mark_conference_left(leg.conn, leg.server, conf, row["user"])
     store.delete_live(cid)
+
+
+def log_transfer(leg: Leg, cid: str, conf: str) -> bool:
+    """Log Transfer before going in; True when the party goes. The agent leg is already on
+    its way into the conference, so a log that cannot be written (a backup's lock) does not
+    keep the party out: the live row stays TRANSFER and `press3way cleanup` logs it."""
+    try:
+        if leg.store.mark_transfer(cid, conf):
+            return True
+    except DatabaseError as exc:
+        leg.log.error(f"Transfer not logged ({exc}); going in, `press3way cleanup` logs it")
+        return True
+    agent_gone(leg, cid, "the call was ended before the transfer")   # the agent leg gave up
+    return False
 
 
 def notify_agent_leg(leg: Leg, cid: str) -> None:
