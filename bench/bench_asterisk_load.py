@@ -40,8 +40,10 @@ MAX_CALLS = 1000                                  # the FastAGI server's cap: 50
 
 def describe(mode: str, what: str, result: load.Round, batches: int) -> str:
     wrong = result.wrong
-    line = (f"  {mode:<8} {what}: {len(result.outcomes) - len(wrong)}/{batches} decided "
-            f"correctly in {result.took:.1f} s; press-to-bridge "
+    refused = len(result.refused)
+    line = (f"  {mode:<8} {what}: {len(result.outcomes) - len(wrong) - refused}/{batches} "
+            f"decided correctly, {refused} refused at their start (server overloaded), "
+            f"{len(wrong)} wrong in {result.took:.1f} s; press-to-bridge "
             f"{load.summary(result.press_to_bridge)}; answer-to-prompt "
             f"{load.summary(result.answer_to_prompt)}; load average {os.getloadavg()[0]:.2f}")
     if wrong:

@@ -11,7 +11,7 @@ import time
 from .. import callstate as cs
 from .. import events as ev
 from ..telephony import hangup
-from . import runner
+from . import admission, runner
 from .. import dialstrings, vicidial
 from ..telephony.agi import Channel, Hangup
 from ..telephony.ami import AMIClient, AMIError
@@ -57,8 +57,12 @@ def flow(leg: Leg) -> None:
     dialstring = dialstrings.dialstring_from_extension(leg.channel.env.get("agi_extension", ""))
     agent = identify(leg)
     leg.log.channel = f"{leg.channel.name}|{agent.caller_code}"
-    batch = Batch(leg, agent, calls_to_place(leg, agent, dialstring))
-    batch.run(dial_timeout, leg.started + agent_timeout, agent_timeout)
+    slot = admission.take_slot(leg.conn, agent.server_ip, leg.max_batches)
+    try:
+        batch = Batch(leg, agent, calls_to_place(leg, agent, dialstring))
+        batch.run(dial_timeout, leg.started + agent_timeout, agent_timeout)
+    finally:        # a pooled connection (FastAGI) lives on; a process's goes with it
+        admission.give_back(leg.conn, slot)
 
 
 def identify(leg: Leg) -> Agent:
