@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 
+from press3way.telephony import hangup
 from press3way.telephony.ami import AMIClient, AMIError
 from press3way_testing.standins.fakeami import FakeAMI
 
@@ -180,3 +182,26 @@ def test_control_playback_and_redirect_replies():
     assert unknown["Message"] == "No such channel"
     assert no_control["Message"] == "Control not specified"
     assert controls == [("SIP/x-1", "stop"), ("SIP/y-2", "stop")]
+
+
+def test_a_leg_hung_up_before_its_originate_places_nothing():
+    """A busy machine: the SIGHUP lands between the live row's INSERT and the originate,
+    outside any blocking wait, so only a flag records it; the originate must see it."""
+    outcome = []
+
+    def leg() -> None:      # a thread of its own: the hang-up state is per thread
+        with FakeAMI() as ami:
+            client = AMIClient(ami.host, ami.port).connect()
+            client.login("cron", "1234")
+            hangup.note()
+            try:
+                client.originate("Local/917275551212@default", "xfer_press_dialplan", "s", 1,
+                                 '"T1" <7275550000>', 4000, {}, ("1.1", "1.2"))
+                outcome.append("placed")
+            except hangup.Hangup:
+                outcome.append("refused")
+            outcome.append([a for a in ami.actions if a.get("Action") == "Originate"])
+    thread = threading.Thread(target=leg)
+    thread.start()
+    thread.join(10)
+    assert outcome == ["refused", []]
