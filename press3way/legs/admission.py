@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import os
 
-from ..database import DatabaseError, execute, query
+from ..database import DatabaseError, query
 from ..telephony import hangup
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
     import pymysql
 
-# Per-call mode on 2 cores decided 0-9 of 50 simultaneous 5-number batches (bench/
-# bench_asterisk_load.py); `VARpress3way_max_batches` in astguiclient.conf sets it (0: none).
+# Per-call mode on 2 cores decided 0-9 of 50 simultaneous 5-number batches, and 10 of 10 with
+# this limit (bench/bench_asterisk_load.py); FastAGI mode decides all 50, so it has none.
+# `VARpress3way_max_batches` in astguiclient.conf sets it (0: no limit).
 PER_CALL_MAX_BATCHES = 10
 
 
@@ -30,14 +31,14 @@ class Overloaded(Exception):
 
 def take_slot(conn: pymysql.Connection, server_ip: str, limit: int) -> str:
     """A free slot's lock name, held on `conn` until `give_back` (or the connection ends);
-    '' without a limit. Slots are tried from one picked by the process, so agent legs
-    starting together rarely try the same ones."""
+    '' without a limit. Slots are tried from one picked at random, so agent legs starting
+    together rarely try the same ones."""
     if limit <= 0:
         return ""
-    first = os.getpid()
+    first = int.from_bytes(os.urandom(2), "big")
     for n in range(limit):
         name = f"press3way:batch:{server_ip}:{(first + n) % limit}"
-        if query(conn, "SELECT GET_LOCK(%s, 0) AS got", (name,))[0]["got"]:
+        if query(conn, "SELECT GET_LOCK(%s, 0) AS slot", (name,))[0]["slot"]:
             return name
     raise Overloaded(f"server overloaded: {limit} batches already in progress on {server_ip} "
                      "(VARpress3way_max_batches); refused before calling anyone")
@@ -49,6 +50,6 @@ def give_back(conn: pymysql.Connection, name: str) -> None:
         return
     hangup.expect()
     try:
-        execute(conn, "DO RELEASE_LOCK(%s)", (name,))
+        query(conn, "SELECT RELEASE_LOCK(%s) AS freed", (name,))     # not the election's own
     except DatabaseError:       # a lost connection took the lock with it
         pass
