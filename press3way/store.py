@@ -234,10 +234,18 @@ class Store(Election):
     def _delete_logged(self, where: str, params: Sequence[str]) -> None:
         """Delete the live rows `where` (alias l) whose log row has its ending, or that have
         no log row (never placed). A row whose log still owes it (a backup held the log
-        locked) stays: `press3way cleanup` writes what is owed, then removes it."""
-        self._run(f"DELETE l FROM {LIVE} l LEFT JOIN {LOG} g ON g.call_3way_id = l.call_3way_id "
-                  f"WHERE {where} AND (g.call_3way_id IS NULL OR g.result REGEXP %s)",
-                  (*params, TERMINAL_RE))
+        locked) stays: `press3way cleanup` writes what is owed, then removes it.
+
+        Read first, then delete by id: a DELETE joined to the log reads it with InnoDB's
+        shared next-key locks, which held up the log INSERTs of agent legs starting at the
+        same moment past their 1 s lock wait. An ending, once there, never goes away."""
+        ended = [r["call_3way_id"] for r in self._rows(
+            f"SELECT l.call_3way_id FROM {LIVE} l LEFT JOIN {LOG} g "
+            f"ON g.call_3way_id = l.call_3way_id WHERE {where} "
+            "AND (g.call_3way_id IS NULL OR g.result REGEXP %s)", (*params, TERMINAL_RE))]
+        if ended:
+            self._run(f"DELETE FROM {LIVE} WHERE call_3way_id IN "
+                      f"({', '.join(['%s'] * len(ended))})", ended)
 
     def catch_up(self, row: dict, before: Sequence[str], ending: str) -> bool:
         """Write what a call's log owes (`callstate.owed_events` of its live `row`), in

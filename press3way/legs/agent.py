@@ -34,6 +34,8 @@ FAST_POLL_S = 0.015            # ...soon after such an event, then less and less
 FAST_WINDOW_S = 1.0
 HEARTBEAT_EVERY_S = 3.0        # the outside legs call us gone after 9 s
 HOLD_TONE_EVERY_S = 5.0
+STOP_AGAIN_S = 0.05            # a hold tone not stopped by then is told to stop again...
+STOP_TONE_S = 0.5              # ...for this long at most (VICIdial's tone lasts 0.46 s)
 DEFAULT_PACING_S = 0.025
 OUTSIDE_CONTEXT = "xfer_press_dialplan"
 
@@ -296,12 +298,18 @@ class Batch:
             self.leg.log.error(f"could not log Reserved for {winner_id}: {exc}")
 
     def _stop_hold_tone(self) -> None:
-        """A transfer never waits for the tone to end: AMI stops it (else it plays out)."""
-        if self.leg.channel.playing and self.ami is not None:
+        """A transfer never waits for the tone to end: AMI stops it, again until the tone's
+        reply comes (a stop landing before the playback has begun stops nothing), for at
+        most STOP_TONE_S; else it plays out."""
+        deadline = time.monotonic() + STOP_TONE_S
+        while self.leg.channel.playing and self.ami is not None \
+                and time.monotonic() < deadline:
             try:
                 self.ami.stop_playback(self.leg.channel.name)
             except AMIError as exc:
                 self.leg.log.error(f"could not stop the hold tone: {exc}")
+                break
+            self.leg.channel.wait(STOP_AGAIN_S)     # returns as soon as the tone's reply comes
         self.leg.channel.finish_sound()
 
     def _end_others(self, rows: list[dict]) -> None:
