@@ -301,14 +301,16 @@ class Batch:
         """A transfer never waits for the tone to end: AMI stops it, again until the tone's
         reply comes (a stop landing before the playback has begun stops nothing), for at
         most STOP_TONE_S; else it plays out."""
-        deadline = time.monotonic() + STOP_TONE_S
+        deadline, again = time.monotonic() + STOP_TONE_S, False
         while self.leg.channel.playing and self.ami is not None \
                 and time.monotonic() < deadline:
             try:
                 self.ami.stop_playback(self.leg.channel.name)
-            except AMIError as exc:
-                self.leg.log.error(f"could not stop the hold tone: {exc}")
+            except AMIError as exc:     # once stopped, nothing is left to stop: no error then
+                if not again:
+                    self.leg.log.error(f"could not stop the hold tone: {exc}")
                 break
+            again = True
             self.leg.channel.wait(STOP_AGAIN_S)     # returns as soon as the tone's reply comes
         self.leg.channel.finish_sound()
 
