@@ -220,32 +220,48 @@ class Store(Election):
         self._run(f"UPDATE {LIVE} SET agent_heartbeat = NOW() WHERE caller_code = %s",
                   (caller_code,))
 
-    def delete_live(self, call_id: str) -> None:
-        self._delete_logged("l.call_3way_id = %s", (call_id,))
+    def delete_live(self, call_id: str) -> int:
+        return self._delete_logged("l.call_3way_id = %s", (call_id,))
 
-    def delete_calls(self, call_ids: Sequence[str]) -> None:
-        if call_ids:
-            self._delete_logged(f"l.call_3way_id IN ({', '.join(['%s'] * len(call_ids))})",
-                                call_ids)
+    def delete_calls(self, call_ids: Sequence[str]) -> int:
+        if not call_ids:
+            return 0
+        return self._delete_logged(f"l.call_3way_id IN ({', '.join(['%s'] * len(call_ids))})",
+                                   call_ids)
 
-    def delete_batch(self, caller_code: str) -> None:
-        self._delete_logged("l.caller_code = %s", (caller_code,))
+    def delete_batch(self, caller_code: str) -> int:
+        return self._delete_logged("l.caller_code = %s", (caller_code,))
 
-    def _delete_logged(self, where: str, params: Sequence[str]) -> None:
+    def _delete_logged(self, where: str, params: Sequence[str]) -> int:
         """Delete the live rows `where` (alias l) whose log row has its ending, or that have
-        no log row (never placed). A row whose log still owes it (a backup held the log
-        locked) stays: `press3way cleanup` writes what is owed, then removes it.
+        no log row (never placed); how many stay. A row whose log still owes it (a backup
+        held the log locked) stays: `press3way cleanup` writes what is owed, then removes it.
 
         Read first, then delete by id: a DELETE joined to the log reads it with InnoDB's
         shared next-key locks, which held up the log INSERTs of agent legs starting at the
         same moment past their 1 s lock wait. An ending, once there, never goes away."""
-        ended = [r["call_3way_id"] for r in self._rows(
-            f"SELECT l.call_3way_id FROM {LIVE} l LEFT JOIN {LOG} g "
-            f"ON g.call_3way_id = l.call_3way_id WHERE {where} "
-            "AND (g.call_3way_id IS NULL OR g.result REGEXP %s)", (*params, TERMINAL_RE))]
+        rows = self._rows(
+            f"SELECT l.call_3way_id, (g.call_3way_id IS NULL OR g.result REGEXP %s) AS ended "
+            f"FROM {LIVE} l LEFT JOIN {LOG} g ON g.call_3way_id = l.call_3way_id WHERE {where}",
+            (TERMINAL_RE, *params))
+        ended = [r["call_3way_id"] for r in rows if r["ended"]]
         if ended:
             self._run(f"DELETE FROM {LIVE} WHERE call_3way_id IN "
                       f"({', '.join(['%s'] * len(ended))})", ended)
+        return len(rows) - len(ended)
+
+    def leave_call(self, call_id: str) -> None:
+        """`leave_batch` for one call: a winner that went in with its Transfer unlogged."""
+        self._run(f"UPDATE {LIVE} SET agent_heartbeat = NOW() - INTERVAL 1 DAY "
+                  "WHERE call_3way_id = %s", (call_id,))
+
+    def leave_batch(self, caller_code: str) -> None:
+        """The agent leg is gone, leaving rows its log still owes: their heartbeat is put a
+        day back, so the outside legs see it gone and the next `press3way cleanup` ends them
+        (not a minute later, when the heartbeat would have gone stale by itself)."""
+        self._run(f"UPDATE {LIVE} SET agent_heartbeat = NOW() - INTERVAL 1 DAY "
+                  f"WHERE caller_code = %s AND status NOT IN ({', '.join(['%s'] * len(cs.WON))})",
+                  (caller_code, *cs.WON))     # a winner still on its way keeps its heartbeat
 
     def catch_up(self, row: dict, before: Sequence[str], ending: str) -> bool:
         """Write what a call's log owes (`callstate.owed_events` of its live `row`), in

@@ -102,6 +102,7 @@ class Batch:
         self.ami: AMIClient | None = None
         self.originates: dict[str, str] = {}        # ActionID -> call id
         self.placed: list[str] = []                 # call ids whose originate was accepted
+        self.owed = False       # some call's log could not be written: its row stays behind
         # call id -> uniqueids of its Local channel's halves (hang-up by id while ringing)
         self.uniqueids = dict(zip((call.call_3way_id for call in calls),
                                   dialstrings.channel_ids(len(calls))))
@@ -123,8 +124,19 @@ class Batch:
                 self.leg.log.error(f"could not end the calls: {cleanup_error}")
             raise
         finally:
+            self._leave()
             if self.ami is not None:
                 self.ami.logoff()
+
+    def _leave(self) -> None:
+        """Rows whose log is owed stayed behind (`Store.delete_batch`): mark the batch over,
+        so the next `press3way cleanup` writes what they owe."""
+        if not self.owed:
+            return
+        try:
+            self.store.leave_batch(self.agent.caller_code)
+        except DatabaseError as exc:        # all the tables locked: they go stale by themselves
+            self.leg.log.error(f"could not mark the batch's unlogged calls: {exc}")
 
     # --- placing the calls -------------------------------------------------------------
     def place(self, dial_timeout: int, deadline: float) -> None:
@@ -321,6 +333,7 @@ class Batch:
         try:
             self.store.log_defeated([row["call_3way_id"] for row in ongoing])
         except DatabaseError as exc:
+            self.owed = True
             self.leg.log.error(f"could not log the defeated calls: {exc}")
         for row in ongoing:
             self._hang_up(row)
@@ -353,8 +366,7 @@ class Batch:
                                            "calls are cut, `press3way cleanup` logs them")
                 if not unlogged or row["status"] in cs.OPEN + (cs.S_ACCEPTED,):
                     self._hang_up(row)
-            if not unlogged:
-                self.store.delete_batch(self.agent.caller_code)
+            self.owed |= bool(unlogged) or bool(self.store.delete_batch(self.agent.caller_code))
         finally:                # another table: it may still be reachable when these are not
             self.held = None
             try:
@@ -375,7 +387,7 @@ class Batch:
 
     def _end(self, why: str) -> None:
         self.leg.log(f"{why}: buzz")
-        self.store.delete_batch(self.agent.caller_code)
+        self.owed |= bool(self.store.delete_batch(self.agent.caller_code))
         self._stop_hold_tone()
         self.leg.channel.stream_file("buzz")
 

@@ -117,7 +117,8 @@ def accepted(leg: Leg, row: dict) -> None:
         store.delete_live(cid)
         leg.log("hung up while waiting for the reservation: Hungup")
         raise
-    if conf is None or not log_transfer(leg, cid, conf):
+    logged = log_transfer(leg, cid, conf) if conf is not None else ""
+    if not logged:
         return
     exten = leg.server.conference_exten(conf)
     leg.log(f"Transfer to {exten}@{leg.server.ext_context}")
@@ -125,21 +126,27 @@ def accepted(leg: Leg, row: dict) -> None:
     leg.channel.detach()                 # into the conference now; the rest is bookkeeping
     hangup.expect()
     vicidial.mark_conference_left(leg.conn, leg.server, conf, row["user"])
+    if logged == OWED:      # the next `press3way cleanup` logs the Transfer
+        store.leave_call(cid)
     store.delete_live(cid)
 
 
-def log_transfer(leg: Leg, cid: str, conf: str) -> bool:
-    """Log Transfer before going in; True when the party goes. The agent leg is already on
-    its way into the conference, so a log that cannot be written (a backup's lock) does not
-    keep the party out: the live row stays TRANSFER and `press3way cleanup` logs it."""
+def log_transfer(leg: Leg, cid: str, conf: str) -> str:
+    """Log Transfer before going in: LOGGED or OWED when the party goes, '' when not. The
+    agent leg is already on its way into the conference, so a log that cannot be written (a
+    backup's lock) does not keep the party out: the live row stays TRANSFER and `press3way
+    cleanup` logs it."""
     try:
         if leg.store.mark_transfer(cid, conf):
-            return True
+            return LOGGED
     except DatabaseError as exc:
         leg.log.error(f"Transfer not logged ({exc}); going in, `press3way cleanup` logs it")
-        return True
+        return OWED
     agent_gone(leg, cid, "the call was ended before the transfer")   # the agent leg gave up
-    return False
+    return ""
+
+
+LOGGED, OWED = "logged", "owed"
 
 
 def notify_agent_leg(leg: Leg, cid: str) -> None:

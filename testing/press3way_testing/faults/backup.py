@@ -16,10 +16,13 @@ from press3way_testing.site import Site
 
 # How long the lock is held after the call's last AGI run ended (a backup's own time).
 OUTLAST_S = 1.0
-# The cleanup after the lock comes this much later (seconds: the next cron run a minute after
-# the call; minutes: a long dump); the rows are aged by it instead of waiting.
+# How much later than the call the cleanup runs; the rows are aged by it instead of waiting.
+# With the log alone locked the legs mark what they could not log, so the very next cron run
+# ends it; with every table locked nothing can be marked: the first run once the heartbeat
+# is --stale old (a minute after the call; a long dump's minutes).
 CLEANUP_STALE_S = 60        # `press3way cleanup`'s default --stale
-OUTLAST_AGE_S = {"seconds": CLEANUP_STALE_S + 1, "minutes": 5 * 60}
+CLEANUP_AFTER_S = {("log", "seconds"): 0, ("log", "minutes"): 5 * 60,
+                   ("all", "seconds"): CLEANUP_STALE_S + 1, ("all", "minutes"): 5 * 60}
 # No AGI run outlives its channel's hang-up by more than this, whatever is locked.
 ENDS_WITHIN_S = 5.0
 _HANGUP_NOTES = ("AMI Hangup", "hung up (")

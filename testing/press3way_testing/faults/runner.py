@@ -208,7 +208,7 @@ class _Run:
         and the batch's log rows as they are then."""
         worker, case = self.worker, self.case
         try:
-            backup.age(worker.site, backup.OUTLAST_AGE_S[case.outlast])
+            backup.age(worker.site, backup.CLEANUP_AFTER_S[case.tables, case.outlast])
             self.cleanup_lines += backup.cleanup_once(worker.admin_conf)
         except Exception as exc:    # noqa: BLE001 - whatever it is, the case reports it
             self.violations.append(f"cleanup after the lock failed: {exc!r}")
