@@ -324,8 +324,9 @@ class _Run:
         if self.case.kind in (LOCK, BACKUP) and self.lock_thread is None \
                 and self._lock_trigger(who, text):
             victim = "agent" if self.case.at.startswith("agent") else who
-            hold = self._hold_lock if self.case.kind == LOCK else self._hold_backup
-            self.lock_thread = threading.Thread(target=hold, args=(victim,), daemon=True)
+            hold, args = (self._hold_lock, (victim,)) if self.case.kind == LOCK \
+                else (self._hold_backup, ())      # a backup hangs nobody up: calls end alone
+            self.lock_thread = threading.Thread(target=hold, args=args, daemon=True)
             self.lock_thread.start()
             # The note comes before the stage's AGI starts: hold it back until the lock is
             # taken, or a fast leg (FastAGI's, with no process to start) is done before it.
@@ -354,7 +355,7 @@ class _Run:
         finally:
             conn.close()
 
-    def _hold_backup(self, victim: str) -> None:
+    def _hold_backup(self) -> None:
         """READ locks as a backup takes them, held until the call has ended by itself and
         then a while longer; over minutes, a cron `cleanup` meets the lock too."""
         conn = self.worker.site.connect()
