@@ -11,7 +11,7 @@ Each batch: two parties press 1 and one presses 5 as their prompts end, two neve
 decided correctly = exactly one Transfer, every call ended once, no live row left (see
 testing/press3way_testing/asterisk/load.py). Figures only, nothing asserted.
 Usage: bench/bench_asterisk_load.py [--batches 50] [--calls 5] [--mode per-call|fastagi|both]
-       [--no-ramp] [--ramp-seconds 5]
+       [--no-ramp] [--ramp-seconds 5] [--keep-logs DIR]
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ MAX_CALLS = 1000                                  # the FastAGI server's cap: 50
 
 def describe(mode: str, what: str, result: load.Round, batches: int) -> str:
     wrong = result.wrong
-    line = (f"  {mode:<8} {what}: {len(result.outcomes) - len(wrong)}/{batches} decided "
-            f"correctly in {result.took:.1f} s; press-to-bridge "
+    refused = len(result.refused)
+    line = (f"  {mode:<8} {what}: {len(result.outcomes) - len(wrong) - refused}/{batches} "
+            f"decided correctly, {refused} refused at their start (server overloaded), "
+            f"{len(wrong)} wrong in {result.took:.1f} s; press-to-bridge "
             f"{load.summary(result.press_to_bridge)}; answer-to-prompt "
             f"{load.summary(result.answer_to_prompt)}; load average {os.getloadavg()[0]:.2f}")
     if wrong:
@@ -53,9 +55,24 @@ def describe(mode: str, what: str, result: load.Round, batches: int) -> str:
     return line
 
 
-def burst(scene: Scene, mode: str, count: int, calls: int) -> None:
+def burst(scene: Scene, mode: str, count: int, calls: int, keep_logs: str = "") -> None:
     result = load.play(scene, load.batches(scene.site, count, calls))
     print(describe(mode, f"burst {count} x {calls}", result, count), flush=True)
+    if keep_logs:
+        keep(scene, mode, result, pathlib.Path(keep_logs))
+
+
+def keep(scene: Scene, mode: str, result: load.Round, where: pathlib.Path) -> None:
+    """The burst's AGI log, its log rows and the wrong batches, for reading afterwards
+    (bench/burst_waits.py tells from them which wait ended each batch)."""
+    where.mkdir(parents=True, exist_ok=True)
+    (where / f"{mode}-agi.log").write_text(scene.agi_log() + "".join(
+        line + "\n" for line in scene.fastagi_log()), encoding="utf-8")
+    (where / f"{mode}-rows.txt").write_text("".join(
+        f"{r['caller_code']}|{r['call_3way_id']}|{r['phone_number']}|{r['result']}\n"
+        for r in scene.log_rows()), encoding="utf-8")
+    (where / f"{mode}-wrong.txt").write_text("".join(
+        f"{o.batch.numbers[0]}: {o.why}\n" for o in result.wrong), encoding="utf-8")
 
 
 def ramp(scene: Scene, mode: str, agents: int, calls: int, seconds: float) -> None:
@@ -80,6 +97,8 @@ def main() -> int:
     parser.add_argument("--mode", choices=(*MODES, "both"), default="both")
     parser.add_argument("--no-ramp", action="store_true", help="the burst only")
     parser.add_argument("--ramp-seconds", type=float, default=5.0)
+    parser.add_argument("--keep-logs", default="", metavar="DIR",
+                        help="write each burst's AGI log and log rows into DIR")
     args = parser.parse_args()
     modes = MODES if args.mode == "both" else (args.mode,)
     block = block_with_timeouts(BLOCK.read_text(), TIMEOUTS)
@@ -90,7 +109,8 @@ def main() -> int:
                 servers[FASTAGI] = stack.enter_context(
                     fastagi_server(scene.instance, scene.site, max_calls=MAX_CALLS))
             load.arrange(scene, load.batches(scene.site, args.batches, args.calls))
-            stages = [("burst", lambda mode: burst(scene, mode, args.batches, args.calls))]
+            stages = [("burst", lambda mode: burst(scene, mode, args.batches, args.calls,
+                                                     args.keep_logs))]
             if not args.no_ramp:
                 stages.append(("ramp", lambda mode: ramp(scene, mode, args.batches,
                                                          args.calls, args.ramp_seconds)))

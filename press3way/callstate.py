@@ -37,6 +37,31 @@ WON = (S_ACCEPTED, S_RESERVED, S_TRANSFER)
 # The outside call is over; the agent leg removes these rows.
 FINISHED = (S_DECLINED, S_TOOSLOW, S_HUNGUP, S_AGENTGONE)
 
+# A live row stays until its log row has an ending. When a leg could not write the log (a
+# backup holds it locked), `press3way cleanup` writes what the row's status proves: the
+# events before the ending, in the log's order, then the ending itself.
+ENDINGS = {S_DECLINED: ev.DECLINED, S_TOOSLOW: ev.TOO_SLOW, S_HUNGUP: ev.HUNGUP,
+           S_AGENTGONE: ev.AGENT_GONE, S_DEFEATED: ev.DEFEATED,
+           # handed over and never hung up (that makes it HUNGUP): the winner went in
+           S_TRANSFER: ev.TRANSFER}
+_PROVEN_BY = ((ev.ANSWERED, (S_ANSWERED, S_DECLINED, S_TOOSLOW) + WON),   # stages after answer
+              (ev.ACCEPTED, WON),
+              (ev.RESERVED, (S_RESERVED, S_TRANSFER)))
+
+
+def owed_events(status: str, call_channel: str, unfinished: str) -> tuple[tuple, str]:
+    """(the events a call's status proves, its ending): the ending its status stands for, or
+    `unfinished` (Agent Gone, Timeout) for a call that had not ended. A call with a channel
+    was answered, whatever its status."""
+    before = tuple(event for event, statuses in _PROVEN_BY
+                   if status in statuses or (event == ev.ANSWERED and call_channel))
+    return before, ENDINGS.get(status, unfinished)
+
+
+class LogBehind(DatabaseError):
+    """The live row moved on (the call goes on) but the log could not be written: the
+    log owes the event, which a later one of the call's or `press3way cleanup` brings."""
+
 
 @lean_dataclass(frozen=True)
 class Move:
@@ -121,7 +146,10 @@ class Election:
         if won and read_back:   # the step that may not have run before the connection was lost
             self._defeat_others(call_id, caller_code)
         if won:
-            self.append_event(call_id, ev.ACCEPTED)
+            try:
+                self.append_event(call_id, ev.ACCEPTED)
+            except DatabaseError as exc:     # the win stands: the agent leg acts on it now
+                raise LogBehind(f"won, but Accepted is not logged: {exc}", exc.code) from exc
         return won
 
     def _elect_once(self, call_id: str, caller_code: str) -> bool:

@@ -32,6 +32,9 @@ class Config:
     ami_port: int | None = None
     ami_user: str | None = None
     ami_secret: str | None = None
+    # Batches of this server waiting for a winner at once (legs/admission.py); None: the
+    # default of the AGI mode, 0: no limit.
+    max_batches: int | None = None
 
 
 def parse(text: str) -> dict[str, str]:
@@ -90,4 +93,5 @@ def load(path: str | None = None) -> Config:
         ami_port=number("VARami_port", None),
         ami_user=values.get("VARami_user") or None,
         ami_secret=values.get("VARami_secret") or None,
+        max_batches=number("VARpress3way_max_batches", None),
     )

@@ -40,9 +40,15 @@ LOCK_WAIT_S = 1
 READ_TIMEOUT_S = 4
 
 
+_LOCK_WAIT_TIMEOUT = 1205
+
+
 def _error(exc: BaseException) -> DatabaseError:
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
     message = str(exc.args[-1]) if exc.args else ""
+    if code == _LOCK_WAIT_TIMEOUT:      # what the AGI log says when a backup holds the tables
+        message = (f"a lock held longer than {LOCK_WAIT_S} s (a backup's LOCK TABLES, or a "
+                   f"row another call holds): {message}")
     return DatabaseError(message or f"{type(exc).__name__} (error {code})", code)
 
 

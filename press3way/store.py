@@ -24,7 +24,7 @@ HEARTBEAT_STALE_S = 9
 # The user's multi-call list is dialled only this fresh (the agent API arms it just before).
 MULTI_MAX_AGE_S = 300
 _NOW_TEXT = "DATE_FORMAT(NOW(), '%%Y-%%m-%%d %%H:%%i:%%s')"
-_TERMINAL_RE = "|".join(f"{e}:" for e in ev.TERMINAL)
+TERMINAL_RE = "|".join(f"{e}:" for e in ev.TERMINAL)
 # Log columns written with an event (`append_event(also=...)`): identifiers come from here only.
 _LOGGED_WITH_EVENTS = {c: c for c in ("call_transfer", "session_id_3way", "call_channel")}
 
@@ -115,7 +115,7 @@ class Store(Election):
         return self._run(
             f"UPDATE {LOG} SET result = {text} "
             "WHERE call_3way_id = %s AND LOCATE(%s, result) = 0 AND result NOT REGEXP %s",
-            params + [call_id, f"{event}:", _TERMINAL_RE],
+            params + [call_id, f"{event}:", TERMINAL_RE],
             check=lambda: self.has_event(call_id, event)) > 0
 
     def log_defeated(self, call_ids: Sequence[str]) -> None:
@@ -127,7 +127,7 @@ class Store(Election):
         self._run(f"UPDATE {LOG} SET result = {text} WHERE call_3way_id IN "
                   f"({', '.join(['%s'] * len(call_ids))}) "
                   "AND LOCATE(%s, result) = 0 AND result NOT REGEXP %s",
-                  params + [*call_ids, f"{ev.DEFEATED}:", _TERMINAL_RE])
+                  params + [*call_ids, f"{ev.DEFEATED}:", TERMINAL_RE])
 
     def has_event(self, call_id: str, event: str) -> bool:
         rows = self._rows(f"SELECT LOCATE(%s, result) > 0 AS has FROM {LOG} "
@@ -164,7 +164,7 @@ class Store(Election):
             "SET l.call_channel = %s, l.status = IF(l.status = %s, %s, l.status), "
             f"g.call_channel = %s, g.result = IF(g.result REGEXP %s, g.result, {text}) "
             "WHERE l.call_3way_id = %s AND l.agent_heartbeat >= NOW() - INTERVAL %s SECOND",
-            [channel, cs.S_NEW, cs.S_ANSWERED, channel, _TERMINAL_RE, *params, call_id,
+            [channel, cs.S_NEW, cs.S_ANSWERED, channel, TERMINAL_RE, *params, call_id,
              HEARTBEAT_STALE_S]) > 0
 
     def mark_transfer(self, call_id: str, conf_exten: str) -> bool:
@@ -220,16 +220,57 @@ class Store(Election):
         self._run(f"UPDATE {LIVE} SET agent_heartbeat = NOW() WHERE caller_code = %s",
                   (caller_code,))
 
-    def delete_live(self, call_id: str) -> None:
-        self._run(f"DELETE FROM {LIVE} WHERE call_3way_id = %s", (call_id,))
+    def delete_live(self, call_id: str) -> int:
+        return self._delete_logged("l.call_3way_id = %s", (call_id,))
 
-    def delete_calls(self, call_ids: Sequence[str]) -> None:
-        if call_ids:
+    def delete_calls(self, call_ids: Sequence[str]) -> int:
+        if not call_ids:
+            return 0
+        return self._delete_logged(f"l.call_3way_id IN ({', '.join(['%s'] * len(call_ids))})",
+                                   call_ids)
+
+    def delete_batch(self, caller_code: str) -> int:
+        return self._delete_logged("l.caller_code = %s", (caller_code,))
+
+    def _delete_logged(self, where: str, params: Sequence[str]) -> int:
+        """Delete the live rows `where` (alias l) whose log row has its ending, or that have
+        no log row (never placed); how many stay. A row whose log still owes it (a backup
+        held the log locked) stays: `press3way cleanup` writes what is owed, then removes it.
+
+        Read first, then delete by id: a DELETE joined to the log reads it with InnoDB's
+        shared next-key locks, which held up the log INSERTs of agent legs starting at the
+        same moment past their 1 s lock wait. An ending, once there, never goes away."""
+        rows = self._rows(
+            f"SELECT l.call_3way_id, (g.call_3way_id IS NULL OR g.result REGEXP %s) AS ended "
+            f"FROM {LIVE} l LEFT JOIN {LOG} g ON g.call_3way_id = l.call_3way_id WHERE {where}",
+            (TERMINAL_RE, *params))
+        ended = [r["call_3way_id"] for r in rows if r["ended"]]
+        if ended:
             self._run(f"DELETE FROM {LIVE} WHERE call_3way_id IN "
-                      f"({', '.join(['%s'] * len(call_ids))})", call_ids)
+                      f"({', '.join(['%s'] * len(ended))})", ended)
+        return len(rows) - len(ended)
 
-    def delete_batch(self, caller_code: str) -> None:
-        self._run(f"DELETE FROM {LIVE} WHERE caller_code = %s", (caller_code,))
+    def leave_call(self, call_id: str) -> None:
+        """`leave_batch` for one call: a winner that went in with its Transfer unlogged."""
+        self._run(f"UPDATE {LIVE} SET agent_heartbeat = NOW() - INTERVAL 1 DAY "
+                  "WHERE call_3way_id = %s", (call_id,))
+
+    def leave_batch(self, caller_code: str) -> None:
+        """The agent leg is gone, leaving rows its log still owes: their heartbeat is put a
+        day back, so the outside legs see it gone and the next `press3way cleanup` ends them
+        (not a minute later, when the heartbeat would have gone stale by itself)."""
+        self._run(f"UPDATE {LIVE} SET agent_heartbeat = NOW() - INTERVAL 1 DAY "
+                  f"WHERE caller_code = %s AND status NOT IN ({', '.join(['%s'] * len(cs.WON))})",
+                  (caller_code, *cs.WON))     # a winner still on its way keeps its heartbeat
+
+    def catch_up(self, row: dict, before: Sequence[str], ending: str) -> bool:
+        """Write what a call's log owes (`callstate.owed_events` of its live `row`), in
+        order, in one guarded statement: nothing after an ending it already has. True when
+        the ending is new."""
+        also = {"call_channel": row["call_channel"]} if row["call_channel"] else {}
+        if ending == ev.TRANSFER:
+            also.update(call_transfer="Y", session_id_3way=row["session_id_3way"] or "")
+        return self.append_event(row["call_3way_id"], ending, before=before, also=also)
 
     # --- multi-call list -------------------------------------------------------------
     def arm_multi(self, user: str, phones: list[str]) -> None:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
 
+from press3way import config
 from press3way import events as ev
 from press3way.admin.check import SOUNDS
-from press3way.database import execute
+from press3way.database import DatabaseError, connect, execute
 from press3way.store import Store
-from press3way.tables import ARCHIVE, LOG, MULTI
+from press3way.tables import ARCHIVE, LIVE, LOG, MULTI
 from press3way_testing.site import Site
 from press3way_testing.standins.fakeami import FakeAMI
-from tests.helpers import cli, events, live, sql, start_calls
+from tests.helpers import cli, events, live, log, sql, start_calls
 
 
 # --- check --------------------------------------------------------------------------------
@@ -220,6 +222,49 @@ def test_cleanup_ends_stale_calls_with_exactly_one_terminal_event(any_site):
     assert events(any_site, open_call) == ["Started", "Agent Gone"]
 
 
+@contextlib.contextmanager
+def log_read_locked(site):
+    """The log table READ-locked by another session, as a backup holds it."""
+    holder = site.connect()
+    execute(holder, f"LOCK TABLES {LOG} READ")
+    try:
+        yield
+    finally:
+        execute(holder, "UNLOCK TABLES")
+        holder.close()
+
+
+def test_a_call_that_ends_while_a_backup_locks_the_log_is_logged_by_the_next_cleanup(any_site):
+    declined, winner = start_calls(any_site, 2)
+    store = Store(connect(config.load(any_site.conf_path)))    # 1 s lock waits, as the legs
+    store.answered(declined, "SIP/declined")
+    store.answered(winner, "SIP/winner")
+    with log_read_locked(any_site):
+        store.move(declined, "decline")
+        with pytest.raises(DatabaseError):
+            store.append_event(declined, ev.DECLINED)
+        store.delete_batch(any_site.caller_code)        # the agent leg gives up on the batch
+        assert live(any_site, declined)["status"] == "DECLINED"     # kept: its log owes
+        with pytest.raises(DatabaseError, match="won, but Accepted is not logged"):
+            store.elect(winner, any_site.caller_code)
+        assert store.reserve(winner, "8600061") and store.hand_over(winner)
+        with pytest.raises(DatabaseError):
+            store.mark_transfer(winner, "8600061")
+        store.delete_live(winner)
+        during = cli(any_site.conf_path, "cleanup")     # a cron run meets the lock
+        assert during.exit_code == 1 and len(during.output.splitlines()) == 1, during.output
+    age(any_site, winner, 120)                          # the winner's batch is over
+
+    result = cli(any_site.conf_path, "cleanup")
+    assert result.exit_code == 0, result.output
+    assert "ended while its log was locked): logged Declined" in result.output
+    assert events(any_site, declined) == ["Started", "Answered", "Declined"]
+    assert events(any_site, winner) == ["Started", "Answered", "Accepted", "Reserved", "Transfer"]
+    assert (log(any_site, winner)["call_transfer"], log(any_site, winner)["session_id_3way"]) \
+        == ("Y", "8600061")
+    assert [live(any_site, c) for c in (declined, winner)] == [None, None]
+
+
 def test_cleanup_is_silent_when_there_is_nothing_to_do(site):
     """It runs from cron every minute: cron mails whatever it prints."""
     start_calls(site, 1)
@@ -240,9 +285,8 @@ def old_batch(site, n: int, days: int = 800) -> list[str]:
     """A multi-call batch logged `days` ago, long over (no live rows): same call_date,
     caller_code and user."""
     ids = start_calls(site, n)
-    store = Store(site.connect())
-    for call_id in ids:
-        store.delete_live(call_id)
+    execute(site.connect(), f"DELETE FROM {LIVE} WHERE call_3way_id IN "
+                            f"({', '.join(['%s'] * n)})", ids)
     execute(site.connect(), f"UPDATE {LOG} SET call_date = NOW(6) - INTERVAL %s DAY "
                             f"WHERE call_3way_id IN ({', '.join(['%s'] * n)})", [days] + ids)
     return ids
@@ -275,7 +319,9 @@ def test_archive_keeps_every_call_of_a_multi_call_batch(any_site):
 def test_archive_leaves_calls_still_in_progress_in_the_log(any_site):
     """`archive --days 0` must not move the row of a call whose later events are still to come."""
     ended, in_progress = start_calls(any_site, 2)
-    Store(any_site.connect()).delete_live(ended)
+    store = Store(any_site.connect())
+    store.end_call(ended, "hang_up", ev.HUNGUP)
+    store.delete_live(ended)
     execute(any_site.connect(), f"UPDATE {LOG} SET call_date = NOW(6) - INTERVAL 1 MINUTE")
     result = cli(any_site.conf_path, "archive", "--days", "0")
     assert result.exit_code == 0, result.output

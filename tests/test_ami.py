@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 
+from press3way.telephony import hangup
 from press3way.telephony.ami import AMIClient, AMIError
 from press3way_testing.standins.fakeami import FakeAMI
 
@@ -65,7 +67,16 @@ def test_silent_server_times_out():
         server.bind(("127.0.0.1", 0))
         server.listen()
         with pytest.raises(AMIError, match="no banner"):
-            AMIClient("127.0.0.1", server.getsockname()[1], timeout=0.3).connect()
+            AMIClient("127.0.0.1", server.getsockname()[1], connect_timeout=0.3).connect()
+
+
+def test_a_starved_managers_late_banner_and_login_still_get_in():
+    """A machine whose two cores are busy: the banner comes after the reply timeout."""
+    with FakeAMI(banner_delay=2.5) as ami:
+        client = AMIClient(ami.host, ami.port, timeout=2.0).connect()
+        client.login("cron", "1234")
+        assert client.banner.startswith("Asterisk Call Manager")
+        client.logoff()
 
 
 def test_socket_closed_mid_originate():
@@ -174,3 +185,26 @@ def test_control_playback_and_redirect_replies():
     assert unknown["Message"] == "No such channel"
     assert no_control["Message"] == "Control not specified"
     assert controls == [("SIP/x-1", "stop"), ("SIP/y-2", "stop")]
+
+
+def test_a_leg_hung_up_before_its_originate_places_nothing():
+    """A busy machine: the SIGHUP lands between the live row's INSERT and the originate,
+    outside any blocking wait, so only a flag records it; the originate must see it."""
+    outcome = []
+
+    def leg() -> None:      # a thread of its own: the hang-up state is per thread
+        with FakeAMI() as ami:
+            client = AMIClient(ami.host, ami.port).connect()
+            client.login("cron", "1234")
+            hangup.note()
+            try:
+                client.originate("Local/917275551212@default", "xfer_press_dialplan", "s", 1,
+                                 '"T1" <7275550000>', 4000, {}, ("1.1", "1.2"))
+                outcome.append("placed")
+            except hangup.Hangup:
+                outcome.append("refused")
+            outcome.append([a for a in ami.actions if a.get("Action") == "Originate"])
+    thread = threading.Thread(target=leg)
+    thread.start()
+    thread.join(10)
+    assert outcome == ["refused", []]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterator
 
+from .. import callstate as cs
 from .. import events as ev
 from ..database import query
 from ..store import Store
@@ -18,17 +19,19 @@ MAX_CALL_HOURS = 6     # no 3-way call lasts this long: its row is left over, wh
 
 # --- cleanup ------------------------------------------------------------------------------
 def cleanup(store: Store, stale_s: int, dry_run: bool, echo: Callable[[str], None]) -> int:
-    """End the live rows of calls whose agent leg is gone, then delete them; how many.
+    """End the live rows of calls whose agent leg is gone, and of calls that ended while the
+    log was locked (a backup), then delete them; how many.
 
-    `append_event` refuses after a terminal event, so a call that had ended keeps its ending.
-    Silent when there is nothing to do (it runs from cron every minute)."""
-    rows = queries.stale_calls(store.conn, stale_s, MAX_CALL_HOURS)
+    Each call's log gets what its live row's status proves is owed, in order, then its ending
+    (`callstate.owed_events`); `append_event` refuses after an ending, so a call that had
+    ended keeps its ending. Silent when there is nothing to do (it runs from cron every
+    minute)."""
+    rows = queries.calls_to_end(store.conn, stale_s, MAX_CALL_HOURS)
     for row in rows:
-        event = ev.TIMEOUT if row["too_old"] else ev.AGENT_GONE
-        reason = (f"older than {MAX_CALL_HOURS} h" if row["too_old"]
-                  else f"no agent heartbeat for {stale_s} s")
-        logged = False if dry_run else store.append_event(row["call_3way_id"], event)
-        echo(f"{row['call_3way_id']} (user {row['user']}, {row['status']}, {reason}): "
+        before, event = cs.owed_events(row["status"], row["call_channel"] or "",
+                                       ev.TIMEOUT if row["too_old"] else ev.AGENT_GONE)
+        logged = False if dry_run else store.catch_up(row, before, event)
+        echo(f"{row['call_3way_id']} (user {row['user']}, {row['status']}, {_why(row, stale_s)}): "
              + (f"logged {event}; " if logged else "")
              + ("would delete the live row" if dry_run else "deleted the live row"))
         if not dry_run:
@@ -36,6 +39,14 @@ def cleanup(store: Store, stale_s: int, dry_run: bool, echo: Callable[[str], Non
     if rows or dry_run:
         echo(f"{len(rows)} stale live row(s)" + (" found" if dry_run else " ended"))
     return len(rows)
+
+
+def _why(row: dict, stale_s: int) -> str:
+    if row["too_old"]:
+        return f"older than {MAX_CALL_HOURS} h"
+    if row["stale"]:
+        return f"no agent heartbeat for {stale_s} s"
+    return "ended while its log was locked"
 
 
 # --- archive ------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ from datetime import datetime
 
 import pymysql
 
+from .. import callstate as cs
 from ..database import execute, query
+from ..store import TERMINAL_RE
 from ..tables import ARCHIVE, LIVE, LOG, feature_table
 
 
@@ -15,16 +17,22 @@ def live_count_of_user(conn: pymysql.Connection, user: str) -> int:
     return query(conn, f"SELECT COUNT(*) AS n FROM {LIVE} WHERE user = %s", (user,))[0]["n"]
 
 
-def stale_calls(conn: pymysql.Connection, stale_s: int, max_age_h: int) -> list[dict]:
-    """Live rows whose agent leg stopped beating (a row without a heartbeat, written by an
-    older agent leg, is judged by its start) or that are older than `max_age_h`."""
+def calls_to_end(conn: pymysql.Connection, stale_s: int, max_age_h: int) -> list[dict]:
+    """Live rows to end: their agent leg stopped beating (a row without a heartbeat, written
+    by an older agent leg, is judged by its start), older than `max_age_h`, or finished while
+    their log row was locked (no ending yet: it is owed)."""
     return query(
         conn,
-        f"SELECT call_3way_id, caller_code, user, status, call_date, "
-        f"(COALESCE(call_date, 0) < NOW() - INTERVAL %s HOUR) AS too_old FROM {LIVE} "
-        "WHERE COALESCE(agent_heartbeat, call_date, 0) < NOW() - INTERVAL %s SECOND "
-        "OR COALESCE(call_date, 0) < NOW() - INTERVAL %s HOUR ORDER BY call_date",
-        (max_age_h, stale_s, max_age_h))
+        f"SELECT v.call_3way_id, v.caller_code, v.user, v.status, v.call_channel, "
+        f"v.session_id_3way, v.call_date, "
+        f"(COALESCE(v.call_date, 0) < NOW() - INTERVAL %s HOUR) AS too_old, "
+        f"(COALESCE(v.agent_heartbeat, v.call_date, 0) < NOW() - INTERVAL %s SECOND) AS stale "
+        f"FROM {LIVE} v LEFT JOIN {LOG} g ON g.call_3way_id = v.call_3way_id "
+        "WHERE COALESCE(v.agent_heartbeat, v.call_date, 0) < NOW() - INTERVAL %s SECOND "
+        "OR COALESCE(v.call_date, 0) < NOW() - INTERVAL %s HOUR "
+        f"OR (v.status IN ({', '.join(['%s'] * len(cs.FINISHED))}) AND g.result NOT REGEXP %s) "
+        "ORDER BY v.call_date, v.call_3way_id",
+        (max_age_h, stale_s, stale_s, max_age_h, *cs.FINISHED, TERMINAL_RE))
 
 
 def archive_cutoff(conn: pymysql.Connection, days: int) -> tuple[datetime, int]:

@@ -18,6 +18,7 @@ import time
 from typing import Iterator
 
 import pymysql
+from pymysql.constants import SERVER_STATUS
 
 from .. import database
 from ..config import Config
@@ -116,7 +117,12 @@ class Pool:
                 self._close(conn)
 
     def _give_back(self, cfg: Config, conn: pymysql.Connection) -> None:
-        if conn.open:
+        if conn.open and _in_transaction(conn):     # a ROLLBACK that failed, connection alive
+            try:
+                conn.rollback()
+            except pymysql.Error:
+                pass
+        if conn.open and not _in_transaction(conn):
             with self._lock:
                 if cfg is self._config and len(self._idle) < self.limit:
                     self._idle.append(conn)
@@ -130,3 +136,9 @@ class Pool:
         except pymysql.Error:
             pass                        # already gone
         self._closed()
+
+
+def _in_transaction(conn: pymysql.Connection) -> bool:
+    """What the server said in its last reply (no round trip): a transaction is open."""
+    return bool(conn.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS)
+

@@ -17,7 +17,7 @@ from ..store import Call
 from ..telephony import hangup
 from ..telephony.agi import Channel, Hangup
 from ..telephony.ami import AMIClient, AMIError
-from . import CALL_ID_VARIABLE, runner
+from . import CALL_ID_VARIABLE, admission, runner
 from .runner import Leg
 
 TYPE_CHECKING = False
@@ -34,6 +34,8 @@ FAST_POLL_S = 0.015            # ...soon after such an event, then less and less
 FAST_WINDOW_S = 1.0
 HEARTBEAT_EVERY_S = 3.0        # the outside legs call us gone after 9 s
 HOLD_TONE_EVERY_S = 5.0
+STOP_AGAIN_S = 0.05            # a hold tone not stopped by then is told to stop again...
+STOP_TONE_S = 0.5              # ...for this long at most (VICIdial's tone lasts 0.46 s)
 DEFAULT_PACING_S = 0.025
 OUTSIDE_CONTEXT = "xfer_press_dialplan"
 CALLER_ID_DIGITS = 20          # outbound_cid VARCHAR(20)
@@ -58,8 +60,12 @@ def flow(leg: Leg) -> None:
     dialstring = dialstrings.dialstring_from_extension(leg.channel.env.get("agi_extension", ""))
     agent = identify(leg)
     leg.log.channel = f"{leg.channel.name}|{agent.caller_code}"
-    batch = Batch(leg, agent, calls_to_place(leg, agent, dialstring))
-    batch.run(dial_timeout, leg.started + agent_timeout, agent_timeout)
+    slot = admission.take_slot(leg.conn, agent.server_ip, leg.max_batches)
+    try:
+        batch = Batch(leg, agent, calls_to_place(leg, agent, dialstring))
+        batch.run(dial_timeout, leg.started + agent_timeout, agent_timeout)
+    finally:        # a pooled connection (FastAGI) lives on; a process's goes with it
+        admission.give_back(leg.conn, slot)
 
 
 def identify(leg: Leg) -> Agent:
@@ -107,6 +113,8 @@ class Batch:
         self.store = leg.store
         self.ami: AMIClient | None = None
         self.originates: dict[str, str] = {}        # ActionID -> call id
+        self.placed: list[str] = []                 # call ids whose originate was accepted
+        self.owed = False       # some call's log could not be written: its row stays behind
         # call id -> uniqueids of its Local channel's halves (its hang-ups go by the first)
         self.uniqueids = dict(zip((call.call_3way_id for call in calls),
                                   dialstrings.channel_ids(len(calls))))
@@ -129,8 +137,19 @@ class Batch:
                 self.leg.log.error(f"could not end the calls: {cleanup_error}")
             raise
         finally:
+            self._leave()
             if self.ami is not None:
                 self.ami.logoff()
+
+    def _leave(self) -> None:
+        """Rows whose log is owed stayed behind (`Store.delete_batch`): mark the batch over,
+        so the next `press3way cleanup` writes what they owe."""
+        if not self.owed:
+            return
+        try:
+            self.store.leave_batch(self.agent.caller_code)
+        except DatabaseError as exc:        # all the tables locked: they go stale by themselves
+            self.leg.log.error(f"could not mark the batch's unlogged calls: {exc}")
 
     # --- placing the calls -------------------------------------------------------------
     def place(self, dial_timeout: int, deadline: float) -> None:
@@ -160,6 +179,7 @@ class Batch:
                     {"__lead_id": str(call.lead_id), f"__{CALL_ID_VARIABLE}": call.call_3way_id},
                     self.uniqueids[call.call_3way_id])
                 self.originates[action_id] = call.call_3way_id
+                self.placed.append(call.call_3way_id)
                 self.leg.log(f"originated {call.call_3way_id} to {call.dialstring} "
                              f"({self.uniqueids[call.call_3way_id][0]})")
             except AMIError as exc:
@@ -288,20 +308,36 @@ class Batch:
         # only now may the winner follow: an agent leg hung up before this point never
         # leaves a party alone in the conference
         if self.store.hand_over(winner_id):
-            self.store.log_reserved(winner_id, conf)
+            self._log_reserved(winner_id, conf)
         else:
             self.leg.log.error(f"{winner_id} stopped waiting before the transfer")
             self._leave_to_vicidial()
         self._end_others([row for row in rows if row is not winner])
         return True
 
+    def _log_reserved(self, winner_id: str, conf: str) -> None:
+        """Reserved in the log; the agent leg is on its way, so a log it cannot write now
+        ends nothing (the winner's Transfer brings Reserved, or `press3way cleanup` does)."""
+        try:
+            self.store.log_reserved(winner_id, conf)
+        except DatabaseError as exc:
+            self.leg.log.error(f"could not log Reserved for {winner_id}: {exc}")
+
     def _stop_hold_tone(self) -> None:
-        """A transfer never waits for the tone to end: AMI stops it (else it plays out)."""
-        if self.leg.channel.playing and self.ami is not None:
+        """A transfer never waits for the tone to end: AMI stops it, again until the tone's
+        reply comes (a stop landing before the playback has begun stops nothing), for at
+        most STOP_TONE_S; else it plays out."""
+        deadline, again = time.monotonic() + STOP_TONE_S, False
+        while self.leg.channel.playing and self.ami is not None \
+                and time.monotonic() < deadline:
             try:
                 self.ami.stop_playback(self.leg.channel.name)
-            except AMIError as exc:
-                self.leg.log.error(f"could not stop the hold tone: {exc}")
+            except AMIError as exc:     # once stopped, nothing is left to stop: no error then
+                if not again:
+                    self.leg.log.error(f"could not stop the hold tone: {exc}")
+                break
+            again = True
+            self.leg.channel.wait(STOP_AGAIN_S)     # returns as soon as the tone's reply comes
         self.leg.channel.finish_sound()
 
     def _end_others(self, rows: list[dict]) -> None:
@@ -311,6 +347,7 @@ class Batch:
         try:
             self.store.log_defeated([row["call_3way_id"] for row in ongoing])
         except DatabaseError as exc:
+            self.owed = True
             self.leg.log.error(f"could not log the defeated calls: {exc}")
         for row in ongoing:
             self._hang_up(row)
@@ -343,13 +380,22 @@ class Batch:
         give back a conference the winner never took (the agent leg's own room, once it was
         sent there, goes to VICIdial's leave-3way clean-up instead)."""
         try:
-            for row in self.store.batch(self.agent.caller_code):
-                # a call that ended otherwise meanwhile (a winner already transferred) is left be
-                if row["status"] not in cs.FINISHED and \
-                        self.store.append_event(row["call_3way_id"], event):
-                    self.leg.log(f"{why}: {event} for {row['call_3way_id']}")
+            unlogged = ""
+            for row in self._batch_or_cut():
+                if row["status"] in cs.FINISHED:
+                    continue
+                if not unlogged:
+                    try:    # a call that ended otherwise (a winner transferred) is left be
+                        if not self.store.append_event(row["call_3way_id"], event):
+                            continue
+                        self.leg.log(f"{why}: {event} for {row['call_3way_id']}")
+                    except DatabaseError as exc:    # every later write would wait as long
+                        unlogged = str(exc)
+                        self.leg.log.error(f"{why}: cannot log {event} ({unlogged}); the "
+                                           "calls are cut, `press3way cleanup` logs them")
+                if not unlogged or row["status"] in cs.OPEN + (cs.S_ACCEPTED,):
                     self._hang_up(row)
-            self.store.delete_batch(self.agent.caller_code)
+            self.owed |= bool(unlogged) or bool(self.store.delete_batch(self.agent.caller_code))
         finally:                # another table: it may still be reachable when these are not
             self.held = None
             if self.sent_into:
@@ -359,9 +405,20 @@ class Batch:
             except DatabaseError as exc:
                 self.leg.log.error(f"could not give back conference {self.tag}: {exc}")
 
+    def _batch_or_cut(self) -> list[dict]:
+        """The batch's rows (a backup's READ lock lets them be read). When even that fails,
+        the calls placed are cut unseen, unless a winner may be on its way to a conference."""
+        try:
+            return self.store.batch(self.agent.caller_code)
+        except DatabaseError:
+            if self.held is None:
+                for call_id in self.placed:
+                    self._hang_up({"call_3way_id": call_id, "call_channel": ""})
+            raise
+
     def _end(self, why: str) -> None:
         self.leg.log(f"{why}: buzz")
-        self.store.delete_batch(self.agent.caller_code)
+        self.owed |= bool(self.store.delete_batch(self.agent.caller_code))
         self._stop_hold_tone()
         self.leg.channel.stream_file("buzz")
 

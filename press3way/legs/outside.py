@@ -11,7 +11,7 @@ import time
 from .. import callstate as cs
 from .. import events as ev
 from .. import vicidial
-from ..database import READ_TIMEOUT_S
+from ..database import READ_TIMEOUT_S, DatabaseError
 from ..telephony import hangup
 from ..telephony.agi import AgiError, Channel, Hangup
 from . import CALL_ID_VARIABLE, runner
@@ -96,7 +96,12 @@ def hungup(leg: Leg, row: dict) -> None:
 
 def accepted(leg: Leg, row: dict) -> None:
     cid, store = row["call_3way_id"], leg.store
-    if not store.elect(cid, row["caller_code"]):
+    try:
+        won = store.elect(cid, row["caller_code"])
+    except cs.LogBehind as exc:         # a backup locks the log: the win goes on regardless
+        won = True
+        leg.log.error(f"{exc}; the Transfer or `press3way cleanup` logs it")
+    if not won:
         store.end_call(cid, "too_slow", ev.TOO_SLOW)
         leg.log("pressed 1 after another call of the batch won: Too Slow")
         return
@@ -116,8 +121,8 @@ def accepted(leg: Leg, row: dict) -> None:
         raise
     if conf is None:
         return
-    if not store.mark_transfer(cid, conf):     # the agent leg gave up on this call meanwhile
-        agent_gone(leg, cid, "the call was ended before the transfer")
+    logged = log_transfer(leg, cid, conf)
+    if not logged:
         return
     exten = leg.server.conference_exten(conf)
     leg.log(f"Transfer to {exten}@{leg.server.ext_context}")
@@ -129,6 +134,8 @@ def accepted(leg: Leg, row: dict) -> None:
         # up on the way): VICIdial's leave-3way clean-up ends the room either way
         hangup.expect()
         vicidial.mark_conference_left(leg.conn, leg.server, conf, row["user"])
+        if logged == OWED:      # the next `press3way cleanup` logs the Transfer
+            store.leave_call(cid)
         store.delete_live(cid)
 
 
@@ -139,6 +146,24 @@ def leave_room(leg: Leg, row: dict | None, user: str) -> None:
     if row and row["session_id_3way"]:
         vicidial.mark_conference_left(leg.conn, leg.server, row["session_id_3way"], user)
         leg.log(f"conference {row['session_id_3way']} left to VICIdial's leave-3way clean-up")
+
+
+def log_transfer(leg: Leg, cid: str, conf: str) -> str:
+    """Log Transfer before going in: LOGGED or OWED when the party goes, '' when not. The
+    agent leg is already on its way into the conference, so a log that cannot be written (a
+    backup's lock) does not keep the party out: the live row stays TRANSFER and `press3way
+    cleanup` logs it."""
+    try:
+        if leg.store.mark_transfer(cid, conf):
+            return LOGGED
+    except DatabaseError as exc:
+        leg.log.error(f"Transfer not logged ({exc}); going in, `press3way cleanup` logs it")
+        return OWED
+    agent_gone(leg, cid, "the call was ended before the transfer")   # the agent leg gave up
+    return ""
+
+
+LOGGED, OWED = "logged", "owed"
 
 
 def notify_agent_leg(leg: Leg, cid: str) -> None:

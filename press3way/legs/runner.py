@@ -16,6 +16,7 @@ from ..agilog import AgiLog
 from ..lean_dataclass import lean_dataclass
 from ..telephony import hangup
 from ..telephony.agi import AgiError, Channel, Hangup
+from . import admission
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
@@ -37,6 +38,7 @@ class Leg:
     stage: str
     timeouts: list[int]
     started: float          # time.monotonic() when the script began: deadlines run from here
+    max_batches: int = 0    # batches of a server at once (legs/admission.py); 0: no limit
 
     @property
     def conn(self):
@@ -45,9 +47,11 @@ class Leg:
 
 @lean_dataclass(frozen=True)
 class Serving:
-    """Where a call's config and database connection come from."""
+    """Where a call's config and database connection come from, and how many batches of
+    a server may wait at once unless the config says (legs/admission.py; 0: no limit)."""
     load_config: Callable[[], config.Config]
     connection: Callable[[config.Config], ContextManager[pymysql.Connection]]
+    max_batches: int = 0
 
 
 @contextlib.contextmanager
@@ -62,7 +66,7 @@ def own_connection(cfg: config.Config) -> Iterator[pymysql.Connection]:
         database.close_quietly(conn)
 
 
-PER_CALL = Serving(config.load, own_connection)
+PER_CALL = Serving(config.load, own_connection, admission.PER_CALL_MAX_BATCHES)
 _serving = _local()
 
 
@@ -78,7 +82,7 @@ def served_by(serving: Serving) -> Iterator[None]:
 
 # Bad input and broken infrastructure: a clear log line, and the caller hears buzz.
 EXPECTED_FAILURES = (config.ConfigError, database.DatabaseError, vicidial.NotFound, ValueError,
-                     AgiError)
+                     AgiError, admission.Overloaded)
 
 
 def run(script: str, flow: Flow, on_failure: Callable[[Leg | None, Channel], None],
@@ -113,7 +117,9 @@ def _run(log: AgiLog, flow: Flow, on_failure: Callable[[Leg | None, Channel], No
         with serving.connection(cfg) as conn:
             server = vicidial.server(conn, cfg.server_ip)
             log.follow(server.agi_output, cfg.logs_dir)
-            leg = Leg(channel, log, cfg, store.Store(conn), server, stage, timeouts, started)
+            limit = serving.max_batches if cfg.max_batches is None else cfg.max_batches
+            leg = Leg(channel, log, cfg, store.Store(conn), server, stage, timeouts, started,
+                      limit)
             log(f"stage {stage} {timeouts or ''}".rstrip())
             flow(leg)
             channel.detach()            # nothing more to ask: Asterisk goes on meanwhile

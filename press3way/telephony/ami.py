@@ -36,9 +36,16 @@ REASONS = {"0": "failed", "1": "hung up", "3": "no answer", "4": "answered", "5"
            "8": "congestion"}
 
 
+# How long the banner and the login's reply may take: a starved machine's manager answers
+# late, and a batch refused then ends every one of its calls (a hang-up still interrupts).
+CONNECT_TIMEOUT_S = 10.0
+
+
 class AMIClient:
-    def __init__(self, host: str, port: int, timeout: float = 2.0):
+    def __init__(self, host: str, port: int, timeout: float = 2.0,
+                 connect_timeout: float = CONNECT_TIMEOUT_S):
         self.host, self.port, self.timeout = host, port, timeout
+        self.connect_timeout = connect_timeout
         self._sock: socket.socket | None = None
         self._buffer = b""
         self._offset = 0                     # where the next unparsed message starts
@@ -51,13 +58,16 @@ class AMIClient:
     # --- connection ---------------------------------------------------------------------
     def connect(self) -> AMIClient:
         try:
-            self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            with hangup.interruptible():
+                self._sock = socket.create_connection((self.host, self.port),
+                                                      timeout=self.connect_timeout)
         except OSError as exc:
             raise AMIError(f"AMI unreachable at {self.host}:{self.port}: {exc}") from None
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + self.connect_timeout
         while b"\r\n" not in self._buffer:
             if not self._fill(deadline):
-                raise AMIError(f"no banner from {self.host}:{self.port}")
+                raise AMIError(f"no banner from {self.host}:{self.port} within "
+                               f"{self.connect_timeout:g} s")
         line, self._buffer = self._buffer.split(b"\r\n", 1)
         self.banner = line.decode("utf-8", "replace")
         if not self.banner.startswith("Asterisk Call Manager"):
@@ -68,7 +78,7 @@ class AMIClient:
         """`events`: the classes to receive (OriginateResponse and Hangup are `call`; a busy
         server's other events are not ours to read)."""
         reply = self.request("Login", [("Username", user), ("Secret", secret),
-                                       ("Events", events)])
+                                       ("Events", events)], timeout=self.connect_timeout)
         if reply.get("Response") != "Success":
             raise AMIError(f"AMI login as {user!r} refused: {reply.get('Message', '')}")
 
@@ -139,6 +149,8 @@ class AMIClient:
                   ("Timeout", str(timeout_ms)), ("Async", "true"),
                   ("ChannelId", channel_ids[0]), ("OtherChannelId", channel_ids[1])]
         fields += [("Variable", f"{k}={v}") for k, v in variables.items()]
+        if hangup.received():   # a leg hung up places nothing (a SIGHUP outside any wait)
+            raise hangup.Hangup("SIGHUP from Asterisk, before the originate")
         action_id = self.send("Originate", fields)
         reply = self._await_response(action_id, self.timeout)
         if reply.get("Response") != "Success":

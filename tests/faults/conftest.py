@@ -8,6 +8,8 @@ the AGI steps through a `press3way fastagi` server (FastAGI).
 PRESS3WAY_FAULTS=quick: InnoDB, the single call, first occurrences only (both modes).
 PRESS3WAY_FAULTS_FASTAGI=all: every case in FastAGI mode too; =off: per-call only; unset: the
   default share (`cases.fastagi_default`).
+PRESS3WAY_FAULTS_BACKUP=all: every backup lock case outlasting the call both by seconds and by
+  minutes (default: one of the two per stage and table set, in turn).
 PRESS3WAY_FAULTS_WORKERS=N: calls played at once (default 6).
 PRESS3WAY_FAULTS_STALL_S=S: how long a stalled statement is held (default 5).
 """
@@ -28,6 +30,7 @@ from press3way_testing.mariadb import MariaDBMissing, throwaway_server
 QUICK = os.environ.get("PRESS3WAY_FAULTS", "") == "quick"
 WORKERS = int(os.environ.get("PRESS3WAY_FAULTS_WORKERS", "6"))
 FASTAGI_SCOPE = os.environ.get("PRESS3WAY_FAULTS_FASTAGI", "default")
+EVERY_BACKUP = os.environ.get("PRESS3WAY_FAULTS_BACKUP", "") == "all"
 BASELINE_TRIES = 3
 
 
@@ -84,6 +87,7 @@ def catalogue() -> list:
         cases = sweep_cases.fault_cases(bases, later=not QUICK)
         if not QUICK:
             cases += sweep_cases.hangup_cases(bases) + sweep_cases.lock_cases(engines, mode)
+            cases += sweep_cases.backup_cases(engines, mode, every=EVERY_BACKUP)
         if mode == sweep_cases.FASTAGI:
             cases += sweep_cases.stale_pool_cases(engines)
             if FASTAGI_SCOPE != "all":

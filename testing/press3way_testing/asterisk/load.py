@@ -51,6 +51,7 @@ class Outcome:
     batch: BurstBatch
     correct: bool
     why: str = ""
+    refused: bool = False            # load shedding: turned away before anyone was called
     press_to_bridge: float | None = None
     answer_to_prompt: list[float] = field(default_factory=list)
 
@@ -242,7 +243,11 @@ class Round:
 
     @property
     def wrong(self) -> list[Outcome]:
-        return [o for o in self.outcomes if not o.correct]
+        return [o for o in self.outcomes if not o.correct and not o.refused]
+
+    @property
+    def refused(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.refused]
 
     @property
     def press_to_bridge(self) -> list[float]:
@@ -311,8 +316,21 @@ def judge(scene: Scene, all_batches: list[BurstBatch], since: float) -> list[Out
         seen.note(e)
     log = _by_caller_code(scene, "vicidial_3way_press_log")
     live = _by_caller_code(scene, "vicidial_3way_press_live")
-    return [_outcome(b, seen, log.get(b.site.caller_code, []),
-                     live.get(b.site.caller_code, [])) for b in all_batches]
+    refused = _refused(scene.agi_log() + "".join(line + "\n" for line in scene.fastagi_log()))
+    outcomes = []
+    for b in all_batches:
+        rows, left = log.get(b.site.caller_code, []), live.get(b.site.caller_code, [])
+        if not rows and not left and b.site.caller_code in refused:
+            outcomes.append(Outcome(b, False, "refused: server overloaded", refused=True))
+        else:
+            outcomes.append(_outcome(b, seen, rows, left))
+    return outcomes
+
+
+def _refused(agi_log: str) -> set[str]:
+    """The caller codes whose agent leg logged that the server was overloaded."""
+    return {line.split("|")[3] for line in agi_log.splitlines()
+            if "server overloaded" in line and len(line.split("|")) > 4}
 
 
 def _by_caller_code(scene: Scene, table: str) -> dict[str, list[dict]]:

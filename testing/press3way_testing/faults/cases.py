@@ -39,6 +39,15 @@ HANGUPS = {PER_CALL: SIGHUP, FASTAGI: HANGUP}
 # Where a LOCK TABLES ... WRITE (as mysqldump) starts, and whose channel then hangs up.
 LOCK_STAGES = {"agent_start": "single", "agent_waiting": "single", "answered": "single",
                "accepted": "single", "declined": "declined"}
+# The nightly backup (docs/behaviour.md, "Backups lock the tables"): READ locks from a stage
+# until after the call has ended by itself, on the log table alone or on every table as
+# `mysqldump --lock-tables` takes them; outlasting the call by seconds, or by minutes (the
+# rows are aged instead of waiting, and a `cleanup` runs during the lock too). Then one
+# `press3way cleanup`: the log must be complete.
+BACKUP = "backup"
+BACKUP_STAGES = {**LOCK_STAGES, "agent_waiting": "multi"}
+BACKUP_TABLES = ("log", "all")
+OUTLASTS = ("seconds", "minutes")
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,8 @@ class Case:
     at: str = ""                # sighup/hangup: statement (the agent's first of it) or
                                 # command-N; lock: a LOCK_STAGES name
     mode: str = PER_CALL
+    tables: str = ""            # backup: the tables READ-locked (BACKUP_TABLES)
+    outlast: str = ""           # backup: by how much the lock outlasts the call (OUTLASTS)
 
     @property
     def id(self) -> str:
@@ -63,6 +74,8 @@ class Case:
             return f"{head}-{slug(self.statement)}{word}-{self.occurrence}"
         if self.statement:
             return f"{head}-{self.at}-{slug(self.statement)}{word}"
+        if self.kind == BACKUP:
+            return f"{head}-{self.at}-{self.tables}-{self.outlast}"
         return f"{head}-{self.at}" if self.at else head
 
 
@@ -137,6 +150,20 @@ def hangup_cases(baselines: list[Baseline]) -> list[Case]:
 def lock_cases(engines: tuple[str, ...] = ENGINES, mode: str = PER_CALL) -> list[Case]:
     return [Case(engine, scenario, LOCK, at=stage, mode=mode) for engine in engines
             for stage, scenario in LOCK_STAGES.items()]
+
+
+def backup_cases(engines: tuple[str, ...] = ENGINES, mode: str = PER_CALL,
+                 every: bool = False) -> list[Case]:
+    """Each stage, locked table set and engine; the lock outlasting the call by seconds or
+    by minutes in turn (`every`: both, PRESS3WAY_FAULTS_BACKUP=all)."""
+    cases = []
+    for engine in engines:
+        for n, (stage, scenario) in enumerate(BACKUP_STAGES.items()):
+            for k, tables in enumerate(BACKUP_TABLES):
+                outlasts = OUTLASTS if every else (OUTLASTS[(n + k) % len(OUTLASTS)],)
+                cases += [Case(engine, scenario, BACKUP, at=stage, mode=mode, tables=tables,
+                               outlast=outlast) for outlast in outlasts]
+    return cases
 
 
 def stale_pool_cases(engines: tuple[str, ...] = ENGINES) -> list[Case]:

@@ -22,8 +22,9 @@ import psutil
 
 from press3way_testing.demo import dialplan_text
 from press3way_testing.fastagi import FastAGIServer
-from press3way_testing.faults import invariants
+from press3way_testing.faults import backup, invariants
 from press3way_testing.faults.cases import (
+    BACKUP,
     FASTAGI,
     HANGUPS,
     LOCK,
@@ -97,6 +98,9 @@ class Worker:
         behind_proxy = replace(self.site, server={**server, "port": self.proxy.port})
         self.conf_path = behind_proxy.write_conf(os.path.join(workdir, name, "astguiclient.conf"),
                                                  self.logs_dir)
+        # the administrator's commands (cleanup) reach the database directly
+        self.admin_conf = self.site.write_conf(os.path.join(workdir, name, "admin.conf"),
+                                               self.logs_dir)
         self.engine = ""
         self.fastagi: FastAGIServer | None = None
 
@@ -154,6 +158,7 @@ class _Run:
         self.server = worker.fastagi_server() if case.mode == FASTAGI else None
         self.server_lines = len(self.server.lines) if self.server else 0
         self.server_restarted = False
+        self.cleanup_lines: list[str] = []
         self.sim = self._simulation()
 
     def _simulation(self) -> WatchedSimulation:
@@ -196,6 +201,9 @@ class _Run:
         # afterwards wait for the lock like anybody's)
         self._lock_timing(self.sim.t0 + max((r.ended for r in result.agi_runs), default=0.0))
         self._stalls(trace)
+        if case.kind == BACKUP:
+            result = self._after_backup(result)
+            outcome.report += "\n\nAfter the lock and one cleanup:\n" + result.format()
         conn = self.worker.site.connect()
         try:
             self.violations += invariants.check(
@@ -204,6 +212,17 @@ class _Run:
         finally:
             conn.close()
         return outcome
+
+    def _after_backup(self, result: SimResult) -> SimResult:
+        """The backup is over: the rows aged as the lock outlasted the call, one cleanup,
+        and the batch's log rows as they are then."""
+        worker, case = self.worker, self.case
+        try:
+            backup.age(worker.site, backup.CLEANUP_AFTER_S[case.tables, case.outlast])
+            self.cleanup_lines += backup.cleanup_once(worker.admin_conf)
+        except Exception as exc:    # noqa: BLE001 - whatever it is, the case reports it
+            self.violations.append(f"cleanup after the lock failed: {exc!r}")
+        return backup.reread(worker.site, result)
 
     def _bounded_run(self) -> SimResult | None:
         box: list[SimResult] = []
@@ -312,10 +331,12 @@ class _Run:
     def _watch(self, who: str, text: str) -> None:
         if who == "agent" and "AGI ->" in text and self.agent_first_command is None:
             self.agent_first_command = time.monotonic()
-        if self.case.kind == LOCK and self.lock_thread is None and self._lock_trigger(who, text):
+        if self.case.kind in (LOCK, BACKUP) and self.lock_thread is None \
+                and self._lock_trigger(who, text):
             victim = "agent" if self.case.at.startswith("agent") else who
-            self.lock_thread = threading.Thread(target=self._hold_lock, args=(victim,),
-                                                daemon=True)
+            hold, args = (self._hold_lock, (victim,)) if self.case.kind == LOCK \
+                else (self._hold_backup, ())      # a backup hangs nobody up: calls end alone
+            self.lock_thread = threading.Thread(target=hold, args=args, daemon=True)
             self.lock_thread.start()
             # The note comes before the stage's AGI starts: hold it back until the lock is
             # taken, or a fast leg (FastAGI's, with no process to start) is done before it.
@@ -344,6 +365,22 @@ class _Run:
         finally:
             conn.close()
 
+    def _hold_backup(self) -> None:
+        """READ locks as a backup takes them, held until the call has ended by itself and
+        then a while longer; over minutes, a cron `cleanup` meets the lock too."""
+        conn = self.worker.site.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(backup.lock_statement(conn, self.case.tables))
+                self.locked.set()
+                self.release_lock.wait(RUN_BOUND_S)
+                if self.case.outlast == "minutes":
+                    self.violations += backup.cleanup_during_lock(self.worker.admin_conf)
+                time.sleep(backup.OUTLAST_S)        # the backup's own time, not a wait for us
+                cur.execute("UNLOCK TABLES")
+        finally:
+            conn.close()
+
     def _hang_up(self, label: str, why: str) -> None:
         call = self.sim.calls.get(label)
         if call is not None:
@@ -352,6 +389,11 @@ class _Run:
 
     # --- checks that need the run's own clock or trace -----------------------------------
     def _lock_timing(self, ended: float) -> None:
+        if self.case.kind == BACKUP:
+            self.violations += backup.outlived_channels(self.sim.timeline, self.sim.agi_runs)
+            if not self.locked.is_set():
+                self.violations.append(f"the lock stage {self.case.at} was never reached")
+            return
         if self.case.kind != LOCK:
             return
         if self.hangup_at is None:

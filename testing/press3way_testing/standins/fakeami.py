@@ -19,6 +19,7 @@ import re
 import socket
 import socketserver
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -113,7 +114,7 @@ class FakeAMI:
                  on_hangup: Callable[[str], bool] | None = None,
                  on_redirect: Callable[[str, str, str, int], bool] | None = None,
                  on_control_playback: Callable[[str, str], bool] | None = None,
-                 close_on_action: str | None = None):
+                 close_on_action: str | None = None, banner_delay: float = 0.0):
         """Callbacks take the `Channel` header (a name or a uniqueid) and say whether such a
         channel exists: `on_hangup(channel)`, `on_redirect(channel, context, exten, priority)`,
         `on_control_playback(channel, control)`."""
@@ -123,6 +124,7 @@ class FakeAMI:
         self.on_redirect = on_redirect or (lambda channel, context, exten, priority: True)
         self.on_control_playback = on_control_playback or (lambda channel, control: True)
         self.close_on_action = close_on_action      # drop the connection when this arrives
+        self.banner_delay = banner_delay            # a starved manager greets this late
         self.actions: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._sessions: list[_Session] = []
@@ -165,6 +167,7 @@ class FakeAMI:
 
     # --- one connection -------------------------------------------------------------------
     def _serve(self, sock: socket.socket, rfile) -> None:
+        time.sleep(self.banner_delay)
         sock.sendall((BANNER + "\r\n").encode())
         session = _Session(sock)
         with self._lock:
