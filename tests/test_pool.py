@@ -9,7 +9,7 @@ from press3way.fastagi.pool import Pool
 
 def test_a_connection_left_inside_a_transaction_is_never_handed_out_in_it(site):
     cfg = config.load(site.conf_path)
-    pool = Pool(cfg, max_idle=1)
+    pool = Pool(cfg, limit=1)
     try:
         with pool.connection(cfg) as conn:
             execute(conn, "START TRANSACTION")      # a call whose ROLLBACK failed
