@@ -39,8 +39,9 @@ def binaries() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def throwaway_server() -> Iterator[dict]:
-    """Start a private MariaDB on a free loopback port; yields its connection settings."""
+def throwaway_server(extra_params: str = "") -> Iterator[dict]:
+    """Start a private MariaDB on a free loopback port (`extra_params` added to mysqld's
+    options); yields its connection settings."""
     from pytest_mysql.executor import MySQLExecutor
 
     paths = binaries()
@@ -49,7 +50,7 @@ def throwaway_server() -> Iterator[dict]:
     user = getpass.getuser()
     executor = MySQLExecutor(
         mysqld_safe=paths["mysqld_safe"], mysqld=paths["mysqld"], admin_exec=paths["mysqladmin"],
-        logfile_path=os.path.join(base, "mariadb.log"), params="--skip-name-resolve --max-connections=1000",
+        logfile_path=os.path.join(base, "mariadb.log"), params=f"--skip-name-resolve --max-connections=1000 {extra_params}".strip(),
         base_directory=pathlib.Path(base), user=user, host="127.0.0.1", port=port,
         install_db=paths["mysql_install_db"])
     executor.start()

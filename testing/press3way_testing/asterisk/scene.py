@@ -9,10 +9,12 @@ joined a conference.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from typing import Iterable
 
+from press3way.fastagi.dialplan_urls import SCRIPTS
 from press3way.store import Store
 from press3way_testing.site import Site
 from press3way_testing.asterisk import manager, parties
@@ -37,6 +39,8 @@ class Ending:
 
 
 class Scene:
+    agent_leg_prefix = AGENT_LEG_PREFIX      # the agent AGI's channel (`;2` of a Local here)
+
     def __init__(self, instance: Instance, site: Site, fastagi: FastAGIMode | None = None):
         """`fastagi`: the scene's AGI steps go to that server, else a process each."""
         self.instance, self.site, self.fastagi = instance, site, fastagi
@@ -64,9 +68,7 @@ class Scene:
         `ami_port` other than the instance's puts a port nobody listens on in `servers`."""
         if engine_site is not None:
             self.site = engine_site
-        self.site.reset(conf_engine="CONFBRIDGE", ami_port=ami_port or self.instance.ami_port)
-        self.site.write_conf(str(self.instance.host(self.instance.conf_path)),
-                             self.instance.agi_logs)
+        self.reset_site(ami_port or self.instance.ami_port)
         if self.fastagi is not None:
             self.fastagi.follow(self.site)
             self.fastagi_ended = self.fastagi.calls_ended()
@@ -79,6 +81,12 @@ class Scene:
         self.log_offset = self.instance.log_size()
         manager.seat_agent_and_customer(self.rec, self.site.session)
         return self
+
+    def reset_site(self, ami_port: int) -> None:
+        """The site's tables as a call finds them, and the scripts' config."""
+        self.site.reset(conf_engine="CONFBRIDGE", ami_port=ami_port)
+        self.site.write_conf(str(self.instance.host(self.instance.conf_path)),
+                             self.instance.agi_logs)
 
     def call(self, *people: parties.Party) -> str:
         """Start the agent's 3-way call to the parties (two or more: a multi-call)."""
@@ -153,7 +161,8 @@ class Scene:
         return self.channels_created(prefix)
 
     def agent_leg(self) -> str:
-        legs = [c for c in self.channels_created(AGENT_LEG_PREFIX) if c.endswith(";2")]
+        legs = [c for c in self.channels_created(self.agent_leg_prefix)
+                if not c.startswith("Local/") or c.endswith(";2")]
         return legs[0] if legs else ""
 
     def members(self, conference: str) -> set[str]:
@@ -215,15 +224,20 @@ class Scene:
     def end(self, timeout: float = QUIET_TIMEOUT_S) -> None:
         """Hang up every channel left and await silence (and the end of every call the
         FastAGI server was sent), so the next test starts empty."""
-        self.rec.action("Hangup", Channel="/.*/")     # refused only when none is left
-        self.rec.wait(lambda: not self._channels_up(), timeout, "every channel to end")
-        runs = self.events("Newexten", Application="AGI")
+        self.hang_up_all(timeout)
+        runs = [e for e in self.events("Newexten", Application="AGI")    # ours, not VICIdial's
+                if re.search(SCRIPTS, e["AppData"])]
         sent = [e for e in runs if e["AppData"].startswith("agi://")]
         if len(sent) != (len(runs) if self.fastagi is not None else 0):   # the mode it claims
             raise AssertionError(f"{self.mode} scene ran AGI() as "
                                  f"{sorted({e['AppData'] for e in runs})}")
         if self.fastagi is not None:
             self.fastagi.await_calls(self.fastagi_ended, len(sent))
+
+    def hang_up_all(self, timeout: float = QUIET_TIMEOUT_S) -> None:
+        """Hang up every channel left and await the end of each."""
+        self.rec.action("Hangup", Channel="/.*/")     # refused only when none is left
+        self.rec.wait(lambda: not self._channels_up(), timeout, "every channel to end")
 
     def _channels_up(self) -> set[str]:
         up: set[str] = set()

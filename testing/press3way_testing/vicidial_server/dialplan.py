@@ -1,0 +1,35 @@
+"""The test server's own dialplan, entered as VICIdial's `servers.custom_dialplan_entry`.
+
+An admin gives each server dialplan of its own on the Servers page; the keepalive writes it
+into `[vicidial-auto-server-custom]`, which `[vicidial-auto]` (and so `[default]`) includes.
+This server needs three things VICIdial's stock extensions.conf (written for MeetMe, which
+Asterisk 22 no longer has) does not give it:
+- ConfBridge rooms: the agents' sessions and 3-way rooms are `96000XX` (VICIdial's ConfBridge
+  numbering, clear of the stock `[default]`'s MeetMe `8600XXX` patterns), reached by our legs
+  as `8<conf>` (press3way.vicidial.Server.conference_exten);
+- `person`: the agent's and the customer's stand-in, a Local channel sitting in the session;
+- a carrier: outside dialstrings `9<number>` dial the party of that number (parties.py), so
+  the outside call's far half hangs up in this context, where the keepalive put VICIdial's
+  `h` line (its call logger sees that hang-up as it sees a carrier call's).
+"""
+
+from __future__ import annotations
+
+from press3way_testing.asterisk.instance_dialplan import PARTY_CONTEXT, party_context
+
+SESSION = "9600051"
+ROOMS = (9600061, 9600062, 9600063)
+
+
+def server_dialplan() -> str:
+    return f"""exten => _9600XXX,1,ConfBridge(${{EXTEN}})
+exten => _9600XXX,n,Hangup()
+exten => _89600XXX,1,ConfBridge(${{EXTEN:1}})
+exten => _89600XXX,n,Hangup()
+exten => person,1,Answer()
+exten => person,n,Wait(3600)
+exten => person,n,Hangup()
+exten => _9X.,1,Dial(Local/${{EXTEN:1}}@{PARTY_CONTEXT})
+exten => _9X.,n,Hangup()
+
+{party_context()}"""
