@@ -10,6 +10,8 @@ taken). A failing test prints its part of Asterisk's log, our AGI log and VICIdi
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from press3way_testing.asterisk.instance_dialplan import Timeouts
@@ -70,6 +72,11 @@ def scene(request, vicidial_server, agi_mode):
         if server is not None:
             print("---- FastAGI server's log of this test ----\n" + "".join(s.fastagi_log()))
         for name in DAEMONS:
-            print(f"---- {name} (last lines) ----\n"
+            status = s.instance.daemons[name].poll()
+            print(f"---- {name} ({'running' if status is None else f'exited {status}'}) ----\n"
                   + "\n".join(s.instance.daemon_output(name).splitlines()[-30:]))
+            errors = [line for line in s.instance.daemon_output(name).splitlines()
+                      if re.search(r" at /opt/vicidial/| line \d+\.$|^DBD::|[Dd]ied", line)]
+            if errors:
+                print(f"---- {name}'s errors ----\n" + "\n".join(errors[-10:]))
     s.end()

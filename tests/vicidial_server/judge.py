@@ -52,6 +52,17 @@ def one_terminal_event_each(scene: VicidialScene) -> dict[str, list[str]]:
     return found
 
 
+def logged_by_vicidial(scene: VicidialScene, number: str) -> None:
+    """VICIdial's call logger was called for the hang-up of the outside call to `number` (the
+    far half, in the `h` line the keepalive writes), with our call id as its caller id name:
+    the logger had its chance to append to our row."""
+    far = scene.party_channel(number)
+    logged = [e for e in scene.events("Newexten", Channel=far, Exten="h", Application="AGI")
+              if e["AppData"].startswith("agi://127.0.0.1:4577/call_log")]
+    assert logged, f"VICIdial's logger never saw {far} hang up"
+    assert logged[0]["CallerIDName"].startswith("T"), logged[0].fields
+
+
 def after_everybody_hung_up(scene: VicidialScene) -> dict[str, list[str]]:
     """Everybody hangs up, VICIdial's cleaner looks; the judgement of the end; the rows."""
     scene.hang_up_all()
@@ -61,7 +72,10 @@ def after_everybody_hung_up(scene: VicidialScene) -> dict[str, list[str]]:
         if conf != scene.site.session:
             assert room["extension"] in ("", None) or room["leave_3way"] == "1", (conf, room)
     assert scene.live_rows() == []
-    return one_terminal_event_each(scene)
+    found = one_terminal_event_each(scene)
+    for number in found:
+        logged_by_vicidial(scene, number)
+    return found
 
 
 def bridged(scene: VicidialScene, number: str) -> str:

@@ -51,6 +51,8 @@ def venv_site_packages(root: pathlib.Path) -> str:
 
 
 class Instance:
+    recorder_user = configs.AMI_USER             # the test's own manager login (reads all)
+
     def __init__(self, root: pathlib.Path, block: str):
         self.root = root
         (root / INSTANCES_DIR).mkdir(exist_ok=True)
@@ -150,7 +152,7 @@ class Instance:
                 raise AsteriskFailed(f"Asterisk exited ({self.process.returncode}): "
                                      + self._last_words())
             try:
-                return Recorder("127.0.0.1", self.ami_port).start(configs.AMI_USER,
+                return Recorder("127.0.0.1", self.ami_port).start(self.recorder_user,
                                                                  configs.AMI_SECRET)
             except OSError:
                 pass

@@ -73,9 +73,7 @@ class Scene:
             self.fastagi.follow(self.site)
             self.fastagi_ended = self.fastagi.calls_ended()
             self.fastagi_from = len(self.fastagi.lines())
-        logs = self.instance.host(self.instance.agi_logs)
-        shutil.rmtree(logs, ignore_errors=True)
-        os.makedirs(logs)
+        self.clear_agi_log()
         self.rec.forget()
         self.since = self.rec.now()
         self.log_offset = self.instance.log_size()
@@ -87,6 +85,11 @@ class Scene:
         self.site.reset(conf_engine="CONFBRIDGE", ami_port=ami_port)
         self.site.write_conf(str(self.instance.host(self.instance.conf_path)),
                              self.instance.agi_logs)
+
+    def clear_agi_log(self) -> None:
+        logs = self.instance.host(self.instance.agi_logs)
+        shutil.rmtree(logs, ignore_errors=True)
+        os.makedirs(logs)
 
     def call(self, *people: parties.Party) -> str:
         """Start the agent's 3-way call to the parties (two or more: a multi-call)."""

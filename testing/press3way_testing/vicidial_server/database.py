@@ -82,7 +82,8 @@ def configure_server(site: Site, ami_port: int, asterisk_version: str) -> None:
 
 def seat_agent(site: Site) -> None:
     """Between scenarios: our tables and VICIdial's queue empty, every room free, and the agent
-    logged in (its web session, its live-agent row, its session room taken) with a customer."""
+    logged in (its web session, its live-agent row, its session room taken) in a manual call
+    with a customer (the call's caller code: the agent API wants one)."""
     conn = site.connect()
     for table in (*FEATURE_TABLES, "vicidial_manager", "vicidial_live_agents",
                   "web_client_sessions"):
@@ -95,7 +96,8 @@ def seat_agent(site: Site) -> None:
             "session_name) VALUES ('SIP/agent', %s, 'agc', NOW(), %s)",
             (site.server_ip, WEB_SESSION))
     execute(conn, "INSERT INTO vicidial_live_agents (user, server_ip, conf_exten, status, "
-            "lead_id, campaign_id, extension, last_update_time) "
-            "VALUES (%s, %s, %s, 'INCALL', %s, 'TESTCAMP', 'SIP/agent', NOW())",
-            (site.user, site.server_ip, site.session, site.lead_id))
+            "lead_id, callerid, campaign_id, extension, last_update_time) "
+            "VALUES (%s, %s, %s, 'INCALL', %s, %s, 'TESTCAMP', 'SIP/agent', NOW())",
+            (site.user, site.server_ip, site.session, site.lead_id,
+             f"M{site.lead_id:019d}"))
     conn.close()

@@ -18,7 +18,7 @@ incoming `IAX2/ASTloop-N`. Outside legs are `Local/9<number>@default` as in the 
 
 from __future__ import annotations
 
-import os
+import pathlib
 import urllib.parse
 
 from press3way_testing.asterisk import parties
@@ -27,7 +27,10 @@ from press3way_testing.asterisk.scene import DIAL_PREFIX, Scene
 from press3way_testing.vicidial_server import database, vicidial_files
 from press3way_testing.vicidial_server.session import VicidialServer, poll_until
 
-OUTBOUND_CID = "7275550000"
+# vicidial_campaigns.campaign_cid's default: the 3-way call's caller id number, which our
+# outside calls carry; VICIdial's logger then takes a call's caller id *name* (our call id)
+# for its caller code (FastAGI_log.pl 409-413), as for every call with such a number
+OUTBOUND_CID = "0000000000"
 SENT_TIMEOUT_S = 10.0
 CLEANER_LOOPS = 4                 # the cleaner counts a lone leg's room down over 3 loops
 CLEANER_TIMEOUT_S = 20.0
@@ -107,11 +110,18 @@ class VicidialScene(Scene):
             cur.execute(f"SELECT * FROM {table} WHERE {condition}")
             return list(cur.fetchall())
 
-    def agi_log(self) -> str:
-        """Our scripts' log (VICIdial's programs write theirs in the same PATHlogs)."""
+    def our_logs(self) -> list[pathlib.Path]:
+        """Our scripts' log files: VICIdial's programs write theirs in the same PATHlogs and
+        keep them open (never removed under them: a daemon dies when it cannot append)."""
         logs = self.instance.host(self.instance.agi_logs)
-        return "".join((logs / n).read_text(encoding="utf-8", errors="replace")
-                       for n in sorted(os.listdir(logs)) if n.startswith("agiout."))
+        return sorted(p for p in logs.iterdir() if p.name.startswith("agiout."))
+
+    def clear_agi_log(self) -> None:
+        for path in self.our_logs():
+            path.unlink()
+
+    def agi_log(self) -> str:
+        return "".join(p.read_text(encoding="utf-8", errors="replace") for p in self.our_logs())
 
     def agent_leg(self) -> str:
         """The channel our agent script runs on (the IAX2 loop's incoming half)."""

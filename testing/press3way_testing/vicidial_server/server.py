@@ -8,7 +8,8 @@ What differs from the Asterisk tier's instance:
 - extensions.conf is VICIdial's stock extensions.conf.sample-18 as it is; iax.conf is VICIdial's
   sample with the one change the loop needs: it listens on 127.0.0.1:40569, where the
   keepalive's `TRUNKloop` and `ASTloop` registration go (the sample binds 4569 only);
-- manager.conf has VICIdial's four manager users (docs/conf_examples/manager.conf.sample-13);
+- manager.conf is VICIdial's (docs/conf_examples/manager.conf.sample-13) on loopback, plus the
+  ConfBridge cleaner's user and the test's own;
 - voicemail.conf is there, empty (the keepalive copies its header into the one it rebuilds);
 - the dialplan comes from VICIdial's rebuild: the tier writes no extensions of its own but
   the server's Custom Dialplan Entry (dialplan.py), which the keepalive turns into
@@ -31,8 +32,11 @@ from press3way_testing.asterisk.root import SYSTEM_PATH, VENV_PYTHON, chroot_com
 from press3way_testing.site import Site
 from press3way_testing.vicidial_server import vicidial_files
 
-# VICIdial's manager users (manager.conf.sample-13) and the ConfBridge cleaner's `confcron`
-MANAGER_USERS = ("cron", "updatecron", "listencron", "sendcron", "confcron")
+RECORDER_USER = "press3way-test"
+# the ConfBridge cleaner logs in as `confcron` (AST_conf_update_screen.pl 223), a user the
+# sample lacks: it lists rooms and kicks lone legs
+CONFCRON = ("[confcron]\nsecret = 1234\nread = command,call,reporting\n"
+            "write = command,call,reporting\n")
 EXTRA_MODULES = ("chan_iax2", "func_hangupcause")
 LOOP_PORT = 40569
 ASTGUICLIENT = "/etc/astguiclient.conf"           # inside the root, fixed in VICIdial's code
@@ -73,6 +77,8 @@ def vicidial_mounted(root: pathlib.Path) -> Iterator[None]:
 class VicidialInstance(Instance):
     """Asterisk with VICIdial's configuration; VICIdial's programs beside it in the root."""
 
+    recorder_user = RECORDER_USER
+
     def __init__(self, root: pathlib.Path):
         super().__init__(root, block="")
         self.daemons: dict[str, subprocess.Popen] = {}
@@ -90,7 +96,7 @@ class VicidialInstance(Instance):
     def config_files(self) -> dict[str, str]:
         files = configs.static_files(self.ami_port, self.base, self.module_dir())
         files["modules.conf"] = configs.modules_conf(EXTRA_MODULES)
-        files["manager.conf"] = configs.manager_conf(self.ami_port, MANAGER_USERS)
+        files["manager.conf"] = self.manager_conf()
         files["extensions.conf"] = vicidial_files.host("extensions.conf.sample-18").read_text()
         sample = vicidial_files.host("docs/conf_examples/iax.conf.sample").read_text()
         files["iax.conf"] = sample.replace("bindport=4569",
@@ -98,6 +104,17 @@ class VicidialInstance(Instance):
         # the keepalive reads the header of the server's voicemail.conf and dies without one
         files["voicemail.conf"] = "[general]\n\n[default]\n"
         return files
+
+    def manager_conf(self) -> str:
+        """VICIdial's manager.conf.sample-13 (its users, their rights and event filters: its
+        listener dies on events the filters keep from it) on this instance's port and on
+        loopback; then the cleaner's user and the test's own."""
+        sample = vicidial_files.host("docs/conf_examples/manager.conf.sample-13").read_text()
+        general = sample.replace("port = 5038", f"port = {self.ami_port}", 1).replace(
+            "bindaddr = 0.0.0.0", "bindaddr = 127.0.0.1", 1)
+        if general == sample:
+            raise ValueError("manager.conf.sample-13 has no `port = 5038` line to replace")
+        return f"{general}\n{CONFCRON}\n{configs.manager_user(RECORDER_USER)}"
 
     def prepare(self) -> None:
         super().prepare()

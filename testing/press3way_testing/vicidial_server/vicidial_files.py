@@ -14,7 +14,8 @@ MOUNT = "/opt/vicidial"                  # inside the root
 NEEDED = ("MySQL_AST_CREATE_tables.sql", "first_server_install.sql", "extensions.conf.sample-18",
           "bin/ADMIN_keepalive_ALL.pl", "bin/FastAGI_log.pl", "bin/AST_manager_send.pl",
           "bin/AST_send_action_child.pl", "bin/AST_manager_listen.pl", "bin/AST_conf_update_screen.pl",
-          "www/agc/manager_send.php", "www/agc/api.php", "docs/conf_examples/iax.conf.sample")
+          "www/agc/manager_send.php", "www/agc/api.php", "docs/conf_examples/iax.conf.sample",
+          "docs/conf_examples/manager.conf.sample-13")
 
 
 def host_dir() -> pathlib.Path:
