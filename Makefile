@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test bench mariadb chromium asterisk-root venv clean
+.PHONY: demo test bench mariadb chromium asterisk-root vicidial-root venv clean
 
 # MariaDB's server binaries (the tests and the demo start a private server; nothing else).
 mariadb:
@@ -31,6 +31,11 @@ asterisk-root: venv
 	fi
 	@$(PY) -m press3way_testing.asterisk.root
 
+# The same with VICIdial's Perl and PHP dependencies, for the VICIdial-server tier
+# (tests/vicidial_server): a root of its own, so neither tier's root changes under the other.
+vicidial-root: asterisk-root
+	@$(PY) -m press3way_testing.vicidial_server.root
+
 $(VENV)/.installed: setup.cfg pyproject.toml testing/setup.cfg
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
@@ -42,7 +47,7 @@ venv: $(VENV)/.installed
 demo: mariadb venv
 	PATH=$(CURDIR)/$(VENV)/bin:/usr/sbin:$$PATH $(VENV)/bin/press3way demo
 
-test: mariadb chromium venv asterisk-root
+test: mariadb chromium venv asterisk-root vicidial-root
 	PATH=$(CURDIR)/$(VENV)/bin:/usr/sbin:$$PATH $(PY) -m pytest
 
 clean:
