@@ -71,6 +71,8 @@ def scene(request, vicidial_server, agi_mode):
         print("---- AGI log of this test ----\n" + s.agi_log())
         if server is not None:
             print("---- FastAGI server's log of this test ----\n" + "".join(s.fastagi_log()))
+        print("---- ADMIN_keepalive_ALL.pl (last lines) ----\n" + "\n".join(
+            s.instance.daemon_output("ADMIN_keepalive_ALL.pl").splitlines()[-20:]))
         for name in DAEMONS:
             status = s.instance.daemons[name].poll()
             print(f"---- {name} ({'running' if status is None else f'exited {status}'}) ----\n"

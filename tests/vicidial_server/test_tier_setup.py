@@ -14,9 +14,9 @@ def test_the_vicidial_root_is_the_asterisk_roots_packages_plus_vicidials_own():
 
 
 def test_without_vicidials_files_the_tier_names_the_first_one_missing(tmp_path, monkeypatch):
-    monkeypatch.setenv(vicidial_files.HOST_ENV, str(tmp_path))
+    monkeypatch.setenv(vicidial_files.SHARED_ENV, str(tmp_path))
     assert session.why_unavailable() == \
-        f"needs VICIdial's MySQL_AST_CREATE_tables.sql in {tmp_path}"
+        f"needs VICIdial's MySQL_AST_CREATE_tables.sql in {tmp_path / 'vicidial'}"
 
 
 def test_not_root_and_no_root_built_says_why(tmp_path, monkeypatch):

@@ -39,8 +39,6 @@ class Ending:
 
 
 class Scene:
-    agent_leg_prefix = AGENT_LEG_PREFIX      # the agent AGI's channel (`;2` of a Local here)
-
     def __init__(self, instance: Instance, site: Site, fastagi: FastAGIMode | None = None):
         """`fastagi`: the scene's AGI steps go to that server, else a process each."""
         self.instance, self.site, self.fastagi = instance, site, fastagi
@@ -164,8 +162,7 @@ class Scene:
         return self.channels_created(prefix)
 
     def agent_leg(self) -> str:
-        legs = [c for c in self.channels_created(self.agent_leg_prefix)
-                if not c.startswith("Local/") or c.endswith(";2")]
+        legs = [c for c in self.channels_created(AGENT_LEG_PREFIX) if c.endswith(";2")]
         return legs[0] if legs else ""
 
     def members(self, conference: str) -> set[str]:

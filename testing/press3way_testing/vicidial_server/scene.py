@@ -40,8 +40,6 @@ PHP_POST = "parse_str(file_get_contents('php://stdin'), $_POST); include $argv[1
 
 
 class VicidialScene(Scene):
-    agent_leg_prefix = "IAX2/"
-
     def __init__(self, server: VicidialServer, fastagi: FastAGIMode | None = None):
         super().__init__(server.instance, server.site, fastagi)
         self.server = server

@@ -185,8 +185,13 @@ class VicidialInstance(Instance):
         return process
 
     def daemon_output(self, script: str) -> str:
+        """What one of VICIdial's programs printed so far (`keep_output` for one run to its end)."""
         path = self.host_dir / "vicidial-logs" / f"{script}.out"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def keep_output(self, script: str, text: str) -> None:
+        with open(self.host_dir / "vicidial-logs" / f"{script}.out", "a", encoding="utf-8") as f:
+            f.write(text)
 
     def stop(self) -> None:
         for process in self.daemons.values():       # each in a session (its children) of its own

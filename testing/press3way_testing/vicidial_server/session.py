@@ -39,7 +39,6 @@ T = TypeVar("T")
 FASTAGI_LOG_PORT = 4577
 LISTEN_TIMEOUT_S = 20.0
 POLL_S = 0.05
-KEEPALIVE_ARGS = ("--debugX",)          # it says what it generated; nothing else changes
 
 
 def why_unavailable() -> str:
@@ -78,8 +77,12 @@ class VicidialServer:
             "--asterisk-dir", f"{self.instance.base}/etc", *flags)
 
     def keepalive(self) -> str:
-        """One run of VICIdial's keepalive (cron runs it every minute); its output."""
-        return self.instance.perl("ADMIN_keepalive_ALL.pl", *KEEPALIVE_ARGS)
+        """One run of VICIdial's keepalive (cron runs it every minute); its output. What
+        limits it is astguiclient.conf's `VARactive_keepalives => X` (it starts none of
+        VICIdial's screens); it has no option that would."""
+        out = self.instance.perl("ADMIN_keepalive_ALL.pl", "--debug")
+        self.instance.keep_output("ADMIN_keepalive_ALL.pl", out)
+        return out
 
     def use_mode(self, fastagi_port: int | None) -> None:
         """Our block through the FastAGI server on `fastagi_port`, or per-call (None)."""
