@@ -19,6 +19,7 @@ from press3way_testing.asterisk.modes import FASTAGI, MODES, fastagi_server
 from press3way_testing.mariadb import throwaway_server
 from press3way_testing.vicidial_server import session
 from press3way_testing.vicidial_server.database import VICIDIAL_SQL_MODE
+from press3way_testing.vicidial_server.dialplan import OTHER_CONTEXT
 from press3way_testing.vicidial_server.scene import VicidialScene
 
 # short flags so every outcome comes within seconds: agent, dial, press, accept
@@ -60,25 +61,39 @@ def fastagi(vicidial_server):
 @pytest.fixture
 def scene(request, vicidial_server, agi_mode):
     """A fresh call: our tables and VICIdial's queue empty, every room free, the agent and
-    the customer in session 9600051, the test's AGI mode."""
+    the customer in session 9600051, the test's AGI mode, ext_context `default`."""
+    yield from _scene(request, vicidial_server, agi_mode, "default")
+
+
+@pytest.fixture
+def scene_elsewhere(request, vicidial_server, agi_mode):
+    """The same on a server whose ext_context is another context."""
+    yield from _scene(request, vicidial_server, agi_mode, OTHER_CONTEXT)
+
+
+def _scene(request, vicidial_server, agi_mode, ext_context):
     server = request.getfixturevalue("fastagi") if agi_mode == FASTAGI else None
-    s = VicidialScene(vicidial_server, server)
+    s = VicidialScene(vicidial_server, server, ext_context)
     s.begin()
     yield s
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
     if failed:
-        print("---- Asterisk full log of this test ----\n" + s.asterisk_log())
-        print("---- AGI log of this test ----\n" + s.agi_log())
-        if server is not None:
-            print("---- FastAGI server's log of this test ----\n" + "".join(s.fastagi_log()))
-        print("---- ADMIN_keepalive_ALL.pl (last lines) ----\n" + "\n".join(
-            s.instance.daemon_output("ADMIN_keepalive_ALL.pl").splitlines()[-20:]))
-        for name in DAEMONS:
-            status = s.instance.daemons[name].poll()
-            print(f"---- {name} ({'running' if status is None else f'exited {status}'}) ----\n"
-                  + "\n".join(s.instance.daemon_output(name).splitlines()[-30:]))
-            errors = [line for line in s.instance.daemon_output(name).splitlines()
-                      if re.search(r" at /opt/vicidial/| line \d+\.$|^DBD::|[Dd]ied", line)]
-            if errors:
-                print(f"---- {name}'s errors ----\n" + "\n".join(errors[-10:]))
+        print_logs(s)
     s.end()
+
+
+def print_logs(s: VicidialScene) -> None:
+    print("---- Asterisk full log of this test ----\n" + s.asterisk_log())
+    print("---- AGI log of this test ----\n" + s.agi_log())
+    if s.fastagi is not None:
+        print("---- FastAGI server's log of this test ----\n" + "".join(s.fastagi_log()))
+    print("---- ADMIN_keepalive_ALL.pl (last lines) ----\n" + "\n".join(
+        s.instance.daemon_output("ADMIN_keepalive_ALL.pl").splitlines()[-20:]))
+    for name in DAEMONS:
+        status = s.instance.daemons[name].poll()
+        print(f"---- {name} ({'running' if status is None else f'exited {status}'}) ----\n"
+              + "\n".join(s.instance.daemon_output(name).splitlines()[-30:]))
+        errors = [line for line in s.instance.daemon_output(name).splitlines()
+                  if re.search(r" at /opt/vicidial/| line \d+\.$|^DBD::|[Dd]ied", line)]
+        if errors:
+            print(f"---- {name}'s errors ----\n" + "\n".join(errors[-10:]))

@@ -24,7 +24,8 @@ def queued_by_vicidial(scene: VicidialScene) -> None:
     row = scene.manager_row
     assert row["status"] in ("SENT", "UPDATED") and row["action"] == "Originate", row
     assert row["cmd_line_b"].startswith("Channel: Local/49907") and \
-        row["cmd_line_b"].endswith("@default"), row
+        row["cmd_line_b"].endswith(f"@{scene.ext_context}"), row
+    assert row["cmd_line_c"] == f"Context: {scene.ext_context}", row
     assert row["cmd_line_d"] == f"Exten: {scene.site.session}", row
     assert row["callerid"] == scene.site.caller_code, row
 

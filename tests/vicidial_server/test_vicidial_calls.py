@@ -76,3 +76,14 @@ def test_winner_stops_waiting_after_the_agent_leg_joined_the_room(scene):
     scene.await_cleaner()
     rooms_hold_no_strangers(scene)
     after_everybody_hung_up(scene)
+
+
+def test_single_accept_on_a_server_whose_ext_context_is_not_default(scene_elsewhere):
+    """VICIdial originates the 3-way call in servers.ext_context (issue 16 item 5), here a
+    context that reaches nothing of [default]."""
+    scene = scene_elsewhere
+    scene.call(Party(A, press_at=PROMPTS_S + 0.2))
+    scene.wait_settled(outside=1)
+    queued_by_vicidial(scene)
+    bridged(scene, A)
+    assert after_everybody_hung_up(scene)[A][-1] == ev.TRANSFER

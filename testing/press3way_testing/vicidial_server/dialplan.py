@@ -11,17 +11,39 @@ Asterisk 22 no longer has) does not give it:
 - a carrier: outside dialstrings `9<number>` dial the party of that number (parties.py), so
   the outside call's far half hangs up in this context, where the keepalive put VICIdial's
   `h` line (its call logger sees that hang-up as it sees a carrier call's).
+The three are also in OTHER_CONTEXT, with the stock `[default]`'s `h` line, for a server whose
+`ext_context` is that context: a server that reaches nothing of `[default]`.
 """
 
 from __future__ import annotations
 
 from press3way_testing.asterisk.instance_dialplan import PARTY_CONTEXT, party_context
+from press3way_testing.vicidial_server import vicidial_files
 
 SESSION = "9600051"
 ROOMS = (9600061, 9600062, 9600063)
+OTHER_CONTEXT = "press3way-elsewhere"
 
 
 def server_dialplan() -> str:
+    """The server's own lines where `[default]` reaches them, again in OTHER_CONTEXT (a
+    server whose `ext_context` is not `default`: only what the lines give it), then the
+    parties."""
+    return f"""{server_lines()}
+[{OTHER_CONTEXT}]
+{stock_hangup_line()}
+{server_lines()}
+{party_context()}"""
+
+
+def stock_hangup_line() -> str:
+    """The `h` line of VICIdial's stock `[default]` (its call logger on 4577)."""
+    text = vicidial_files.host("extensions.conf.sample-18").read_text()
+    return next(line for line in text.splitlines()
+                if line.startswith("exten => h,1,AGI(agi://127.0.0.1:4577/call_log"))
+
+
+def server_lines() -> str:
     return f"""exten => _9600XXX,1,ConfBridge(${{EXTEN}})
 exten => _9600XXX,n,Hangup()
 exten => _89600XXX,1,ConfBridge(${{EXTEN:1}})
@@ -31,5 +53,4 @@ exten => person,n,Wait(3600)
 exten => person,n,Hangup()
 exten => _9X.,1,Dial(Local/${{EXTEN:1}}@{PARTY_CONTEXT})
 exten => _9X.,n,Hangup()
-
-{party_context()}"""
+"""

@@ -32,6 +32,7 @@ from press3way_testing.vicidial_server.session import VicidialServer, poll_until
 # for its caller code (FastAGI_log.pl 409-413), as for every call with such a number
 OUTBOUND_CID = "0000000000"
 SENT_TIMEOUT_S = 10.0
+AGENT_LEG_TIMEOUT_S = 10.0
 CLEANER_LOOPS = 4                 # the cleaner counts a lone leg's room down over 3 loops
 CLEANER_TIMEOUT_S = 20.0
 WEB_PAGE_TIMEOUT_S = 30.0
@@ -40,15 +41,17 @@ PHP_POST = "parse_str(file_get_contents('php://stdin'), $_POST); include $argv[1
 
 
 class VicidialScene(Scene):
-    def __init__(self, server: VicidialServer, fastagi: FastAGIMode | None = None):
+    def __init__(self, server: VicidialServer, fastagi: FastAGIMode | None = None,
+                 ext_context: str = "default"):
         super().__init__(server.instance, server.site, fastagi)
-        self.server = server
+        self.server, self.ext_context = server, ext_context
         self.threeway_channel = ""
         self.manager_row: dict = {}
 
     def reset_site(self, ami_port: int) -> None:
         database.seat_agent(self.site)
-        self.server.use_mode(self.fastagi.server.port if self.fastagi is not None else None)
+        self.server.use(self.fastagi.server.port if self.fastagi is not None else None,
+                        self.ext_context)
 
     # --- VICIdial's web pages ---------------------------------------------------------------
     def web_page(self, page: str, fields: dict[str, str]) -> str:
@@ -64,8 +67,9 @@ class VicidialScene(Scene):
         return self.web_page("manager_send.php", {
             "server_ip": s.server_ip, "session_name": database.WEB_SESSION, "user": s.user,
             "pass": database.AGENT_PASS, "ACTION": "Originate", "format": "text",
-            "channel": f"Local/49907{DIAL_PREFIX}{number}@default", "queryCID": s.caller_code,
-            "exten": s.session, "ext_context": "default", "ext_priority": "1",
+            "channel": f"Local/49907{DIAL_PREFIX}{number}@{self.ext_context}",
+            "queryCID": s.caller_code, "exten": s.session, "ext_context": self.ext_context,
+            "ext_priority": "1",
             "outbound_cid": OUTBOUND_CID, "usegroupalias": "0", "preset_name": "",
             "campaign": "TESTCAMP", "account": "", "agent_dialed_number": "1",
             "agent_dialed_type": "XFER_3WAY", "lead_id": str(s.lead_id), "stage": "0",
@@ -95,6 +99,7 @@ class VicidialScene(Scene):
                                       "AST_manager_send.pl to send the vicidial_manager row")
         self.threeway_channel = self.wait_channels("Local/49907", 1)[0]
         self.threeway_id = self.threeway_channel
+        self.wait_agent_leg()              # a dialplan that never reaches our block fails here
         return self.threeway_channel
 
     def _sent_row(self) -> dict | None:
@@ -127,7 +132,7 @@ class VicidialScene(Scene):
                 if "agi-3way_press_agent" in e["AppData"]]
         return runs[0] if runs else ""
 
-    def wait_agent_leg(self, timeout: float = 20.0) -> str:
+    def wait_agent_leg(self, timeout: float = AGENT_LEG_TIMEOUT_S) -> str:
         return self.rec.wait(self.agent_leg, timeout, "our agent script to start")
 
     # --- VICIdial's conference cleaner --------------------------------------------------------

@@ -11,7 +11,7 @@
    `AST_manager_listen.pl`) and its ConfBridge cleaner
    (`AST_conf_update_screen.pl`) start and run for the whole session.
 
-A mode switch (`use_mode`) is `press3way install --vicidial --fastagi|--per-call`, then the
+A switch of mode or ext_context (`use`) is `press3way install --vicidial --fastagi|--per-call`, then the
 keepalive again, then a dialplan reload: VICIdial's keepalive reloads through the console of an
 Asterisk it expects in a `screen` session named `asterisk` (`screen -XS asterisk eval ...`),
 which this Asterisk is not, so the tier sends that one command over the manager itself.
@@ -26,6 +26,7 @@ import socket
 import time
 from typing import Callable, Iterator, TypeVar
 
+from press3way.database import execute
 from press3way_testing.asterisk import root as asterisk_root
 from press3way_testing.asterisk import sounds
 from press3way_testing.asterisk.instance_dialplan import Timeouts, block_with_timeouts
@@ -69,7 +70,8 @@ class VicidialServer:
 
     def __init__(self, instance: VicidialInstance, site: Site):
         self.instance, self.site = instance, site
-        self.fastagi_port: int | None = None
+        self.fastagi_port: int | None = None          # as the first install leaves it
+        self.ext_context = "default"
 
     def install(self, *flags: str) -> str:
         return self.instance.press3way(
@@ -84,17 +86,21 @@ class VicidialServer:
         self.instance.keep_output("ADMIN_keepalive_ALL.pl", out)
         return out
 
-    def use_mode(self, fastagi_port: int | None) -> None:
-        """Our block through the FastAGI server on `fastagi_port`, or per-call (None)."""
-        if fastagi_port == self.fastagi_port:
+    def use(self, fastagi_port: int | None, ext_context: str = "default") -> None:
+        """Our block through the FastAGI server on `fastagi_port`, or per-call (None), on a
+        server whose `ext_context` (where VICIdial originates the 3-way call) is that."""
+        if (fastagi_port, ext_context) == (self.fastagi_port, self.ext_context):
             return
+        with self.site.connect() as conn:
+            execute(conn, "UPDATE servers SET ext_context = %s WHERE server_ip = %s",
+                    (ext_context, self.site.server_ip))
         flags = ("--fastagi", "--port", str(fastagi_port)) if fastagi_port else ("--per-call",)
         self.install(*flags)
         self.keepalive()
         reply = self.instance.recorder.action("Command", Command="dialplan reload")
         if reply.get("Response") not in ("Success", "Follows"):
             raise RuntimeError(f"dialplan reload refused: {reply.get('Message')}")
-        self.fastagi_port = fastagi_port
+        self.fastagi_port, self.ext_context = fastagi_port, ext_context
 
     def start_programs(self) -> None:
         self.instance.start_daemon("FastAGI_log.pl", "--debug")
