@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test bench mariadb chromium asterisk-root vicidial-root venv clean
+.PHONY: demo test bench mariadb chromium asterisk-root venv clean
 
 # MariaDB's server binaries (the tests and the demo start a private server; nothing else).
 mariadb:
@@ -33,6 +33,7 @@ asterisk-root: venv
 
 # The same with VICIdial's Perl and PHP dependencies, for the VICIdial-server tier
 # (tests/vicidial_server): a root of its own, so neither tier's root changes under the other.
+.PHONY: vicidial-root
 vicidial-root: asterisk-root
 	@$(PY) -m press3way_testing.vicidial_server.root
 

@@ -29,7 +29,8 @@ def _free_port() -> int:
 def binaries() -> dict[str, str]:
     found = {name: shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
              for name in ("mysqld_safe", "mysql_install_db", "mysqladmin")}
-    found["mysqld"] = (shutil.which("mariadbd", path="/usr/sbin:/usr/bin:" + os.environ.get("PATH", ""))
+    found["mysqld"] = (shutil.which("mariadbd",
+                                    path="/usr/sbin:/usr/bin:" + os.environ.get("PATH", ""))
                        or shutil.which("mysqld", path="/usr/sbin:/usr/bin"))
     missing = [k for k, v in found.items() if not v]
     if missing:
@@ -39,9 +40,9 @@ def binaries() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def throwaway_server(extra_params: str = "") -> Iterator[dict]:
-    """Start a private MariaDB on a free loopback port (`extra_params` added to mysqld's
-    options); yields its connection settings."""
+def throwaway_server(options: str = "") -> Iterator[dict]:
+    """Start a private MariaDB on a free loopback port (`options`: more server options);
+    yields its connection settings."""
     from pytest_mysql.executor import MySQLExecutor
 
     paths = binaries()
@@ -50,7 +51,8 @@ def throwaway_server(extra_params: str = "") -> Iterator[dict]:
     user = getpass.getuser()
     executor = MySQLExecutor(
         mysqld_safe=paths["mysqld_safe"], mysqld=paths["mysqld"], admin_exec=paths["mysqladmin"],
-        logfile_path=os.path.join(base, "mariadb.log"), params=f"--skip-name-resolve --max-connections=1000 {extra_params}".strip(),
+        logfile_path=os.path.join(base, "mariadb.log"),
+        params=f"--skip-name-resolve --max-connections=1000 {options}",
         base_directory=pathlib.Path(base), user=user, host="127.0.0.1", port=port,
         install_db=paths["mysql_install_db"])
     executor.start()
