@@ -60,6 +60,8 @@ MOVES = {
                      "election lost"),
     "hang_up": Move(S_HUNGUP, OPEN + WON, "outside leg, stage hungup"),
     "hang_up_winner": Move(S_HUNGUP, WON, "outside leg, hung up while waiting as the winner"),
+    "hang_up_handed_over": Move(S_HUNGUP, (S_TRANSFER,), "outside leg, the winner hung up "
+                                "after the agent leg went into the conference"),
     "not_placed": Move(S_HUNGUP, OPEN + (S_ACCEPTED,), "agent leg, the originate failed"),
     "agent_gone": Move(S_AGENTGONE, OPEN + (S_ACCEPTED,), "outside leg, the agent leg's "
                        "heartbeat is stale or its row gone"),

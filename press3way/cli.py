@@ -307,8 +307,8 @@ def check(agi_dir, asterisk_dir, dialplan_file, use_vicidial) -> None:
     login, the four tables (every column and index, and their engines), this server's
     `servers` row, the AMI login, the dialplan block and where it lands in the dialplan
     Asterisk loads (extensions.conf and its #includes): whether the agent's 49907 dial from
-    [default] reaches it. One line per item, OK or the fix; exits non-zero if anything is
-    wrong."""
+    [default] and each server's ext_context reaches it. One line per item, OK or the fix
+    (WARN: in order now, but not for long); exits non-zero if anything is wrong."""
     from .admin.check import run
 
     failed = False

@@ -17,6 +17,10 @@ _EXTEN_LINE = re.compile(r"Exten:\s*(\S+)")
 # Reserving: tries, and how many free conferences a retry picks from at random.
 RESERVE_ATTEMPTS = 5
 RESERVE_SPREAD = 50
+_TAG_STAMP_CHARS = 14          # a reservation tag ends in YYYYMMDDhhmmss
+# What VICIdial's cleaners append to a leave-3way room's extension as they count it down.
+_CLEANER_ENDS = ("", "Xtimeout3", "Xtimeout2", "Xtimeout1")
+_LEFT_MARKS = ", ".join(["%s"] * len(_CLEANER_ENDS))
 
 
 class NotFound(Exception):
@@ -136,10 +140,18 @@ def reserve_conference(conn: pymysql.Connection, srv: Server, tag: str,
 
 
 def mark_conference_left(conn: pymysql.Connection, srv: Server, conf_exten: str, user: str) -> None:
-    """The winner joins: the conference is now the agent's 3-way (VICIdial watches these)."""
-    execute(conn, f"UPDATE {srv.conference_table} SET leave_3way = '1', leave_3way_datetime = NOW(), "
-                "extension = %s WHERE server_ip = %s AND conf_exten = %s",
-          (f"3WAY_{user}", srv.server_ip, conf_exten))
+    """A channel of ours is in the room (the agent leg, and the winner unless it hung up on
+    the way): the room becomes the agent's leave-3way, which VICIdial's conference cleaners
+    (AST_conf_update_screen.pl, AST_conf_update_3way.pl) watch: they kick a lone leg and set
+    the room free. Only while the room is still this user's (reserved for it, or already so
+    marked): a room VICIdial freed and handed on meanwhile is left alone."""
+    reserved, left = f"Local/8300{user}", f"3WAY_{user}"
+    execute(conn, f"UPDATE {srv.conference_table} SET leave_3way = '1', "
+                  "leave_3way_datetime = NOW(), extension = %s "
+                  "WHERE server_ip = %s AND conf_exten = %s AND ((LEFT(extension, %s) = %s "
+                  f"AND CHAR_LENGTH(extension) = %s) OR extension IN ({_LEFT_MARKS}))",
+            (left, srv.server_ip, conf_exten, len(reserved), reserved,
+             len(reserved) + _TAG_STAMP_CHARS, *(left + end for end in _CLEANER_ENDS)))
 
 
 def release_conference(conn: pymysql.Connection, srv: Server, held: Reservation) -> None:
@@ -150,7 +162,9 @@ def release_conference(conn: pymysql.Connection, srv: Server, held: Reservation)
             (srv.server_ip, held.conf_exten, held.tag))
 
 
-def release_tagged(conn: pymysql.Connection, srv: Server, tag: str) -> None:
-    """Give back every conference still carrying this batch's reservation tag."""
+def release_tagged(conn: pymysql.Connection, srv: Server, tag: str, keep: str = "") -> None:
+    """Give back every conference still carrying this batch's reservation tag, but `keep`
+    (a room a channel of ours may be in)."""
+    spare, params = ("AND conf_exten <> %s", (keep,)) if keep else ("", ())
     execute(conn, f"UPDATE {srv.conference_table} SET extension = '' WHERE server_ip = %s "
-                  "AND extension = %s", (srv.server_ip, tag))
+                  f"AND extension = %s {spare}", (srv.server_ip, tag, *params))

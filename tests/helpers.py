@@ -9,7 +9,8 @@ import time
 from typing import Iterator
 
 from press3way import events as ev
-from press3way.database import query
+from press3way import vicidial
+from press3way.database import execute, query
 from press3way.store import Call, Store
 from press3way.tables import LIVE, LOG
 from press3way_testing.demo import dialplan_text
@@ -81,6 +82,16 @@ def server_in_mode(conf_path: str, agi_mode: str) -> Iterator[FastAGIServer | No
         yield server
 
 
+def reserve_room(site, conf: str, user: str) -> None:
+    """The room reserved for `user`'s transfer, as the agent leg's reservation writes it."""
+    conn = site.connect()
+    srv = vicidial.server(conn, site.server_ip)
+    execute(conn, f"UPDATE {srv.conference_table} SET extension = %s, leave_3way = '0' "
+                  "WHERE server_ip = %s AND conf_exten = %s",
+            (vicidial.reservation_tag(user), site.server_ip, conf))
+    conn.close()
+
+
 def reserve_when_accepted(site, cid: str, conf: str = "8600061") -> threading.Thread:
     """Play the agent leg's part: reserve a conference once the call is ACCEPTED."""
     def agent():
@@ -88,6 +99,7 @@ def reserve_when_accepted(site, cid: str, conf: str = "8600061") -> threading.Th
         for _ in range(400):
             row = store.live_call(cid)
             if row and row["status"] == "ACCEPTED":
+                reserve_room(site, conf, row["user"])
                 store.reserve(cid, conf) and store.hand_over(cid)
                 return
             threading.Event().wait(0.01)

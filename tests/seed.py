@@ -8,7 +8,10 @@ import os
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SEED = os.path.join(ROOT, "..", "shared", "seed", "000_cda9d9423e9c5705.txt")
+# The shared files beside the repository (PRESS3WAY_SHARED names them for a checkout elsewhere,
+# e.g. a git worktree).
+SHARED = os.environ.get("PRESS3WAY_SHARED") or os.path.join(ROOT, "..", "shared")
+SEED = os.path.join(SHARED, "seed", "000_cda9d9423e9c5705.txt")
 
 
 def reference_block() -> str:

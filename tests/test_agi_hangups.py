@@ -8,6 +8,7 @@ left running, and every channel (agent and outside) ended somewhere.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -16,6 +17,7 @@ import psutil
 import pytest
 
 from press3way import events as ev
+from press3way import vicidial
 from press3way.database import execute, query
 from press3way_testing.standins.channel import SimChannel
 from press3way_testing.standins.fakeagi import FakeAGI
@@ -60,6 +62,21 @@ def problems(site, result: SimResult) -> list[str]:
     for label, end in result.calls.items():
         if not end:
             found.append(f"channel {label} never ended")
+    return found + room_problems(site, result)
+
+
+def room_problems(site, result: SimResult) -> list[str]:
+    """No room left reserved by a call that ended, none marked free with a channel in it."""
+    conn = site.connect()
+    table = vicidial.server(conn, site.server_ip).conference_table
+    rooms = query(conn, f"SELECT conf_exten, extension FROM {table}")
+    found = [f"room {r['conf_exten']} left reserved: {r['extension']}" for r in rooms
+             if (r["extension"] or "").startswith("Local/8300")]
+    free = {str(r["conf_exten"]) for r in rooms if not r["extension"]}
+    for label, end in result.calls.items():
+        room = re.match(r"in conference (\d+)", end or "")
+        if room and room.group(1) in free:
+            found.append(f"{label} is in room {room.group(1)}, which is marked free")
     return found
 
 

@@ -126,6 +126,27 @@ def test_the_next_call_dials_the_list_armed_by_the_command(site):
     assert result.live_rows == 0
 
 
+@with_calls
+def test_a_list_from_the_api_dials_its_first_ten_valid_numbers_behind_vicidials_prefix(site):
+    """What VICIdial's API may write: 11-digit numbers (the agent dialled 9 + a placeholder of
+    that length), a bad item, a repeat and 12 numbers. The first 10 valid ones are dialled as
+    9 + number; every other item is named in the AGI log; the batch goes on."""
+    numbers = [f"172755512{n:02d}" for n in range(12)]
+    listed = [numbers[0], "12ab", numbers[0], *numbers[1:]]
+
+    def arm(site) -> None:
+        Store(site.connect()).arm_multi(site.user, listed)
+    result = play(site, [f"{numbers[0]}:noanswer"], dialstring="9" + numbers[0], prepare=arm,
+                  timeouts=QUICK)
+    dialled = sorted(r["dialstring"] for r in result.log_rows)
+    assert dialled == ["9" + n for n in numbers[:10]], result.format()
+    log = site.agi_log()
+    assert f"multi-call list of user {site.user}: '12ab' is not 5 to 18 digits: not dialled" in log
+    assert f"{numbers[0]} appears twice: not dialled" in log
+    assert all(f"{n} is past the first 10 numbers: not dialled" in log for n in numbers[10:])
+    assert result.live_rows == 0
+
+
 def test_show_without_a_list(site):
     shown = multi(site, site.user, "--show")
     assert (shown.exit_code, shown.stdout) == (0, f"user {site.user} has no multi-call list\n")

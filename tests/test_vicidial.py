@@ -125,3 +125,21 @@ def test_agents_reserving_in_the_same_instant_each_get_one(site):
         thread.join(timeout=30)
     reserved = [g.conf_exten for g in got if g is not None]
     assert len(reserved) == 12 and len(set(reserved)) == 12, got
+
+
+def test_a_room_is_marked_leave_3way_only_while_it_is_still_the_users(site):
+    """Marking a room the agent's leave-3way (for VICIdial's conference cleaners) never takes
+    over a room VICIdial freed and handed to another call meanwhile, nor another user's."""
+    conn = site.connect()
+    srv = vicidial.server(conn, site.server_ip)
+    held = reserve(conn, srv, site.user, site.session)
+    other = reserve(conn, srv, site.user + "1", site.session)     # a user whose name starts so
+    vicidial.mark_conference_left(conn, srv, held.conf_exten, site.user)
+    vicidial.mark_conference_left(conn, srv, other.conf_exten, site.user)
+    sql(site, "UPDATE vicidial_conferences SET extension = 'SIP/other' WHERE conf_exten = %s",
+        (held.conf_exten,))
+    vicidial.mark_conference_left(conn, srv, held.conf_exten, site.user)       # late
+    rows = {str(r["conf_exten"]): (r["extension"], r["leave_3way"]) for r in sql(
+        site, "SELECT conf_exten, extension, leave_3way FROM vicidial_conferences")}
+    assert rows[held.conf_exten] == ("SIP/other", "1")
+    assert rows[other.conf_exten] == (other.tag, "0")

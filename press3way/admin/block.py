@@ -4,15 +4,17 @@ Perl version's lines from VICIdial's document). Pure functions on text.
 
 The block sits between marker comments, so installing twice changes nothing and uninstalling
 gives back the exact text that was there before. It opens every context it writes into: the
-agent's `_49907.` loop goes into a context of ours that `[default]` includes (VICIdial's
-manager originates the agent's 3-way call in `default`, and the trunk loop comes back there),
-so the block never adds lines to whatever context the text around it left open.
+agent's `_49907.` loop goes into a context of ours that `[default]` includes (the trunk loop
+comes back there) and so does each server's `ext_context` (VICIdial's manager originates the
+agent's 3-way call there), so the block never adds lines to whatever context the text around
+it left open.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from typing import Iterable, Sequence
 
 from . import conf
 
@@ -38,9 +40,10 @@ def source_text() -> str:
         return f.read()
 
 
-def block(source: str) -> str:
+def block(source: str, dial_contexts: Sequence[str] = (DIAL_CONTEXT,)) -> str:
     """The marked block for a dialplan source: its lines before the first context header go
-    into our entry context, which `[default]` includes. A source that carries our markers
+    into our entry context, which `[default]` and every other context VICIdial dials the
+    agent's 3-way call in (`servers.ext_context`) include. A source that carries our markers
     gives its own block back."""
     found = find(source)
     if found:
@@ -48,14 +51,21 @@ def block(source: str) -> str:
         return f"{BEGIN_LINE}\n{body}{END}\n"
     if source and not source.endswith("\n"):
         source += "\n"
+    includes = "".join(f"[{context}]\ninclude => {ENTRY_CONTEXT}\n\n"
+                       for context in with_default(dial_contexts))
     return (f"{BEGIN_LINE}\n"
-            f"; the agent's 49907 dial: VICIdial's manager originates it in [{DIAL_CONTEXT}]\n"
-            f"[{DIAL_CONTEXT}]\ninclude => {ENTRY_CONTEXT}\n\n[{ENTRY_CONTEXT}]\n"
-            f"{source}{END}\n")
+            "; the agent leg: VICIdial originates it in servers.ext_context, the loop comes "
+            f"back in [{DIAL_CONTEXT}]\n"
+            f"{includes}[{ENTRY_CONTEXT}]\n{source}{END}\n")
 
 
-def ours() -> str:
-    return block(source_text())
+def with_default(dial_contexts: Iterable[str]) -> list[str]:
+    """[default] (where the trunk loop comes back), then the others, each once."""
+    return list(dict.fromkeys((DIAL_CONTEXT, *dial_contexts)))
+
+
+def ours(dial_contexts: Sequence[str] = (DIAL_CONTEXT,)) -> str:
+    return block(source_text(), dial_contexts)
 
 
 def find(text: str) -> tuple[int, int] | None:

@@ -105,8 +105,11 @@ def _dialplan(target_for: Callable[[], Target]) -> Iterator[Result]:
         target = target_for()
         item += f" in {target.label}"
         text = target.read()
+        for warning in target.warnings():
+            yield Result("Custom Dialplan Entry kept by the admin page", True, warning, warn=True)
         installed = mode.of(text)          # a block in either mode is current
-        if block.installed(text, installed.block()):
+        ours = installed.block(target.dial_contexts())
+        if block.installed(text, ours):
             yield Result(item, True, installed.describe())
         else:
             yield Result(item, False, ("outdated" if block.find(text) else "missing")
@@ -114,7 +117,7 @@ def _dialplan(target_for: Callable[[], Target]) -> Iterator[Result]:
             return
         if installed.port is not None:
             yield mode.server_result(installed.port)
-        yield from landing_results(target, installed.block())
+        yield from landing_results(target, ours)
     except block.DialplanError as exc:
         yield Result(item, False, str(exc))
     except (database.DatabaseError, OSError) as exc:

@@ -17,7 +17,7 @@ from ..config import Config
 from . import block, conf, landing, migrate, mode, scripts
 from .files import Changes, FileChangeError, writable_problem
 from .results import Result
-from .targets import DEFAULT_DIALPLAN_FILE, DialplanFile, VicidialDialplan
+from .targets import DEFAULT_DIALPLAN_FILE, DialplanFile, VicidialDialplan, dial_contexts
 
 Echo = Callable[[str], None]
 Target = Union[DialplanFile, VicidialDialplan]
@@ -33,7 +33,17 @@ def dialplan_target(cfg: Config, asterisk_dir: str, dialplan_file: str | None,
     if use_vicidial:
         return VicidialDialplan(database.connect(cfg), asterisk_dir)
     return DialplanFile(dialplan_file or os.path.join(asterisk_dir, DEFAULT_DIALPLAN_FILE),
-                        asterisk_dir)
+                        asterisk_dir, lambda: _this_servers_contexts(cfg))
+
+
+def _this_servers_contexts(cfg: Config) -> tuple[str, ...]:
+    """Where VICIdial originates the agent's 3-way call on this server (read only when the
+    block is built or judged: uninstalling a file needs no database)."""
+    conn = database.connect(cfg)
+    try:
+        return dial_contexts(conn, "server_ip = %s", (cfg.server_ip,))
+    finally:
+        conn.close()
 
 
 @dataclass
@@ -43,10 +53,7 @@ class DialplanChange:
     replaced_reference: bool
     was: mode.Mode                     # the mode of the block in `before` (per-call if none)
     now: mode.Mode
-
-    @property
-    def ours(self) -> str:
-        return self.now.block()
+    ours: str                          # our block as `after` holds it
 
     @property
     def switched(self) -> bool:
@@ -60,9 +67,9 @@ def plan_dialplan(target: Target, replace_reference: bool,
     before = target.read()
     was = mode.of(before)
     now = mode.wanted(was, fastagi, port)
-    ours = now.block()
+    ours = now.block(target.dial_contexts())
     text = block.replace_reference(before, ours) if replace_reference else before
-    return DialplanChange(before, block.insert(text, ours), text != before, was, now)
+    return DialplanChange(before, block.insert(text, ours), text != before, was, now, ours)
 
 
 def server_problem(change: DialplanChange) -> str | None:
@@ -87,7 +94,8 @@ def whole_dialplan_conflicts(target: Target, change: DialplanChange) -> list[str
     if not set(future) & set(loaded.texts):
         return []                     # not loaded (yet): said after the install, with the fix
     return [f"{r.item}: {r.detail}"
-            for r in landing.judge(target.asterisk_dir, "", "", change.ours, loaded)
+            for r in landing.judge(target.asterisk_dir, "", "", change.ours, loaded,
+                                   target.dial_contexts())
             if r.ok is False and not r.item.startswith(landing.MISSING_INCLUDE)]
 
 
@@ -125,6 +133,8 @@ def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool
             for line in migrate.describe(tables, would):
                 echo(line)
             echo(f"[3/3] Dialplan block in {target.label}")
+            for warning in target.warnings():
+                echo(f"  warning: {warning}")
             _stage_dialplan(target, dialplan, changes, would, echo)
             if dry_run:
                 echo("Dry run: nothing was changed.")
@@ -139,7 +149,7 @@ def install(cfg: Config, agi_dir: str, target: Target, link: bool, dry_run: bool
     finally:
         conn.close()
     echo("Done.")
-    _after_install(target, dialplan.now, echo)
+    _after_install(target, dialplan, echo)
 
 
 def _store_if_changed(target: Target, before: str, after: str) -> Callable[[], None]:
@@ -170,11 +180,12 @@ def _stage_dialplan(target: Target, change: DialplanChange, changes: Changes, wo
     target.stage(changes, change.after)
 
 
-def _after_install(target: Target, now: mode.Mode, echo: Echo) -> None:
+def _after_install(target: Target, change: DialplanChange, echo: Echo) -> None:
     """Where the block lands now (a file target), whether its FastAGI server answers, and
     what is left to do."""
+    now = change.now
     if isinstance(target, DialplanFile):
-        for result in landing_results(target, now.block()):
+        for result in landing_results(target, change.ours):
             echo(result.line())
     if now.port is not None:
         echo(mode.server_result(now.port).line())
@@ -226,4 +237,4 @@ ADMIN_ERRORS = (database.DatabaseError, block.DialplanError, InstallError, FileC
 def landing_results(target: Target, ours: str) -> list[Result]:
     """`check`'s view of where the block `ours` (the target's, in its mode) lands."""
     return landing.judge(target.asterisk_dir, target.not_loaded_fix(), target.outdated_fix(),
-                         ours)
+                         ours, dial_contexts=target.dial_contexts())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Sequence
 
 from . import block, conf
 from .results import Result
@@ -40,11 +41,13 @@ def placements(dialplan: conf.Loaded, ours: str) -> list[Placement]:
 
 
 def judge(asterisk_dir: str, not_loaded_fix: str, outdated_fix: str, ours: str,
-          dialplan: conf.Loaded | None = None) -> list[Result]:
+          dialplan: conf.Loaded | None = None,
+          dial_contexts: Sequence[str] = (block.DIAL_CONTEXT,)) -> list[Result]:
     """The results for the dialplan under `asterisk_dir` (or `dialplan`, already loaded); the
     fixes are the target's: what to do when no loaded file has the block, or an old one.
     `ours` is the block the target holds (per-call or FastAGI): a loaded file with the other
-    mode's block has not caught up yet."""
+    mode's block has not caught up yet. The agent's dial is followed from each of
+    `dial_contexts` (the servers' ext_context, where VICIdial originates it)."""
     main = os.path.join(asterisk_dir, MAIN)
     dialplan = dialplan or conf.load(main)
     if main in dialplan.missing:
@@ -66,17 +69,21 @@ def judge(asterisk_dir: str, not_loaded_fix: str, outdated_fix: str, ours: str,
                               f"{where} holds another version: {outdated_fix}"))
     else:
         results.append(Result("block loaded by Asterisk", True, where))
-    return results + _lands(dialplan, found, ours) + _routes(dialplan, found)
+    contexts = block.with_default(dial_contexts)
+    return results + _lands(dialplan, found, ours, contexts) + _routes(dialplan, found, contexts)
 
 
-def _lands(dialplan: conf.Loaded, found: list[Placement], ours: str) -> list[Result]:
+def _lands(dialplan: conf.Loaded, found: list[Placement], ours: str,
+           dial_contexts: list[str]) -> list[Result]:
     """Which contexts the block's lines are in, and that nobody else defines the same ones."""
     mine = [l for l in dialplan.lines if any(p.holds(l) for p in found)]
     contexts = ", ".join(f"[{c}]" for c in dict.fromkeys(l.context for l in mine
                                                            if l.kind == "exten"))
     stray = [l for l in mine if l.context is None]
+    including = ", ".join(f"[{c}]" for c in dial_contexts)
+    verb = "includes" if len(dial_contexts) == 1 else "include"
     results = [Result("block's contexts", not stray,
-                      f"{contexts}; [{block.DIAL_CONTEXT}] includes {block.ENTRY_CONTEXT}"
+                      f"{contexts}; {including} {verb} {block.ENTRY_CONTEXT}"
                       if not stray else
                       f"{stray[0].where} is outside any context: the block was edited, "
                       "run `press3way install` again")]
@@ -89,12 +96,14 @@ def _lands(dialplan: conf.Loaded, found: list[Placement], ours: str) -> list[Res
     return results
 
 
-def _routes(dialplan: conf.Loaded, found: list[Placement]) -> list[Result]:
-    """Follow the calls: the agent's dial and its trunk loop from `default`, the outside
-    call's `s` in xfer_press_dialplan."""
-    checks = (
-        (f"agent's dial {block.SAMPLE_DIAL} from [{block.DIAL_CONTEXT}]", block.DIAL_CONTEXT,
-         block.SAMPLE_DIAL, block.ENTRY_CONTEXT),
+def _routes(dialplan: conf.Loaded, found: list[Placement],
+            dial_contexts: list[str]) -> list[Result]:
+    """Follow the calls: the agent's dial from each context VICIdial originates it in, its
+    trunk loop back into `default` (the loop trunk's context), the outside call's `s` in
+    xfer_press_dialplan."""
+    checks = tuple(
+        (f"agent's dial {block.SAMPLE_DIAL} from [{context}]", context, block.SAMPLE_DIAL,
+         block.ENTRY_CONTEXT) for context in dial_contexts) + (
         (f"trunk loop {block.SAMPLE_LOOP} back into [{block.DIAL_CONTEXT}]", block.DIAL_CONTEXT,
          block.SAMPLE_LOOP, block.ENTRY_CONTEXT),
         (f"agent leg {block.SAMPLE_DIAL} in [{block.OUTSIDE_CONTEXT}]", block.OUTSIDE_CONTEXT,

@@ -13,6 +13,7 @@ import shlex
 import socket
 import sys
 from dataclasses import dataclass
+from typing import Sequence
 
 from ..fastagi import DEFAULT_PORT
 from ..fastagi.dialplan_urls import fastagi_port, to_fastagi
@@ -28,9 +29,10 @@ PROBE_TIMEOUT_S = 2.0
 class Mode:
     port: int | None = None                 # None: a process per AGI step
 
-    def block(self) -> str:
-        """Our block as this mode installs it."""
-        return block.ours() if self.port is None else to_fastagi(block.ours(), self.port)
+    def block(self, dial_contexts: Sequence[str] = (block.DIAL_CONTEXT,)) -> str:
+        """Our block as this mode installs it, reached from these contexts."""
+        ours = block.ours(dial_contexts)
+        return ours if self.port is None else to_fastagi(ours, self.port)
 
     def describe(self) -> str:
         if self.port is None:

@@ -75,12 +75,17 @@ def identify(leg: Leg) -> Agent:
 def calls_to_place(leg: Leg, agent: Agent, dialstring: str) -> list[Call]:
     """One call for the dialstring, or one per number of the user's NEW multi-call list."""
     prefix, phone = dialstrings.split_dialstring(dialstring)
+    phones = [phone]
     multi, why_not = leg.store.claim_multi(agent.user)
     if why_not:
         leg.log.error(f"multi-call list of user {agent.user} not dialled: {why_not}")
-    phones = [phone] if multi is None else dialstrings.phone_list(",".join(multi))
     if multi is not None:
-        leg.log(f"multi-call: {len(phones)} numbers for user {agent.user}")
+        prefix, phones, skipped = dialstrings.multi_dial(dialstring, ",".join(multi))
+        for why in skipped:
+            leg.log.error(f"multi-call list of user {agent.user}: {why}: not dialled")
+        if not phones:
+            raise ValueError(f"multi-call list of user {agent.user} has no number to dial")
+        leg.log(f"multi-call: {len(phones)} numbers for user {agent.user}, prefix {prefix!r}")
     ids = dialstrings.call_ids(agent.lead_id, len(phones))
     return [Call(agent.caller_code, call_id, agent.lead_id, number, prefix + number,
                  agent.outbound_cid, agent.user, agent.session, agent.server_ip)
@@ -101,6 +106,7 @@ class Batch:
         self._our_uniqueids = {uid for ids in self.uniqueids.values() for uid in ids}
         self.tag = vicidial.reservation_tag(agent.user)
         self.held: vicidial.Reservation | None = None     # the conference reserved
+        self.sent_into = ""              # the conference the agent leg was sent into
         self._no_conference_logged = False
 
     def run(self, dial_timeout: int, deadline: float, agent_timeout: int) -> None:
@@ -269,6 +275,7 @@ class Batch:
                      f"{exten}@{self.leg.server.ext_context}")
         self._stop_hold_tone()
         self.leg.channel.goto(self.leg.server.ext_context, exten)
+        self.sent_into = conf            # a live agent leg goes into the room from here on
         self.leg.channel.detach()        # Asterisk moves the agent leg now, not at our exit
         hangup.expect()
         # only now may the winner follow: an agent leg hung up before this point never
@@ -277,7 +284,7 @@ class Batch:
             self.store.log_reserved(winner_id, conf)
         else:
             self.leg.log.error(f"{winner_id} stopped waiting before the transfer")
-            self._release()
+            self._leave_to_vicidial()
         self._end_others([row for row in rows if row is not winner])
         return True
 
@@ -310,9 +317,24 @@ class Batch:
             vicidial.release_conference(self.leg.conn, self.leg.server, self.held)
             self.held = None
 
+    def _leave_to_vicidial(self) -> None:
+        """The agent leg is in the room without a winner: never set it free (VICIdial could
+        hand it to another call while our line is in it); VICIdial's leave-3way clean-up
+        kicks the lone line and frees the room."""
+        self.held = None
+        try:
+            vicidial.mark_conference_left(self.leg.conn, self.leg.server, self.sent_into,
+                                          self.agent.user)
+        except DatabaseError as exc:
+            self.leg.log.error(f"could not leave conference {self.sent_into} to VICIdial's "
+                               f"leave-3way clean-up: {exc}")
+            return
+        self.leg.log(f"conference {self.sent_into} left to VICIdial's leave-3way clean-up")
+
     def _abandon(self, event: str, why: str) -> None:
         """End every unfinished call with `event`, hang them up, remove the batch's rows and
-        give back a conference the winner never took."""
+        give back a conference the winner never took (the agent leg's own room, once it was
+        sent there, goes to VICIdial's leave-3way clean-up instead)."""
         try:
             for row in self.store.batch(self.agent.caller_code):
                 # a call that ended otherwise meanwhile (a winner already transferred) is left be
@@ -323,8 +345,10 @@ class Batch:
             self.store.delete_batch(self.agent.caller_code)
         finally:                # another table: it may still be reachable when these are not
             self.held = None
+            if self.sent_into:
+                self._leave_to_vicidial()
             try:
-                vicidial.release_tagged(self.leg.conn, self.leg.server, self.tag)
+                vicidial.release_tagged(self.leg.conn, self.leg.server, self.tag, self.sent_into)
             except DatabaseError as exc:
                 self.leg.log.error(f"could not give back conference {self.tag}: {exc}")
 

@@ -108,7 +108,10 @@ def accepted(leg: Leg, row: dict) -> None:
                                     else ACCEPT_WAIT_DEFAULT_S)
     except Hangup:
         hangup.expect()                  # log it whatever else Asterisk says
+        handed_over = store.move(cid, "hang_up_handed_over")
         store.end_call(cid, "hang_up_winner", ev.HUNGUP)
+        if handed_over:                  # the agent leg is in the room, waiting for nobody
+            leave_room(leg, store.live_call(cid), row["user"])
         store.delete_live(cid)
         leg.log("hung up while waiting for the reservation: Hungup")
         raise
@@ -119,11 +122,24 @@ def accepted(leg: Leg, row: dict) -> None:
         return
     exten = leg.server.conference_exten(conf)
     leg.log(f"Transfer to {exten}@{leg.server.ext_context}")
-    leg.channel.goto(leg.server.ext_context, exten)
-    leg.channel.detach()                 # into the conference now; the rest is bookkeeping
-    hangup.expect()
-    vicidial.mark_conference_left(leg.conn, leg.server, conf, row["user"])
-    store.delete_live(cid)
+    try:
+        leg.channel.goto(leg.server.ext_context, exten)
+        leg.channel.detach()             # into the conference now; the rest is bookkeeping
+    finally:
+        # the agent leg is in the room whether or not this channel made it in (it may hang
+        # up on the way): VICIdial's leave-3way clean-up ends the room either way
+        hangup.expect()
+        vicidial.mark_conference_left(leg.conn, leg.server, conf, row["user"])
+        store.delete_live(cid)
+
+
+def leave_room(leg: Leg, row: dict | None, user: str) -> None:
+    """The agent leg went into the room and this winner never follows: VICIdial's leave-3way
+    clean-up kicks the lone leg and frees the room (never set free here: a channel of ours
+    is in it)."""
+    if row and row["session_id_3way"]:
+        vicidial.mark_conference_left(leg.conn, leg.server, row["session_id_3way"], user)
+        leg.log(f"conference {row['session_id_3way']} left to VICIdial's leave-3way clean-up")
 
 
 def notify_agent_leg(leg: Leg, cid: str) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import re
 
-from press3way.admin import block
+import pytest
+
+from press3way.admin import block, targets
 from press3way.database import query
 from press3way.tables import FEATURE_TABLES
 from press3way.fastagi.dialplan_urls import to_fastagi
@@ -14,7 +16,7 @@ from press3way_testing.fastagi import FastAGIServer
 from press3way_testing.site import Site
 from tests.helpers import cli
 from tests.seed import reference_block
-from tests.vicidial.conftest import keepalive_rebuild
+from tests.vicidial.conftest import keepalive_rebuild, keepalive_text
 
 REACHED = [
     "OK    agent's dial 49907917275551212 from [default]: [default] -> [press3way-agent-dial] "
@@ -200,7 +202,7 @@ def test_vicidial_target_switched_to_fastagi_and_back(vicidial):
         assert lines[:3] == [
             f"OK    dialplan block in VICIdial System Settings, Custom Dialplan Entry{fast}",
             f"OK    FastAGI server on 127.0.0.1:{port}: accepts connections",
-            f"FAIL  block loaded by Asterisk: {generated}:7-66 holds another version: not yet "
+            f"FAIL  block loaded by Asterisk: {generated}:11-70 holds another version: not yet "
             f"in {generated}: VICIdial's keepalive rebuilds it within a minute "
             "(servers.rebuild_conf_files is 'Y'); run check again then"]
         keepalive_rebuild(vicidial)
@@ -233,3 +235,94 @@ def test_vicidial_target_not_switched_to_a_port_where_nothing_answers(vicidial):
     assert result.exit_code == 1 and result.output.startswith(
         f"Error: nothing was changed: nothing answers on 127.0.0.1:{port}")
     assert entry(vicidial) == "\n" + block.ours()
+
+
+ENTRIES = {"empty": "", "short": "\n;x\n", "ours": "\n" + block.ours(),
+           "ours, FastAGI": "\n" + to_fastagi(block.ours(), 4578),
+           "another": "[other]\nexten => 1,1,NoOp\n"}
+
+
+@pytest.mark.parametrize("after", ENTRIES)
+@pytest.mark.parametrize("before", ENTRIES)
+def test_the_rebuild_is_foreseen_from_the_file_the_keepalive_wrote(before, after):
+    """install's look at the dialplan as the keepalive's next rebuild leaves it, on the
+    keepalive's real layout: its h line and comment above the entry, no context at all for
+    an entry of 5 characters or fewer."""
+    then = keepalive_text(ENTRIES[before], "2026-12-03 10:00:00")
+    assert targets.rebuilt(then, ENTRIES[before], ENTRIES[after]) == \
+        keepalive_text(ENTRIES[after], "2026-12-03 10:00:00")
+    assert targets.rebuilt(then, ENTRIES[before] + "; another\n", ENTRIES[after]) is None
+
+
+def test_vicidial_target_upgrade_refused_while_a_loaded_file_has_the_reference_block(vicidial):
+    """Our block already in the entry (and in the generated file), the reference's block
+    pasted into a file: the next install is refused, the entry left as it was."""
+    assert run(vicidial, "install", "--vicidial").exit_code == 0
+    keepalive_rebuild(vicidial)
+    custom = path(vicidial, "extensions_custom.conf")
+    with open(custom, "w") as f:
+        f.write("[default]\n" + reference_block())
+    append(vicidial, "extensions.conf", "\n#include extensions_custom.conf\n")
+    installed = entry(vicidial)
+    result = run(vicidial, "install", "--vicidial", "--fastagi", "--port", "4578")
+    assert result.exit_code == 1
+    assert "no other lines in the block's extensions" in result.output
+    assert entry(vicidial) == installed
+
+
+def admin_page_save(text: str) -> str:
+    """What VICIdial's admin page keeps of the Custom Dialplan Entry each time System Settings
+    is saved (admin.php 5118-5120): every backslash, apostrophe and carriage return goes."""
+    return re.sub(r"[\\'\r]", "", text)
+
+
+def test_our_block_survives_the_admin_pages_save_byte_for_byte(vicidial):
+    """After install, an administrator saves System Settings: the entry is kept as it was,
+    and check still finds the current block (not "another version")."""
+    assert run(vicidial, "install", "--vicidial").exit_code == 0
+    stored = entry(vicidial)
+    query(vicidial.connect(), "UPDATE system_settings SET custom_dialplan_entry = %s",
+          (admin_page_save(stored),))
+    assert entry(vicidial) == stored
+    assert admin_page_save(to_fastagi(block.ours(), 4578)) == to_fastagi(block.ours(), 4578)
+    keepalive_rebuild(vicidial)
+    lines = dialplan_lines(run(vicidial, "check", "--vicidial").output)
+    assert lines[0] == ("OK    dialplan block in VICIdial System Settings, Custom Dialplan "
+                        f"Entry{PER_CALL}")
+    assert lines[4:] == REACHED
+
+
+def test_install_and_check_warn_when_custom_dialplan_entries_are_off(vicidial):
+    query(vicidial.connect(), "UPDATE system_settings SET allow_custom_dialplan = '0'")
+    warning = ("System Settings' Allow Custom Dialplan Entries is 0, so the admin page saves "
+               "the Custom Dialplan Entry empty: the next save of System Settings removes the "
+               "block; set it to 1 (Admin > System Settings)")
+    result = run(vicidial, "install", "--vicidial")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if "Allow Custom" in line]
+    assert warned == [f"  warning: {warning}"]
+    keepalive_rebuild(vicidial)
+    checked = run(vicidial, "check", "--vicidial")
+    assert f"WARN  Custom Dialplan Entry kept by the admin page: {warning}" in checked.output
+
+    query(vicidial.connect(), "UPDATE system_settings SET allow_custom_dialplan = '1'")
+    assert "Allow Custom" not in run(vicidial, "check", "--vicidial").output
+
+
+@pytest.mark.parametrize("target", ["vicidial", "file"])
+def test_the_block_is_reached_from_a_servers_ext_context_that_is_not_default(vicidial, target):
+    """VICIdial originates the agent's 3-way call in servers.ext_context; the trunk loop comes
+    back into [default] (the loop trunk's context)."""
+    query(vicidial.connect(), "UPDATE servers SET ext_context = 'vicidial-custom'")
+    if target == "file":
+        append(vicidial, "extensions.conf", "\n#include extensions_custom.conf\n")
+    args = ("--vicidial",) if target == "vicidial" else ()
+    result = run(vicidial, "install", *args)
+    assert result.exit_code == 0, result.output
+    keepalive_rebuild(vicidial)
+    lines = dialplan_lines(run(vicidial, "check", *args).output)
+    assert lines[2].endswith("; [default], [vicidial-custom] include press3way-agent-dial")
+    assert lines[4:] == [REACHED[0],
+                         "OK    agent's dial 49907917275551212 from [vicidial-custom]: "
+                         "[vicidial-custom] -> [press3way-agent-dial] exten _49907.",
+                         *REACHED[1:]]

@@ -11,7 +11,7 @@ from press3way_testing.faults.proxy import ACTIONS
 from press3way_testing.faults.runner import Outcome
 from press3way_testing.faults.statements import slug
 
-_VARIABLE = re.compile(r"T[0-9A-Z]{8}\d{11}|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\b\d+(\.\d+)?\b"
+_VARIABLE = re.compile(r"T[0-9A-Z]{8}[A-J]\d{10}|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\b\d+(\.\d+)?\b"
                        r"|Local/[^ ,']+|\([^()]*\)")
 # Violations whose text names the statement after their class (one class for all of them).
 _CLASS_ENDS = ("(no read timeout)",)
