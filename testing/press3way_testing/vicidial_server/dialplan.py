@@ -2,16 +2,19 @@
 
 An admin gives each server dialplan of its own on the Servers page; the keepalive writes it
 into `[vicidial-auto-server-custom]`, which `[vicidial-auto]` (and so `[default]`) includes.
-This server needs three things VICIdial's stock extensions.conf (written for MeetMe, which
+This server needs four things VICIdial's stock extensions.conf (written for MeetMe, which
 Asterisk 22 no longer has) does not give it:
 - ConfBridge rooms: the agents' sessions and 3-way rooms are `96000XX` (VICIdial's ConfBridge
   numbering, clear of the stock `[default]`'s MeetMe `8600XXX` patterns), reached by our legs
   as `8<conf>` (press3way.vicidial.Server.conference_exten);
+- the rooms' kick: VICIdial's cleaner empties a room it frees by originating
+  `Local/5555<conf>` (AST_conf_update_screen.pl 586-592); the stock file has it for MeetMe
+  (`_55558600XXX`, MeetMeAdmin K), here ConfBridge's ConfKick;
 - `person`: the agent's and the customer's stand-in, a Local channel sitting in the session;
 - a carrier: outside dialstrings `9<number>` dial the party of that number (parties.py), so
   the outside call's far half hangs up in this context, where the keepalive put VICIdial's
   `h` line (its call logger sees that hang-up as it sees a carrier call's).
-The three are also in OTHER_CONTEXT, with the stock `[default]`'s `h` line, for a server whose
+The four are also in OTHER_CONTEXT, with the stock `[default]`'s `h` line, for a server whose
 `ext_context` is that context: a server that reaches nothing of `[default]`.
 """
 
@@ -48,6 +51,8 @@ def server_lines() -> str:
 exten => _9600XXX,n,Hangup()
 exten => _89600XXX,1,ConfBridge(${{EXTEN:1}})
 exten => _89600XXX,n,Hangup()
+exten => _55559600XXX,1,ConfKick(${{EXTEN:4}},all)
+exten => _55559600XXX,n,Hangup()
 exten => person,1,Answer()
 exten => person,n,Wait(3600)
 exten => person,n,Hangup()
