@@ -2,8 +2,8 @@
 
 Channels of a call: the agent leg's AGI runs on `Local/49949907<dialstring>@default-...;2`;
 each outside leg on `Local/<dialstring>@default-...;1` (uniqueid: what the agent leg's
-Originate set), its party on the `;2` half. A call has settled when the agent leg and every outside leg have either hung up or
-joined a conference.
+Originate set), its party on the `;2` half. A call has settled when the agent leg and every
+outside leg have either hung up or joined a conference.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Iterable
 
 from press3way.fastagi.dialplan_urls import SCRIPTS
 from press3way.store import Store
-from press3way_testing.site import Site
 from press3way_testing.asterisk import manager, parties
 from press3way_testing.asterisk.instance import Instance
 from press3way_testing.asterisk.modes import FASTAGI, PER_CALL, FastAGIMode, switched
 from press3way_testing.asterisk.recorder import Event, Recorder
+from press3way_testing.site import Site
 
 AGENT_LEG_PREFIX = "Local/49949907"
 DIAL_PREFIX = "9"                 # what the agent dials before the number (test [default]: _9X.)
@@ -89,14 +89,15 @@ class Scene:
         shutil.rmtree(logs, ignore_errors=True)
         os.makedirs(logs)
 
-    def call(self, *people: parties.Party) -> str:
-        """Start the agent's 3-way call to the parties (two or more: a multi-call)."""
+    def call(self, *people: parties.Party, dialstring: str | None = None) -> str:
+        """Start the agent's 3-way call to the parties (two or more: a multi-call);
+        `dialstring`: what the agent dials instead of 9<the first number>."""
         parties.arrange(self.rec, *people)
         if len(people) > 1:                  # what the agent API's multi_dial_phones does
             with self.site.connect() as conn:
                 Store(conn).arm_multi(self.site.user, [p.number for p in people])
         self.threeway_id = manager.start_three_way(self.rec, self.site.session,
-                                                   DIAL_PREFIX + people[0].number,
+                                                   dialstring or DIAL_PREFIX + people[0].number,
                                                    self.site.caller_code)
         return self.threeway_id
 
@@ -224,8 +225,9 @@ class Scene:
     def end(self, timeout: float = QUIET_TIMEOUT_S) -> None:
         """Hang up every channel left and await silence (and the end of every call the
         FastAGI server was sent), so the next test starts empty."""
-        self.hang_up_all(timeout)
-        runs = [e for e in self.events("Newexten", Application="AGI")    # ours, not VICIdial's
+        self.rec.action("Hangup", Channel="/.*/")     # refused only when none is left
+        self.rec.wait(lambda: not self._channels_up(), timeout, "every channel to end")
+        runs = [e for e in self.events("Newexten", Application="AGI")     # our scripts' runs
                 if re.search(SCRIPTS, e["AppData"])]
         sent = [e for e in runs if e["AppData"].startswith("agi://")]
         if len(sent) != (len(runs) if self.fastagi is not None else 0):   # the mode it claims
