@@ -32,6 +32,12 @@ asterisk-root: venv
 	fi
 	@$(PY) -m press3way_testing.asterisk.root
 
+# The same with VICIdial's Perl and PHP dependencies, for the VICIdial-server tier
+# (tests/vicidial_server): a root of its own, so neither tier's root changes under the other.
+.PHONY: vicidial-root
+vicidial-root: asterisk-root
+	@$(PY) -m press3way_testing.vicidial_server.root
+
 $(VENV)/.installed: setup.cfg pyproject.toml testing/setup.cfg
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
@@ -43,7 +49,7 @@ venv: $(VENV)/.installed
 demo: mariadb venv
 	PATH=$(CURDIR)/$(VENV)/bin:/usr/sbin:$$PATH $(VENV)/bin/press3way demo
 
-test: mariadb chromium venv asterisk-root
+test: mariadb chromium venv asterisk-root vicidial-root
 	PATH=$(CURDIR)/$(VENV)/bin:/usr/sbin:$$PATH $(PY) -m pytest
 
 # ruff (pyproject.toml [tool.ruff]) over the tree, mypy (pyproject.toml [tool.mypy]) over press3way/.

@@ -36,16 +36,20 @@ def asterisk_conf(base: str, module_dir: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def modules_conf() -> str:
-    return "[modules]\nautoload = no\n" + "".join(f"load => {m}.so\n" for m in MODULES)
+def modules_conf(extra: tuple[str, ...] = ()) -> str:
+    return "[modules]\nautoload = no\n" + "".join(f"load => {m}.so\n" for m in MODULES + extra)
 
 
 def manager_conf(port: int) -> str:
     """authlimit: Asterisk drops a login beyond 50 sessions connecting at once (its default),
     and a burst of 50 agent legs plus the bench's own sessions is more."""
     return (f"[general]\nenabled = yes\nwebenabled = no\nport = {port}\nbindaddr = 127.0.0.1\n"
-            "displayconnects = no\nauthlimit = 500\n\n"
-            f"[{AMI_USER}]\nsecret = {AMI_SECRET}\nread = all\nwrite = all\n"
+            "displayconnects = no\nauthlimit = 500\n\n" + manager_user(AMI_USER))
+
+
+def manager_user(user: str) -> str:
+    """A manager login that reads and writes everything, from loopback only."""
+    return (f"[{user}]\nsecret = {AMI_SECRET}\nread = all\nwrite = all\n"
             "permit = 127.0.0.1/255.255.255.255\n")
 
 

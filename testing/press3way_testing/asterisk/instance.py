@@ -50,6 +50,8 @@ def venv_site_packages(root: pathlib.Path) -> str:
 
 
 class Instance:
+    recorder_user = configs.AMI_USER             # the test's own manager login (reads all)
+
     def __init__(self, root: pathlib.Path, block: str):
         self.root = root
         (root / INSTANCES_DIR).mkdir(exist_ok=True)
@@ -94,17 +96,23 @@ class Instance:
     def prepare(self) -> None:
         for sub in ("etc", "lib", "agi-bin", "spool", "run", "log", "code", "agilogs"):
             (self.host_dir / sub).mkdir(exist_ok=True)
-        module_dir = next(self.root.glob("usr/lib/*/asterisk/modules"))
-        files = configs.static_files(self.ami_port, self.base,
-                                     "/" + str(module_dir.relative_to(self.root)))
-        files["extensions.conf"] = extensions_conf()
-        files[BLOCK_FILE] = self.block
-        for name, text in files.items():
+        for name, text in self.config_files().items():
             (self.host_dir / "etc" / name).write_text(text)
         # Asterisk reads its XML documentation from astdatadir (stasis will not start without it)
         (self.host_dir / "lib" / "documentation").symlink_to(DOCUMENTATION_DIR)
         self._copy_code()
         sounds.install(self.host_dir / "lib" / "sounds" / "en")
+
+    def module_dir(self) -> str:
+        """Asterisk's modules, as Asterisk sees them."""
+        return "/" + str(next(self.root.glob("usr/lib/*/asterisk/modules")).relative_to(self.root))
+
+    def config_files(self) -> dict[str, str]:
+        """Every file of etc/: name -> text (the test's [default] and our block included)."""
+        files = configs.static_files(self.ami_port, self.base, self.module_dir())
+        files["extensions.conf"] = extensions_conf()
+        files[BLOCK_FILE] = self.block
+        return files
 
     def _copy_code(self) -> None:
         """The package and the two scripts, as `press3way install` puts them on a server:
@@ -143,7 +151,7 @@ class Instance:
                 raise AsteriskFailed(f"Asterisk exited ({self.process.returncode}): "
                                      + self._last_words())
             try:
-                return Recorder("127.0.0.1", self.ami_port).start(configs.AMI_USER,
+                return Recorder("127.0.0.1", self.ami_port).start(self.recorder_user,
                                                                  configs.AMI_SECRET)
             except OSError:
                 pass

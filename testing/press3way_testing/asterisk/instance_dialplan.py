@@ -70,7 +70,12 @@ exten => _9X.,1,Goto({PARTY_CONTEXT},${{EXTEN:1}},1)
 
 #include {BLOCK_FILE}
 
-[{PARTY_CONTEXT}]
+{party_context()}"""
+
+
+def party_context() -> str:
+    """The parties' own context: ring, then what each number's AstDB schedule says."""
+    return f"""[{PARTY_CONTEXT}]
 ; ring, then busy / never answer / answer; pressing keys and hanging up at set seconds
 exten => _X.,1,Set(P={PARTY_FAMILY}/${{EXTEN}})
 exten => _X.,n,Set(MODE=${{DB(${{P}}/mode)}})

@@ -1,8 +1,12 @@
-"""The cached Debian root holding Asterisk 22 and a venv with the scripts' runtime deps.
+"""The cached Debian roots holding Asterisk 22 and a venv with the scripts' runtime deps.
 
 Debian ships Asterisk only in unstable; mmdebstrap builds a root of it in a few minutes. It is
 built once into a temporary directory beside its final place and renamed there when complete,
 so a half-built root is never used. Later runs need no network.
+
+A `RootKind` names one root: where it lives and which Debian packages it holds. `ASTERISK` is
+the real-Asterisk tier's; the VICIdial-server tier builds a second kind with VICIdial's Perl and
+PHP dependencies added, so neither tier's root changes under the other.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from typing import Callable
+from typing import Callable, NamedTuple
 
 DEFAULT_ROOT = "/var/cache/press3way/asterisk-root"
 ROOT_ENV = "PRESS3WAY_ASTERISK_ROOT"
@@ -27,12 +31,23 @@ HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+class RootKind(NamedTuple):
+    """One cached root: its place (overridable by an environment variable) and its packages."""
+    default_path: str
+    env: str
+    packages: tuple[str, ...]
+    label: str                               # "the Asterisk root", in messages
+
+
+ASTERISK = RootKind(DEFAULT_ROOT, ROOT_ENV, PACKAGES, "the Asterisk root")
+
+
 class RootUnavailable(RuntimeError):
     """The tier cannot run here; the message is the one-line reason."""
 
 
-def root_path() -> pathlib.Path:
-    return pathlib.Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
+def root_path(kind: RootKind = ASTERISK) -> pathlib.Path:
+    return pathlib.Path(os.environ.get(kind.env) or kind.default_path)
 
 
 def is_ready(root: pathlib.Path) -> bool:
@@ -57,9 +72,9 @@ def host_mirror(sources_dir: str = "/etc/apt") -> str:
     return FALLBACK_MIRROR
 
 
-def why_not_buildable() -> str:
+def why_not_buildable(kind: RootKind = ASTERISK) -> str:
     """'' when this machine can build (or already has) the root; else the one-line reason."""
-    if is_ready(root_path()):
+    if is_ready(root_path(kind)):
         return ""
     if os.geteuid() != 0:
         return "needs root (mmdebstrap and chroot)"
@@ -68,19 +83,19 @@ def why_not_buildable() -> str:
     return ""
 
 
-def ensure_root(log: Callable[[str], None] = print) -> pathlib.Path:
+def ensure_root(log: Callable[[str], None] = print, kind: RootKind = ASTERISK) -> pathlib.Path:
     """The ready root, built first if needed; RootUnavailable says why it cannot be had."""
-    root = root_path()
+    root = root_path(kind)
     if is_ready(root):
         return root
-    reason = why_not_buildable()
+    reason = why_not_buildable(kind)
     if reason:
         raise RootUnavailable(reason)
     root.parent.mkdir(parents=True, exist_ok=True)
     building = pathlib.Path(tempfile.mkdtemp(prefix=root.name + ".building-", dir=root.parent))
     try:
-        log(f"building the Asterisk root in {building} (once; a few minutes)")
-        _debootstrap(building)
+        log(f"building {kind.label} in {building} (once; a few minutes)")
+        _debootstrap(building, kind.packages)
         _make_venv(building)
         (building / READY_MARK).write_text(_asterisk_version(building) + "\n")
         if is_ready(root):                   # another run finished first: use that one
@@ -93,7 +108,7 @@ def ensure_root(log: Callable[[str], None] = print) -> pathlib.Path:
         shutil.rmtree(building, ignore_errors=True)
         detail = exc.stderr.strip().splitlines()[-1:] if isinstance(
             exc, subprocess.CalledProcessError) and exc.stderr else [str(exc)]
-        raise RootUnavailable(f"building the Asterisk root failed: {' '.join(detail)}") from None
+        raise RootUnavailable(f"building {kind.label} failed: {' '.join(detail)}") from None
     return root
 
 
@@ -106,11 +121,11 @@ def _run(args: list[str], **kw) -> None:
     subprocess.run(args, check=True, capture_output=True, text=True, **kw)
 
 
-def _debootstrap(target: pathlib.Path) -> None:
+def _debootstrap(target: pathlib.Path, packages: tuple[str, ...]) -> None:
     _run(["mmdebstrap", "--variant=apt", "--mode=root",
           "--aptopt=Acquire::Check-Valid-Until \"false\"",
           "--aptopt=APT::Install-Recommends \"false\"",
-          "--include=" + ",".join(PACKAGES), "unstable", str(target), host_mirror()])
+          "--include=" + ",".join(packages), "unstable", str(target), host_mirror()])
 
 
 def _make_venv(root: pathlib.Path) -> None:

@@ -66,21 +66,28 @@ class Scene:
         `ami_port` other than the instance's puts a port nobody listens on in `servers`."""
         if engine_site is not None:
             self.site = engine_site
-        self.site.reset(conf_engine="CONFBRIDGE", ami_port=ami_port or self.instance.ami_port)
-        self.site.write_conf(str(self.instance.host(self.instance.conf_path)),
-                             self.instance.agi_logs)
+        self.reset_site(ami_port or self.instance.ami_port)
         if self.fastagi is not None:
             self.fastagi.follow(self.site)
             self.fastagi_ended = self.fastagi.calls_ended()
             self.fastagi_from = len(self.fastagi.lines())
-        logs = self.instance.host(self.instance.agi_logs)
-        shutil.rmtree(logs, ignore_errors=True)
-        os.makedirs(logs)
+        self.clear_agi_log()
         self.rec.forget()
         self.since = self.rec.now()
         self.log_offset = self.instance.log_size()
         manager.seat_agent_and_customer(self.rec, self.site.session)
         return self
+
+    def reset_site(self, ami_port: int) -> None:
+        """The site's tables as a call finds them, and the scripts' config."""
+        self.site.reset(conf_engine="CONFBRIDGE", ami_port=ami_port)
+        self.site.write_conf(str(self.instance.host(self.instance.conf_path)),
+                             self.instance.agi_logs)
+
+    def clear_agi_log(self) -> None:
+        logs = self.instance.host(self.instance.agi_logs)
+        shutil.rmtree(logs, ignore_errors=True)
+        os.makedirs(logs)
 
     def call(self, *people: parties.Party, dialstring: str | None = None) -> str:
         """Start the agent's 3-way call to the parties (two or more: a multi-call);
@@ -228,6 +235,11 @@ class Scene:
                                  f"{sorted({e['AppData'] for e in runs})}")
         if self.fastagi is not None:
             self.fastagi.await_calls(self.fastagi_ended, len(sent))
+
+    def hang_up_all(self, timeout: float = QUIET_TIMEOUT_S) -> None:
+        """Hang up every channel left and await the end of each."""
+        self.rec.action("Hangup", Channel="/.*/")     # refused only when none is left
+        self.rec.wait(lambda: not self._channels_up(), timeout, "every channel to end")
 
     def _channels_up(self) -> set[str]:
         up: set[str] = set()
