@@ -13,8 +13,9 @@
 
 A switch of mode or ext_context (`use`) is `press3way install --vicidial
 --fastagi|--per-call`, then the keepalive again, then a dialplan reload: VICIdial's
-keepalive reloads through the console of an Asterisk it expects in a `screen` session named `asterisk` (`screen -XS asterisk eval ...`),
-which this Asterisk is not, so the tier sends that one command over the manager itself.
+keepalive reloads through the console of an Asterisk it expects in a `screen` session
+named `asterisk` (`screen -XS asterisk eval ...`), which this Asterisk is not, so the tier
+sends that one command over the manager itself.
 """
 
 from __future__ import annotations
