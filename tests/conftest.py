@@ -44,6 +44,15 @@ def tier(path: str) -> str:
     return parts[0]
 
 
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Each phase's report on its item (`item.rep_call`): the real-Asterisk tiers keep a
+    failed test's logs."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
 @pytest.hookimpl(tryfirst=True)     # before `-m` deselects by marker
 def pytest_collection_modifyitems(config, items) -> None:
     """Every test carries its tier's marker (`pytest -m standins`), no test file names it."""

@@ -66,13 +66,6 @@ def asterisk_myisam(mariadb, asterisk) -> Site:
     return _site(mariadb, "MyISAM")
 
 
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, f"rep_{report.when}", report)
-
-
 @pytest.fixture(scope="session", params=MODES)
 def agi_mode(request) -> str:
     """How Asterisk runs our AGI steps: `per-call` processes or the `fastagi` server."""

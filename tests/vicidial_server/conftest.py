@@ -40,13 +40,6 @@ def vicidial_server(tmp_path_factory):
         yield server
 
 
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, f"rep_{report.when}", report)
-
-
 @pytest.fixture(scope="session", params=MODES)
 def agi_mode(request) -> str:
     return request.param
