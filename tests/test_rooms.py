@@ -148,3 +148,13 @@ def test_a_winner_hung_up_after_the_hand_over_it_had_not_seen_leaves_the_room_to
     assert events(site, cid)[-1] == ev.HUNGUP and live(site, cid) is None
     assert left_to_vicidial(site), room(site)
 
+
+def test_a_winner_whose_h_run_comes_before_its_accepted_run_leaves_the_room_to_vicidial(site):
+    """The winner hung up just after the hand-over; Asterisk's h run (stage hungup) reaches
+    the database before the accepted run's own clean-up does: the room is not left reserved."""
+    cid = winner_waiting(site)
+    assert Store(site.connect()).elect(cid, site.caller_code)
+    hand_over(site, cid)
+    assert site.outside("hungup", cid, dead=True).exit_code == 0
+    assert events(site, cid)[-1] == ev.HUNGUP and live(site, cid) is None
+    assert left_to_vicidial(site), room(site)

@@ -87,11 +87,26 @@ def declined(leg: Leg, row: dict) -> None:
 
 
 def hungup(leg: Leg, row: dict) -> None:
-    cid = row["call_3way_id"]
-    if leg.store.end_call(cid, "hang_up", ev.HUNGUP):
+    if row["status"] in cs.WON:     # the h run may reach the database before the accepted run
+        if winner_hung_up(leg, row):
+            leg.log("Hungup")
+        return
+    if leg.store.end_call(row["call_3way_id"], "hang_up", ev.HUNGUP):
         leg.log("Hungup")
-    if row["status"] in cs.WON:     # nobody else removes a won call's row any more
-        leg.store.delete_live(cid)
+
+
+def winner_hung_up(leg: Leg, row: dict) -> bool:
+    """The winner hung up before it was in the conference (seen by its accepted run or by its
+    h run, whichever comes first): Hungup, the row removed (nobody else would), and a room the
+    agent leg already went into left to VICIdial's leave-3way clean-up. True when this run
+    logged the Hungup."""
+    cid, store = row["call_3way_id"], leg.store
+    handed_over = store.move(cid, "hang_up_handed_over")
+    logged = store.end_call(cid, "hang_up_winner", ev.HUNGUP)
+    if handed_over:                  # the agent leg is in the room, waiting for nobody
+        leave_room(leg, store.live_call(cid), row["user"])
+    store.delete_live(cid)
+    return logged
 
 
 def accepted(leg: Leg, row: dict) -> None:
@@ -112,11 +127,7 @@ def accepted(leg: Leg, row: dict) -> None:
                                     else ACCEPT_WAIT_DEFAULT_S)
     except Hangup:
         hangup.expect()                  # log it whatever else Asterisk says
-        handed_over = store.move(cid, "hang_up_handed_over")
-        store.end_call(cid, "hang_up_winner", ev.HUNGUP)
-        if handed_over:                  # the agent leg is in the room, waiting for nobody
-            leave_room(leg, store.live_call(cid), row["user"])
-        store.delete_live(cid)
+        winner_hung_up(leg, row)
         leg.log("hung up while waiting for the reservation: Hungup")
         raise
     if conf is None:
