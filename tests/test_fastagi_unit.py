@@ -1,6 +1,6 @@
 """The shipped systemd unit of the FastAGI server: confined as a careful admin expects, by
 systemd's own measure (`systemd-analyze security`), and never in a way that breaks the peer
-check (which reads /proc/net/tcp)."""
+check (which asks the kernel over netlink)."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ def test_systemd_rates_the_shipped_unit_at_most_2_0_exposed():
     assert float(level.group(1)) <= MAX_EXPOSURE, run.stdout
 
 
-def test_the_unit_runs_as_asterisks_user_and_keeps_proc_net_readable():
+def test_the_unit_runs_as_asterisks_user_and_may_ask_the_kernel_who_a_peer_is():
     unit = settings()
     assert unit["User"] == ["asterisk"] and unit["Group"] == ["asterisk"]
-    assert "ProcSubset" not in unit                  # it would hide /proc/net/tcp
+    assert "AF_NETLINK" in unit["RestrictAddressFamilies"][0].split()   # the peer check
     assert "PrivateUsers" not in unit                # it would show other uids as nobody's
     assert unit["ReadWritePaths"] == ["-/var/log/astguiclient"]
     assert unit["CapabilityBoundingSet"] == [""]

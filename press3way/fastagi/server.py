@@ -63,8 +63,22 @@ class Server:
         self._refusing = calls.refusing(max_calls, lambda: self.pool.config)
         self._listener = _bind(port, backlog=max(128, max_calls))
         self.port: int = self._listener.getsockname()[1]
+        self._check_peer_lookup()
         self._lock = threading.Condition()
         self._running = {"calls": 0, "refused": 0}    # threads running a call or a refusal
+
+    def _check_peer_lookup(self) -> None:
+        """Ask the kernel who owns our own socket: where it cannot tell (no sock_diag), every
+        call would be refused as a peer already gone."""
+        try:
+            if peers.listener_uid("127.0.0.1", self.port) is not None:
+                return
+            why = "it does not know our own listening socket"
+        except OSError as exc:
+            why = f"sock_diag over netlink: {exc.strerror or exc}"
+        self._listener.close()
+        raise StartError(f"the kernel cannot say who a peer is ({why}); every call would be "
+                         "refused")
 
     # --- the main loop ---------------------------------------------------------------
     def serve(self) -> None:
