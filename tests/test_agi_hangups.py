@@ -19,7 +19,8 @@ import pytest
 from press3way import events as ev
 from press3way import vicidial
 from press3way.database import execute, query
-from press3way_testing.sim import SimResult, Timeouts
+from press3way_testing.demo import dialplan_text
+from press3way_testing.sim import SimResult, Simulation, Timeouts, parse_party
 from press3way_testing.standins.channel import SimChannel
 from press3way_testing.standins.fakeagi import FakeAGI
 from tests import helpers
@@ -100,6 +101,26 @@ def test_hangup_at_every_agi_command(site, scenario, capsys, agi_mode):
         print(f"\n[hang-up sweep] {scenario} ({agi_mode}): {len(points)} runs, each hung up at "
               "one AGI command")
     assert failures == []
+
+
+class AgentHangsUpAsItsCallIsPlaced(Simulation):
+    """The agent's channel goes away the moment its Originate reaches Asterisk."""
+
+    def originated(self, originate) -> None:
+        self.calls["agent"].channel.hang_up("the agent hung up")
+        super().originated(originate)
+
+
+def test_a_call_placed_just_before_the_agent_leg_hung_up_is_cut_before_it_is_answered(site):
+    """A busy Asterisk makes an async Originate's channel after the hung-up agent leg's Hangup
+    came ("No such channel", tests/asterisk/test_facts.py): the leg hangs it up again once AMI
+    reports the channel, so the party's phone stops ringing and is never answered."""
+    result = AgentHangsUpAsItsCallIsPlaced(
+        site, site.conf_path, [parse_party("7275551212:answer=2")], dialplan_text=dialplan_text(),
+        fastagi=site.fastagi, sound_scale=0.1, timeouts=FAST, channel_created_after=0.5).run()
+    assert "7275551212" in result.calls, result.format()           # the call was placed
+    assert result.calls["7275551212"] == "hung up while ringing (AMI Hangup)", result.format()
+    assert problems(site, result) == []
 
 
 def test_database_connection_killed_mid_wait(site):

@@ -39,6 +39,7 @@ STOP_TONE_S = 0.5              # ...for this long at most (VICIdial's tone lasts
 DEFAULT_PACING_S = 0.025
 OUTSIDE_CONTEXT = "xfer_press_dialplan"
 CALLER_ID_DIGITS = 20          # outbound_cid VARCHAR(20)
+CHANNEL_MADE_S = 1.5           # how long a call placed just before a hang-up may take to exist
 
 
 @lean_dataclass
@@ -113,12 +114,13 @@ class Batch:
         self.store = leg.store
         self.ami: AMIClient | None = None
         self.originates: dict[str, str] = {}        # ActionID -> call id
-        self.placed: list[str] = []                 # call ids whose originate was accepted
+        self.placed: list[str] = []                 # call ids whose originate was sent
         self.owed = False       # some call's log could not be written: its row stays behind
         # call id -> uniqueids of its Local channel's halves (its hang-ups go by the first)
         self.uniqueids = dict(zip((call.call_3way_id for call in calls),
                                   dialstrings.channel_ids(len(calls))))
         self._our_uniqueids = {uid for ids in self.uniqueids.values() for uid in ids}
+        self._made: set[str] = set()    # uniqueids of ours that Asterisk has made a channel of
         self.tag = vicidial.reservation_tag(agent.user)
         self.held: vicidial.Reservation | None = None     # the conference reserved
         self.sent_into = ""              # the conference the agent leg was sent into
@@ -172,17 +174,20 @@ class Batch:
             if ami_error:
                 self._failed(call.call_3way_id, ami_error)
                 continue
-            try:
+            if hangup.received():   # a leg hung up places nothing (a SIGHUP outside any wait)
+                raise Hangup("SIGHUP from Asterisk, before the originate")
+            self.placed.append(call.call_3way_id)   # from its sending on: the reply may never
+            try:                                    # be read (a hang-up while it is awaited)
                 action_id = self.ami.originate(   # type: ignore[union-attr]  # ami_error: None
                     f"Local/{call.dialstring}@default", OUTSIDE_CONTEXT, "s", 1,
                     f'"{call.call_3way_id}" <{call.outbound_cid}>', dial_timeout * 1000,
                     {"__lead_id": str(call.lead_id), f"__{CALL_ID_VARIABLE}": call.call_3way_id},
                     self.uniqueids[call.call_3way_id])
                 self.originates[action_id] = call.call_3way_id
-                self.placed.append(call.call_3way_id)
                 self.leg.log(f"originated {call.call_3way_id} to {call.dialstring} "
                              f"({self.uniqueids[call.call_3way_id][0]})")
             except AMIError as exc:
+                self.placed.remove(call.call_3way_id)
                 ami_error = str(exc)
                 self._failed(call.call_3way_id, ami_error)
 
@@ -259,6 +264,8 @@ class Batch:
     def _concerns(self, event: dict[str, str]) -> bool:
         """AMI events that may change the batch: a winner's notice, one of our calls ending."""
         name = event.get("Event")
+        if event.get("Uniqueid") in self._our_uniqueids:
+            self._made.add(event["Uniqueid"])
         if name == "UserEvent":
             return event.get("UserEvent") == ev.WIN_NOTICE and event.get("Call") in self.uniqueids
         return name == "Hangup" and event.get("Uniqueid") in self._our_uniqueids
@@ -426,13 +433,37 @@ class Batch:
         """Cut an outside call, ringing or answered, by the uniqueid our Originate gave it:
         never by the name its `answered` stage reported (whoever ran that stage chose it, and
         AMI reads `/.../` as a pattern of names); a row we did not originate is left be."""
-        channel_ids = self.uniqueids.get(row["call_3way_id"])
-        if self.ami is None or channel_ids is None:
+        call_id = row["call_3way_id"]
+        channel_ids = self.uniqueids.get(call_id)
+        ami = self.ami
+        if ami is None or channel_ids is None:
             return
         try:
-            self.ami.hangup(channel_ids[0])
+            if not ami.hangup(channel_ids[0]) and self._not_made_yet(ami, call_id):
+                ami.hangup(channel_ids[0])
         except AMIError as exc:
-            self.leg.log.error(f"could not hang up {row['call_3way_id']}: {exc}")
+            self.leg.log.error(f"could not hang up {call_id}: {exc}")
+
+    def _not_made_yet(self, ami: AMIClient, call_id: str) -> bool:
+        """After "No such channel": whether the call was placed just before and Asterisk, busy,
+        has only now made its channel (awaited for at most CHANNEL_MADE_S), so that a second
+        Hangup finds it. False for a call whose channel ended already or will never exist."""
+        channel_id = self.uniqueids[call_id][0]
+        if call_id not in self.placed or channel_id in self._made:
+            return False
+        deadline = time.monotonic() + CHANNEL_MADE_S
+        while channel_id not in self._made and call_id not in self._originate_answered(ami) \
+                and time.monotonic() < deadline:
+            ami.poll(wait=deadline - time.monotonic())
+        if channel_id in self._made:
+            return True
+        self.leg.log.error(f"call {call_id}: no channel {channel_id} within {CHANNEL_MADE_S} s "
+                           "of its hang-up; if it rings, its answered stage ends it")
+        return False
+
+    def _originate_answered(self, ami: AMIClient) -> set[str]:
+        """The calls whose OriginateResponse has come (the channel was made, or never will be)."""
+        return {self.originates[a] for a in ami.originates if a in self.originates}
 
 
 def _on_failure(leg: Leg | None, channel: Channel) -> None:

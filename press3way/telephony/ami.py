@@ -149,8 +149,6 @@ class AMIClient:
                   ("Timeout", str(timeout_ms)), ("Async", "true"),
                   ("ChannelId", channel_ids[0]), ("OtherChannelId", channel_ids[1])]
         fields += [("Variable", f"{k}={v}") for k, v in variables.items()]
-        if hangup.received():   # a leg hung up places nothing (a SIGHUP outside any wait)
-            raise hangup.Hangup("SIGHUP from Asterisk, before the originate")
         action_id = self.send("Originate", fields)
         reply = self._await_response(action_id, self.timeout)
         if reply.get("Response") != "Success":

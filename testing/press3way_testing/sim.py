@@ -171,14 +171,15 @@ class Simulation:
                  prepare: Callable[[Site], None] | None = None,
                  hangup_at_command: tuple[str, int, int] | None = None,
                  out: Callable[[str], None] | None = None,
-                 fastagi: FastAGIServer | None = None):
+                 fastagi: FastAGIServer | None = None, channel_created_after: float = 0.0):
         """`ami`: the shared FakeAMI of this simulation's Asterisk server, whose actions the
         caller routes to `originated`/`ami_hangup`/`ami_redirect`/`ami_control_playback`
         (load and cluster runs, with `reset=False` so agents share one site database);
         `sound_scale`: every sound's length times this (1.0: the real lengths);
         `hangup_at_command`: (channel label, its Nth AGI run, command number) where that
         channel hangs up; `fastagi`: every AGI step calls this server instead of starting
-        the script."""
+        the script; `channel_created_after`: how long an async Originate takes to make its
+        channel (a busy Asterisk: a Hangup before then finds no such channel)."""
         self.site, self.conf_path, self.parties = site, conf_path, {p.number: p for p in parties}
         self.dialplan = Dialplan((timeouts or Timeouts()).apply(dialplan_text))
         first = parties[0].number if parties else "7275551212"
@@ -191,6 +192,7 @@ class Simulation:
         self.ami: FakeAMI | None = ami
         self.hangup_at_command = hangup_at_command
         self.fastagi = fastagi
+        self.channel_created_after = channel_created_after
         self.agi_runs: list[AGIRun] = []
         self.t0 = time.monotonic()
         self.timeline: list[tuple[float, str, str]] = []
@@ -311,6 +313,7 @@ class Simulation:
         call = SimCall(number, channel, caller_name, caller_number,
                        variables.get("call_3way_id", ""), base + ";2", originate.other_uniqueid,
                        list(party.after_prompt), list(party.during_prompt), list(party.together))
+        time.sleep(self.channel_created_after)     # Asterisk's originate thread, not yet run
         self._add(call)
         self.note(number, f"ringing ({f.get('Channel')}, caller id {f.get('CallerID')}, "
                           f"uniqueid {channel.uniqueid})")

@@ -62,6 +62,30 @@ def test_hangup_by_channel_id_of_a_ringing_local_channel(scene):
     assert not scene.events("Newexten", Channel=scene.party_channel(A), Application="Answer")
 
 
+def test_a_hangup_sent_just_after_an_async_originate_may_find_no_channel_until_newchannel(
+        scene, capsys):
+    """Asterisk makes an async Originate's channel in a thread of its own: a Hangup by its
+    ChannelId sent at once can come first ("No such channel"); once the channel's Newchannel
+    event is out, the same Hangup cuts it (what the agent leg does when it is hung up just
+    after placing a call: `Batch._not_made_yet`)."""
+    parties.arrange(scene.rec, Party(A, mode="noanswer"))
+    too_early = 0
+    for _ in range(20):
+        channel_id = manager.unique_id("T2EARLY")
+        manager.originate(scene.rec, f"Local/9{A}@default", "default", "person", "probe",
+                          channel_id)
+        reply = scene.rec.action("Hangup", Channel=channel_id)
+        if reply.get("Response") != "Success":
+            assert reply.get("Message") == "No such channel", reply
+            too_early += 1
+            scene.rec.wait_event("Newchannel", 10, since=scene.since, Uniqueid=channel_id)
+            scene.hang_up(channel_id)
+        scene.rec.wait_event("Hangup", 5, since=scene.since, Uniqueid=channel_id)
+    with capsys.disabled():
+        print(f"\n[fact] {too_early} of 20 Hangups sent at once after an async Originate "
+              "found no channel yet")
+
+
 # --- the stand-ins' rules (press3way_testing/standins/rules.py) on the real Asterisk --------
 SHORTEST_PRESS_MS = "80"         # Asterisk's shortest DTMF: over before a 0.22 s Playback ends
 
