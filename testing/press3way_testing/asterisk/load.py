@@ -360,7 +360,16 @@ def _outcome(batch: BurstBatch, seen: _Seen, rows: list[dict], live: list[dict])
     if not agent_in:
         outcome.why = f"{winners[0]} won but was not bridged with the agent leg"
         return outcome
-    bridged = max(agent_in[0], *rooms.values())
+    # Timed on the channels' own events only: AMI delivers a channel's events (its DTMF, its
+    # dialplan steps) by a path of their own, which falls behind the bridges' under load (a
+    # burst here: a ConfbridgeJoin read 0.5 s before the DTMFEnd of the press that led to it,
+    # 1.45 s before the same channel's Newexten into ConfBridge). The bridge: the later of the
+    # two legs' steps into ConfBridge.
+    entered = [seen.first.get((channel, "ConfBridge")) for channel in (leg, agent)]
+    if None in entered:
+        outcome.why = f"{winners[0]}: a leg joined the room unseen entering ConfBridge"
+        return outcome
+    bridged = max(at for at in entered if at is not None)
     # the press that won: the last 1 before the bridge (an overloaded party may press again)
     pressed = max((at for at in seen.presses.get(leg, []) if at <= bridged), default=None)
     if pressed is None:
