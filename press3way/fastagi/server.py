@@ -19,7 +19,7 @@ import time
 
 from .. import config
 from ..agilog import AgiLog
-from ..legs import runner
+from ..legs import admission, runner
 from . import (
     DEFAULT_MAX_CALLS,
     DEFAULT_MAX_DB_CONNECTIONS,
@@ -59,7 +59,8 @@ class Server:
             raise StartError(str(exc)) from None
         self.log = AgiLog(LOG_NAME)
         self.pool = Pool(config.load(config_path), limit=min(max_db_connections, max_calls))
-        self._serving = runner.Serving(lambda: self.pool.config, self.pool.connection)
+        self._serving = runner.Serving(lambda: self.pool.config, self.pool.connection,
+                                       lambda: admission.fastagi_max_batches(self.pool.limit))
         self._refusing = calls.refusing(max_calls, lambda: self.pool.config)
         self._listener = _bind(port, backlog=max(128, max_calls))
         self.port: int = self._listener.getsockname()[1]

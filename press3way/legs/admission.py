@@ -20,9 +20,19 @@ if TYPE_CHECKING:       # annotations only: `typing` costs every call's start-up
     import pymysql
 
 # Per-call mode on 2 cores decided 0-9 of 50 simultaneous 5-number batches, and 10 of 10 with
-# this limit (bench/bench_asterisk_load.py); FastAGI mode decides all 50, so it has none.
-# `VARpress3way_max_batches` in astguiclient.conf sets it (0: no limit).
+# this limit (bench/bench_asterisk_load.py). `VARpress3way_max_batches` in astguiclient.conf
+# sets it in both modes (0: no limit).
 PER_CALL_MAX_BATCHES = 10
+# Through the FastAGI server a batch holds up to two of the pool's connections for its whole
+# life (its agent leg's, and its winner's while it waits for the room); the rest must serve
+# every other stage. In a burst of 50 batches on a pool of 100 the winners' `accepted` runs
+# found all 100 busy (126 runs), and 2 batches ended with their pressers logged Declined.
+FASTAGI_POOL_SHARE = 2 / 5
+
+
+def fastagi_max_batches(pool_limit: int) -> int:
+    """The FastAGI server's batches at once: 2/5 of its pool (40 of the default 100)."""
+    return max(1, int(pool_limit * FASTAGI_POOL_SHARE))
 
 
 class Overloaded(Exception):
@@ -41,7 +51,8 @@ def take_slot(conn: pymysql.Connection, server_ip: str, limit: int) -> str:
         if query(conn, "SELECT GET_LOCK(%s, 0) AS slot", (name,))[0]["slot"]:
             return name
     raise Overloaded(f"server overloaded: {limit} batches already in progress on {server_ip} "
-                     "(VARpress3way_max_batches); refused before calling anyone")
+                     "(VARpress3way_max_batches, or 2/5 of the FastAGI server's database "
+                     "connections); refused before calling anyone")
 
 
 def give_back(conn: pymysql.Connection, name: str) -> None:

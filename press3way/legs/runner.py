@@ -51,7 +51,7 @@ class Serving:
     a server may wait at once unless the config says (legs/admission.py; 0: no limit)."""
     load_config: Callable[[], config.Config]
     connection: Callable[[config.Config], ContextManager[pymysql.Connection]]
-    max_batches: int = 0
+    max_batches: Callable[[], int] = lambda: 0
 
 
 @contextlib.contextmanager
@@ -66,7 +66,7 @@ def own_connection(cfg: config.Config) -> Iterator[pymysql.Connection]:
         database.close_quietly(conn)
 
 
-PER_CALL = Serving(config.load, own_connection, admission.PER_CALL_MAX_BATCHES)
+PER_CALL = Serving(config.load, own_connection, lambda: admission.PER_CALL_MAX_BATCHES)
 _serving = _local()
 
 
@@ -117,7 +117,7 @@ def _run(log: AgiLog, flow: Flow, on_failure: Callable[[Leg | None, Channel], No
         with serving.connection(cfg) as conn:
             server = vicidial.server(conn, cfg.server_ip)
             log.follow(server.agi_output, cfg.logs_dir)
-            limit = serving.max_batches if cfg.max_batches is None else cfg.max_batches
+            limit = serving.max_batches() if cfg.max_batches is None else cfg.max_batches
             leg = Leg(channel, log, cfg, store.Store(conn), server, stage, timeouts, started,
                       limit)
             log(f"stage {stage} {timeouts or ''}".rstrip())
