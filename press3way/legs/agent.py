@@ -262,7 +262,8 @@ class Batch:
         return True
 
     def _concerns(self, event: dict[str, str]) -> bool:
-        """AMI events that may change the batch: a winner's notice, one of our calls ending."""
+        """AMI events that may change the batch: a winner's notice, one of our calls ending.
+        Every event of one of our channels also says Asterisk has made it (`_not_made_yet`)."""
         name = event.get("Event")
         if event.get("Uniqueid") in self._our_uniqueids:
             self._made.add(event["Uniqueid"])
