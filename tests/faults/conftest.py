@@ -10,7 +10,7 @@ PRESS3WAY_FAULTS_FASTAGI=all: every case in FastAGI mode too; =off: per-call onl
   default share (`cases.fastagi_default`).
 PRESS3WAY_FAULTS_BACKUP=all: every backup lock case outlasting the call both by seconds and by
   minutes (default: one of the two per stage and table set, in turn).
-PRESS3WAY_FAULTS_WORKERS=N: calls played at once (default 6).
+PRESS3WAY_FAULTS_WORKERS=N: calls played at once (default 8; docs/testing.md says why).
 PRESS3WAY_FAULTS_STALL_S=S: how long a stalled statement is held (default 5).
 """
 
@@ -28,7 +28,7 @@ from press3way_testing.faults import report, runner
 from press3way_testing.mariadb import MariaDBMissing, throwaway_server
 
 QUICK = os.environ.get("PRESS3WAY_FAULTS", "") == "quick"
-WORKERS = int(os.environ.get("PRESS3WAY_FAULTS_WORKERS", "6"))
+WORKERS = int(os.environ.get("PRESS3WAY_FAULTS_WORKERS", "8"))
 FASTAGI_SCOPE = os.environ.get("PRESS3WAY_FAULTS_FASTAGI", "default")
 EVERY_BACKUP = os.environ.get("PRESS3WAY_FAULTS_BACKUP", "") == "all"
 BASELINE_TRIES = 3
