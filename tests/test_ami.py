@@ -29,7 +29,6 @@ def test_login_originate_response_hangup_logoff():
         assert client.originates[first].success
         assert client.originates[first].channel.startswith("Local/917275551212@default")
         assert client.hangup("1764000001.91")
-        assert client.redirect("SIP/x-1", "default", "78600061")
         client.logoff()
     originate = next(a for a in ami.actions if a["Action"] == "Originate")
     assert originate["Async"] == "true" and originate["CallerID"] == '"T1" <7275550000>'
@@ -178,11 +177,13 @@ def test_control_playback_and_redirect_replies():
         stop = client.request("ControlPlayback", [("Channel", "SIP/x-1"), ("Control", "stop")])
         unknown = client.request("ControlPlayback", [("Channel", "SIP/y-2"), ("Control", "stop")])
         no_control = client.request("ControlPlayback", [("Channel", "SIP/x-1")])
-        assert client.redirect("SIP/x-1", "default", "78600061")
-        assert not client.redirect("SIP/y-2", "default", "78600061")
+        moved = client.request("Redirect", [("Channel", "SIP/x-1"), ("Context", "default"),
+                                            ("Exten", "78600061"), ("Priority", "1")])
+        unmoved = client.request("Redirect", [("Channel", "SIP/y-2"), ("Context", "default"),
+                                              ("Exten", "78600061"), ("Priority", "1")])
         client.logoff()
-    assert stop["Response"] == "Success"
-    assert unknown["Message"] == "No such channel"
+    assert stop["Response"] == "Success" and moved["Response"] == "Success"
+    assert unknown["Message"] == "No such channel" and unmoved["Response"] == "Error"
     assert no_control["Message"] == "Control not specified"
     assert controls == [("SIP/x-1", "stop"), ("SIP/y-2", "stop")]
 

@@ -16,7 +16,7 @@ from ..lean_dataclass import lean_dataclass
 from ..store import Call
 from ..telephony import hangup
 from ..telephony.agi import Channel, Hangup
-from ..telephony.ami import AMIClient, AMIError
+from ..telephony.ami import AMIClient, AMIError, NotSent
 from . import CALL_ID_VARIABLE, admission, runner
 from .runner import Leg
 
@@ -174,8 +174,6 @@ class Batch:
             if ami_error:
                 self._failed(call.call_3way_id, ami_error)
                 continue
-            if hangup.received():   # a leg hung up places nothing (a SIGHUP outside any wait)
-                raise Hangup("SIGHUP from Asterisk, before the originate")
             self.placed.append(call.call_3way_id)   # from its sending on: the reply may never
             try:                                    # be read (a hang-up while it is awaited)
                 action_id = self.ami.originate(   # type: ignore[union-attr]  # ami_error: None
@@ -186,6 +184,9 @@ class Batch:
                 self.originates[action_id] = call.call_3way_id
                 self.leg.log(f"originated {call.call_3way_id} to {call.dialstring} "
                              f"({self.uniqueids[call.call_3way_id][0]})")
+            except NotSent:
+                self.placed.remove(call.call_3way_id)
+                raise
             except AMIError as exc:
                 self.placed.remove(call.call_3way_id)
                 ami_error = str(exc)

@@ -1,5 +1,5 @@
 """A small Asterisk Manager Interface client: login, Originate (async, tracked), Hangup,
-Redirect, Logoff. One socket, a timeout on every read, errors as `AMIError`.
+ControlPlayback, Logoff. One socket, a timeout on every read, errors as `AMIError`.
 
 Not pyst2's manager: it builds ActionIDs from host name + counter (they collide between the
 per-call processes sharing one Asterisk), starts threads, and its close() can hang.
@@ -23,6 +23,10 @@ Message = dict[str, str]
 
 class AMIError(Exception):
     """AMI unreachable, login refused, an error reply, or the socket closed."""
+
+
+class NotSent(hangup.Hangup):
+    """The leg was hung up before the Originate went out: nothing was placed."""
 
 
 @lean_dataclass
@@ -143,12 +147,16 @@ class AMIClient:
                   timeout_ms: int, variables: dict[str, str],
                   channel_ids: tuple[str, str]) -> str:
         """Queue an async Originate; its ActionID, whose OriginateResponse `poll` collects.
-        `channel_ids` become the uniqueids of the channel and of its other half (Local)."""
+        `channel_ids` become the uniqueids of the channel and of its other half (Local).
+        `NotSent` when the leg has been hung up already; any other `Hangup` comes after the
+        sending (the reply was being awaited)."""
         fields = [("Channel", channel), ("Context", context), ("Exten", exten),
                   ("Priority", str(priority)), ("CallerID", caller_id),
                   ("Timeout", str(timeout_ms)), ("Async", "true"),
                   ("ChannelId", channel_ids[0]), ("OtherChannelId", channel_ids[1])]
         fields += [("Variable", f"{k}={v}") for k, v in variables.items()]
+        if hangup.received():   # a leg hung up places nothing (a SIGHUP outside any wait)
+            raise NotSent("SIGHUP from Asterisk, before the originate")
         action_id = self.send("Originate", fields)
         reply = self._await_response(action_id, self.timeout)
         if reply.get("Response") != "Success":
@@ -168,11 +176,6 @@ class AMIClient:
         if reply.get("Response") != "Success":
             raise AMIError(f"ControlPlayback refused: {reply.get('Message', '')}")
         return True
-
-    def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> bool:
-        return self.request("Redirect", [("Channel", channel), ("Context", context),
-                                         ("Exten", exten), ("Priority", str(priority))]
-                            ).get("Response") == "Success"
 
     def poll(self, wait: float = 0.0) -> None:
         """Take in what Asterisk has sent (OriginateResponse events): one read, waiting at
