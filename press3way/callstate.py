@@ -83,8 +83,8 @@ MOVES = {
     "too_slow": Move(S_TOOSLOW, OPEN + (S_DEFEATED,), "outside leg, stage accepted, "
                      "election lost"),
     "hang_up": Move(S_HUNGUP, OPEN, "outside leg, stage hungup, before any press"),
-    "hang_up_winner": Move(S_HUNGUP, WON, "outside leg, the winner hung up before it was in "
-                          "the conference (its accepted run or its h run)"),
+    "hang_up_winner": Move(S_HUNGUP, (S_ACCEPTED, S_RESERVED), "outside leg, the winner hung "
+                          "up before the agent leg went into the conference"),
     "hang_up_handed_over": Move(S_HUNGUP, (S_TRANSFER,), "outside leg, the winner hung up "
                                 "after the agent leg went into the conference"),
     "not_placed": Move(S_HUNGUP, OPEN + (S_ACCEPTED,), "agent leg, the originate failed"),

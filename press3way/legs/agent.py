@@ -453,6 +453,7 @@ class Batch:
         channel_id = self.uniqueids[call_id][0]
         if call_id not in self.placed or channel_id in self._made:
             return False
+        hangup.expect()     # the batch is ending: this wait and the Hangup run to their end
         deadline = time.monotonic() + CHANNEL_MADE_S
         while channel_id not in self._made and call_id not in self._originate_answered(ami) \
                 and time.monotonic() < deadline:

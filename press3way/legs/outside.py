@@ -87,25 +87,34 @@ def declined(leg: Leg, row: dict) -> None:
 
 
 def hungup(leg: Leg, row: dict) -> None:
-    if row["status"] in cs.WON:     # the h run may reach the database before the accepted run
-        if winner_hung_up(leg, row):
-            leg.log("Hungup")
-        return
-    if leg.store.end_call(row["call_3way_id"], "hang_up", ev.HUNGUP):
+    cid, store = row["call_3way_id"], leg.store
+    if row["status"] not in cs.WON and store.move(cid, "hang_up"):
+        ended = store.append_event(cid, ev.HUNGUP)
+    elif row["status"] in cs.WON or store.status(cid) in cs.WON:
+        # a winner (perhaps elected since the row was read): the h run may come first
+        ended = winner_hung_up(leg, row)
+    else:                               # ended otherwise: at most its missing end
+        ended = store.append_event(cid, ev.HUNGUP)
+    if ended:
         leg.log("Hungup")
 
 
 def winner_hung_up(leg: Leg, row: dict) -> bool:
     """The winner hung up before it was in the conference (seen by its accepted run or by its
-    h run, whichever comes first): Hungup, the row removed (nobody else would), and a room the
-    agent leg already went into left to VICIdial's leave-3way clean-up. True when this run
+    h run, whichever comes first): Hungup, and a room the agent leg already went into left to
+    VICIdial's leave-3way clean-up. The two moves are tried in this order so that exactly one
+    side leaves the room: before the hand-over (RESERVED) the agent leg's `hand_over` then
+    fails and it leaves the room itself; after it (TRANSFER) this run does. Only the run that
+    made a move removes the row (the other may still need to read it). True when this run
     logged the Hungup."""
     cid, store = row["call_3way_id"], leg.store
-    handed_over = store.move(cid, "hang_up_handed_over")
-    logged = store.end_call(cid, "hang_up_winner", ev.HUNGUP)
+    moved = store.move(cid, "hang_up_winner")
+    handed_over = not moved and store.move(cid, "hang_up_handed_over")
+    logged = store.append_event(cid, ev.HUNGUP)
     if handed_over:                  # the agent leg is in the room, waiting for nobody
         leave_room(leg, store.live_call(cid), row["user"])
-    store.delete_live(cid)
+    if moved or handed_over:
+        store.delete_live(cid)
     return logged
 
 
