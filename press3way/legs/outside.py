@@ -88,12 +88,11 @@ def declined(leg: Leg, row: dict) -> None:
 
 def hungup(leg: Leg, row: dict) -> None:
     cid, store = row["call_3way_id"], leg.store
-    if row["status"] not in cs.WON and store.move(cid, "hang_up"):
-        ended = store.append_event(cid, ev.HUNGUP)
-    elif row["status"] in cs.WON or store.status(cid) in cs.WON:
-        # a winner (perhaps elected since the row was read): the h run may come first
+    # a winner (perhaps elected since the row was read): the h run may come first
+    if row["status"] in cs.WON or (not store.move(cid, "hang_up")
+                                   and store.status(cid) in cs.WON):
         ended = winner_hung_up(leg, row)
-    else:                               # ended otherwise: at most its missing end
+    else:                               # hung up before any press, or at most its missing end
         ended = store.append_event(cid, ev.HUNGUP)
     if ended:
         leg.log("Hungup")
